@@ -1,0 +1,128 @@
+"""Running one SOAP operation: count it, call it, turn every failure into a typed error,
+and retry reads (never writes) with backoff and jitter."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+import httpx
+import zeep.exceptions
+from lxml import etree
+
+from core.soap.errors import RequestInvalid, ResponseInvalid, ServiceError, SoapFault, TransportFailure
+from core.soap.transport import HttpxTransport, ResponseTooLarge
+
+log = logging.getLogger(__name__)
+
+
+class CallMeter(Protocol):
+    """Where call counts go; the state store implements it so counts survive restarts."""
+
+    def record(self, service: str, operation: str) -> None: ...
+
+
+class MemoryCallMeter:
+    """Counts calls in memory (tests, `pvsync check`)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[str, str]] = Counter()
+
+    def record(self, service: str, operation: str) -> None:
+        self.counts[(service, operation)] += 1
+
+    def count(self, service: str, operation: str) -> int:
+        return self.counts[(service, operation)]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Backoff for reads: attempt n waits base * 2**(n-1), capped, times a jitter in [0.5, 1.5)."""
+
+    attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        return min(self.max_delay, self.base_delay * 2 ** (attempt - 1)) * (0.5 + rng.random())
+
+
+NO_RETRY = RetryPolicy(attempts=1)
+
+
+class SoapCaller:
+    """Calls operations on one zeep service proxy for one service name."""
+
+    def __init__(self, service_name: str, proxy: Any, *, meter: CallMeter | None = None,
+                 retry: RetryPolicy = RetryPolicy(), sleep: Callable[[float], None] = time.sleep,
+                 rng: random.Random | None = None, transport: HttpxTransport | None = None):
+        self.transport = transport
+        self.service_name = service_name
+        self.proxy = proxy
+        self.meter = meter or MemoryCallMeter()
+        self.retry = retry
+        self.sleep = sleep
+        self.rng = rng or random.Random()
+
+    def call(self, operation: str, *, record: str = "", write: bool, **arguments: Any) -> Any:
+        """Call `operation`. Reads are retried on transport trouble; writes never are,
+        because the caller must first find out whether the write landed."""
+        attempts = 1 if write else max(1, self.retry.attempts)
+        for attempt in range(1, attempts + 1):
+            try:
+                return self.call_once(operation, record=record, **arguments)
+            except (TransportFailure, SoapFault) as error:
+                retryable = isinstance(error, TransportFailure) or error.maybe_processed
+                if attempt >= attempts or not retryable:
+                    raise
+                delay = self.retry.delay(attempt, self.rng)
+                log.warning("%s; retrying in %.1f s (attempt %d of %d)", error, delay, attempt + 1, attempts)
+                self.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def call_once(self, operation: str, *, record: str = "", **arguments: Any) -> Any:
+        service, fail = self.service_name, self._failure(operation, record)
+        self.meter.record(service, operation)
+        if self.transport is not None:
+            self.transport.begin_call()
+        try:
+            return getattr(self.proxy, operation)(**arguments)
+        except (zeep.exceptions.ValidationError, ValueError, TypeError) as exc:
+            if self.transport is not None and not self.transport.posted():
+                raise RequestInvalid(service, operation, f"the request does not fit the WSDL ({exc})",
+                                     record=record) from None
+            raise fail(ResponseInvalid, f"the answer does not match the WSDL ({exc})") from None
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise fail(TransportFailure, f"could not connect ({type(exc).__name__}: {exc})",
+                       maybe_processed=False) from None
+        except httpx.TimeoutException as exc:
+            raise fail(TransportFailure, f"no answer in time ({type(exc).__name__})") from None
+        except httpx.HTTPError as exc:
+            raise fail(TransportFailure, f"connection broke ({type(exc).__name__}: {exc})") from None
+        except ResponseTooLarge as exc:
+            raise fail(ResponseInvalid, str(exc)) from None
+        except zeep.exceptions.Fault as exc:
+            code = exc.code.text if hasattr(exc.code, "text") else str(exc.code or "")
+            raise SoapFault(service, operation, str(exc.message or ""), record=record, code=code) from None
+        except zeep.exceptions.TransportError as exc:
+            # HTTP status without a fault, or a body that is not XML at all
+            status = getattr(exc, "status_code", None)
+            kind = ResponseInvalid if status == 200 else TransportFailure
+            text = f"HTTP {status}" if status and status != 200 else "the answer is not valid XML"
+            raise fail(kind, text, status_code=status) from None
+        except (zeep.exceptions.DTDForbidden, zeep.exceptions.EntitiesForbidden) as exc:
+            raise fail(ResponseInvalid, f"the answer declares a DTD or entities, refused ({type(exc).__name__})") from None
+        except (zeep.exceptions.XMLSyntaxError, etree.XMLSyntaxError) as exc:
+            raise fail(ResponseInvalid, f"the answer is not valid XML ({exc})") from None
+        except zeep.exceptions.XMLParseError as exc:
+            raise fail(ResponseInvalid, f"the answer does not match the WSDL ({exc})") from None
+
+    def _failure(self, operation: str, record: str):
+        def make(kind: type[TransportFailure], message: str, **kw) -> ServiceError:
+            return kind(self.service_name, operation, message, record=record, **kw)
+
+        return make

@@ -1,0 +1,327 @@
+"""The base of both service simulators: a WSGI app that speaks SOAP 1.1 and 1.2 like an
+ASP.NET ASMX service, serves its WSDL, and injects the faults and latency a real
+network and a real service produce.
+
+A concrete simulator (e-Boekhouden, PerfectView) subclasses `SoapSimulator` and
+implements `handle(operation, request)`; everything about envelopes, faults, knobs,
+call counts and keeping state in a file lives here once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+from urllib.parse import parse_qs
+
+from lxml import etree
+
+SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+XSD_NS = "http://www.w3.org/2001/XMLSchema"
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
+
+FAULT_KINDS = ("reset", "lost", "http500", "malformed", "slow", "session", "spike")
+FAULT_HELP = {
+    "reset": "connection reset before the request is processed (nothing happens)",
+    "lost": "the request is processed and committed, then the connection drops (response lost)",
+    "http500": "HTTP 500 with an HTML error page, nothing processed",
+    "malformed": "the request is processed and committed, the answer is truncated XML",
+    "slow": "the answer's body stalls for `slow_seconds` halfway (a read timeout on the client)",
+    "session": "the session expires just before this call (in-band session error)",
+    "spike": "this call takes `spike_ms` extra latency",
+}
+
+
+class SimulatedDisconnect(ConnectionAbortedError):
+    """Raised inside the app to make the server drop the connection without an answer.
+
+    A ConnectionAbortedError on purpose: wsgiref's handler then writes nothing, and the
+    loopback server resets the socket; the in-process transport turns it into the
+    error httpx raises for a dropped connection.
+    """
+
+    def __init__(self, committed: bool):
+        self.committed = committed
+        super().__init__("simulated disconnect" + (" after commit" if committed else ""))
+
+
+class ClientFault(Exception):
+    """The request cannot be read: HTTP 500 with a soap:Client / soap:Sender fault."""
+
+
+class ServerFault(Exception):
+    """The service failed while processing: HTTP 500 with a soap:Server / soap:Receiver fault."""
+
+
+@dataclass
+class Knobs:
+    """What the network and the service do to each call. All rates are per call, 0..1."""
+
+    latency_ms: float = 0.0
+    faults: dict[str, float] = field(default_factory=dict)
+    slow_seconds: float = 30.0
+    spike_ms: float = 2000.0
+    seed: int | None = None
+
+    @classmethod
+    def parse_faults(cls, spec: str) -> dict[str, float]:
+        """'lost=0.05,http500=0.1' -> {'lost': 0.05, 'http500': 0.1}; 'all=0.2' spreads 0.2 evenly."""
+        rates: dict[str, float] = {}
+        for part in filter(None, (p.strip() for p in (spec or "").split(","))):
+            name, _, value = part.partition("=")
+            name = name.strip()
+            try:
+                rate = float(value)
+            except ValueError:
+                raise ValueError(f"fault {part!r}: the rate must be a number between 0 and 1") from None
+            if not 0 <= rate <= 1:
+                raise ValueError(f"fault {part!r}: the rate must be between 0 and 1")
+            if name == "all":
+                for kind in FAULT_KINDS:
+                    if kind != "spike":
+                        rates[kind] = rate / (len(FAULT_KINDS) - 1)
+            elif name in FAULT_KINDS:
+                rates[name] = rate
+            else:
+                raise ValueError(f"unknown fault {name!r}; known: {', '.join(FAULT_KINDS)}, all")
+        return rates
+
+
+def secure_parser() -> etree.XMLParser:
+    # No DTDs, no entities, no network: a request with a DOCTYPE is refused before parsing.
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                           remove_comments=True, huge_tree=False)
+
+
+_DOCTYPE = re.compile(rb"<!DOCTYPE|<!ENTITY", re.IGNORECASE)
+
+
+class SoapSimulator:
+    """Base WSGI app. Subclasses set `namespace`, `path`, `wsdl_file`, `service_name`."""
+
+    namespace: str = ""
+    path: str = "/"
+    wsdl_file: Path
+    service_name: str = "simulator"
+
+    def __init__(self, knobs: Knobs | None = None, state_file: str | os.PathLike | None = None):
+        self.knobs = knobs or Knobs()
+        self.rng = random.Random(self.knobs.seed)
+        self.calls: Counter[str] = Counter()
+        self.lock = threading.RLock()
+        self.state_file = Path(state_file) if state_file else None
+        self.dirty = False
+        self.events: list[str] = []  # what the simulator did, for its own log (no secrets)
+        self._wsdl_template = self.wsdl_file.read_text(encoding="utf-8")
+
+    # ------------------------------------------------------------------ for subclasses
+
+    def handle(self, operation: str, request: etree._Element) -> etree._Element:
+        """Process one operation; return the `<OperationResponse>` element."""
+        raise NotImplementedError
+
+    def expire_sessions(self) -> None:
+        """Fault 'session': make the caller's session invalid (services with sessions)."""
+
+    def state_to_json(self) -> Any:
+        raise NotImplementedError
+
+    def state_from_json(self, data: Any) -> None:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ state file
+
+    def load_state(self) -> bool:
+        if self.state_file and self.state_file.exists():
+            self.state_from_json(json.loads(self.state_file.read_text(encoding="utf-8")))
+            return True
+        return False
+
+    def save_state(self) -> None:
+        if not self.state_file:
+            return
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.state_file.parent, prefix=".sim-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(self.state_to_json(), out, default=str)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, self.state_file)
+        self.dirty = False
+
+    # ------------------------------------------------------------------ helpers
+
+    def element(self, name: str, text: Any = None, *children: etree._Element) -> etree._Element:
+        el = etree.Element(f"{{{self.namespace}}}{name}", nsmap={None: self.namespace})
+        if text is not None:
+            el.text = text if isinstance(text, str) else str(text)
+        el.extend(children)
+        return el
+
+    def child_text(self, parent: etree._Element, name: str, default: str | None = None) -> str | None:
+        el = parent.find(f"{{{self.namespace}}}{name}")
+        if el is None:
+            return default
+        return el.text or ""
+
+    def roll(self, kind: str) -> bool:
+        rate = self.knobs.faults.get(kind, 0.0)
+        return rate > 0 and self.rng.random() < rate
+
+    # ------------------------------------------------------------------ WSGI
+
+    def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "/")
+        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        if path.rstrip("/").lower() != self.path.rstrip("/").lower():
+            return self._plain(start_response, "404 Not Found", f"no service at {path}")
+        if method == "GET":
+            if any(k.lower() == "wsdl" for k in query):
+                return self._wsdl(environ, start_response)
+            return self._plain(start_response, "200 OK", f"{self.service_name} simulator; WSDL at {self.path}?WSDL")
+        if method != "POST":
+            return self._plain(start_response, "405 Method Not Allowed", "POST a SOAP envelope")
+        return self._post(environ, start_response)
+
+    def _wsdl(self, environ, start_response):
+        host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME')}:{environ.get('SERVER_PORT')}"
+        url = f"{environ.get('wsgi.url_scheme', 'http')}://{host}{self.path}"
+        text = re.sub(r'(<(?:soap|soap12|wsdl):address\s+location=")[^"]*(")', rf"\g<1>{url}\g<2>", self._wsdl_template)
+        body = text.encode("utf-8")
+        start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    def _plain(self, start_response, status: str, text: str):
+        body = text.encode("utf-8")
+        start_response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    def _post(self, environ, start_response):
+        content_type = environ.get("CONTENT_TYPE", "")
+        soap12 = "application/soap+xml" in content_type
+        envelope_ns = SOAP12_NS if soap12 else SOAP11_NS
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > MAX_REQUEST_BYTES:
+            return self._fault(start_response, envelope_ns, ClientFault("Request too large."))
+        raw = environ["wsgi.input"].read(length) if length else b""
+
+        if self.roll("reset"):
+            self.events.append("fault reset")
+            raise SimulatedDisconnect(committed=False)
+        if self.roll("http500"):
+            self.events.append("fault http500")
+            body = b"<html><body><h1>500 - Internal server error.</h1></body></html>"
+            start_response("500 Internal Server Error", [("Content-Type", "text/html"), ("Content-Length", str(len(body)))])
+            return [body]
+        delay = self.knobs.latency_ms / 1000.0
+        if self.roll("spike"):
+            delay += self.knobs.spike_ms / 1000.0
+        if delay:
+            time.sleep(delay)  # outside the lock: concurrent callers overlap like on a real network
+
+        try:
+            operation, request = self._read_request(raw, envelope_ns, soap12, environ)
+        except ClientFault as fault:
+            return self._fault(start_response, envelope_ns, fault)
+        with self.lock:
+            self.calls[operation] += 1
+            if self.roll("session"):
+                self.events.append(f"fault session before {operation}")
+                self.expire_sessions()
+            try:
+                response = self.handle(operation, request)
+            except (ClientFault, ServerFault) as fault:
+                return self._fault(start_response, envelope_ns, fault)
+            if self.dirty:
+                self.save_state()
+        if self.roll("lost"):
+            self.events.append(f"fault lost after {operation}")
+            raise SimulatedDisconnect(committed=True)
+        body = self._envelope(envelope_ns, response)
+        if self.roll("malformed"):
+            self.events.append(f"fault malformed after {operation}")
+            body = body[: max(1, len(body) // 2)]
+        headers = [("Content-Type", ("application/soap+xml" if soap12 else "text/xml") + "; charset=utf-8"),
+                   ("Content-Length", str(len(body)))]
+        start_response("200 OK", headers)
+        if self.roll("slow"):
+            self.events.append(f"fault slow after {operation}")
+            return self._slow_body(body)
+        return [body]
+
+    def _slow_body(self, body: bytes):
+        half = len(body) // 2
+        yield body[:half]
+        time.sleep(self.knobs.slow_seconds)
+        yield body[half:]
+
+    def _read_request(self, raw: bytes, envelope_ns: str, soap12: bool, environ) -> tuple[str, etree._Element]:
+        if not raw:
+            raise ClientFault("Server was unable to read request. ---> Root element is missing.")
+        if _DOCTYPE.search(raw[:4096]) or _DOCTYPE.search(raw):
+            raise ClientFault("Server was unable to read request. ---> DTD is prohibited in this XML document.")
+        try:
+            root = etree.fromstring(raw, secure_parser())
+        except etree.XMLSyntaxError as exc:
+            raise ClientFault(f"Server was unable to read request. ---> There is an error in the XML document. {exc}") from None
+        if root.tag != f"{{{envelope_ns}}}Envelope":
+            raise ClientFault("Possible SOAP version mismatch: Envelope namespace "
+                              f"{etree.QName(root).namespace} was unexpected. Expecting {envelope_ns}.")
+        body = root.find(f"{{{envelope_ns}}}Body")
+        if body is None or len(body) == 0:
+            raise ClientFault("Server was unable to read request. ---> The SOAP body is empty.")
+        request = body[0]
+        qname = etree.QName(request)
+        if qname.namespace != self.namespace:
+            raise ClientFault(f"Server did not recognize the value of HTTP Header SOAPAction: {qname.text}.")
+        operation = qname.localname
+        if not soap12:
+            action = environ.get("HTTP_SOAPACTION", "").strip('"')
+            expected = f"{self.namespace.rstrip('/')}/{operation}"
+            if action != expected:
+                raise ClientFault(f"Server did not recognize the value of HTTP Header SOAPAction: {action}.")
+        return operation, request
+
+    def _envelope(self, envelope_ns: str, response: etree._Element) -> bytes:
+        nsmap = {"soap": envelope_ns, "xsi": XSI_NS, "xsd": XSD_NS}
+        env = etree.Element(f"{{{envelope_ns}}}Envelope", nsmap=nsmap)
+        body = etree.SubElement(env, f"{{{envelope_ns}}}Body")
+        body.append(response)
+        return etree.tostring(env, xml_declaration=True, encoding="utf-8")
+
+    def _fault(self, start_response, envelope_ns: str, fault: Exception):
+        client = isinstance(fault, ClientFault)
+        nsmap = {"soap": envelope_ns, "xsi": XSI_NS, "xsd": XSD_NS}
+        env = etree.Element(f"{{{envelope_ns}}}Envelope", nsmap=nsmap)
+        body = etree.SubElement(env, f"{{{envelope_ns}}}Body")
+        node = etree.SubElement(body, f"{{{envelope_ns}}}Fault")
+        if envelope_ns == SOAP11_NS:
+            etree.SubElement(node, "faultcode").text = "soap:Client" if client else "soap:Server"
+            etree.SubElement(node, "faultstring").text = str(fault)
+            etree.SubElement(node, "detail")
+        else:
+            code = etree.SubElement(node, f"{{{envelope_ns}}}Code")
+            etree.SubElement(code, f"{{{envelope_ns}}}Value").text = "soap:Sender" if client else "soap:Receiver"
+            reason = etree.SubElement(node, f"{{{envelope_ns}}}Reason")
+            text = etree.SubElement(reason, f"{{{envelope_ns}}}Text")
+            text.set("{http://www.w3.org/XML/1998/namespace}lang", "en")
+            text.text = str(fault)
+            etree.SubElement(node, f"{{{envelope_ns}}}Detail")
+        payload = etree.tostring(env, xml_declaration=True, encoding="utf-8")
+        ctype = ("application/soap+xml" if envelope_ns == SOAP12_NS else "text/xml") + "; charset=utf-8"
+        start_response("500 Internal Server Error", [("Content-Type", ctype), ("Content-Length", str(len(payload)))])
+        return [payload]

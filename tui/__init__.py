@@ -1,0 +1,1 @@
+"""The Textual console over pvsync's core engine."""
