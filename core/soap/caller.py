@@ -20,10 +20,21 @@ from core.soap.transport import HttpxTransport, ResponseTooLarge
 log = logging.getLogger(__name__)
 
 
+def current_month() -> str:
+    """The budget month, 'YYYY-MM' in Amsterdam (e-Boekhouden counts calendar months)."""
+    from datetime import datetime
+
+    from core.model import AMSTERDAM
+
+    return datetime.now(AMSTERDAM).strftime("%Y-%m")
+
+
 class CallMeter(Protocol):
     """Where call counts go; the state store implements it so counts survive restarts."""
 
     def record(self, service: str, operation: str) -> None: ...
+
+    def count_this_month(self, service: str, operation: str) -> int: ...
 
 
 class MemoryCallMeter:
@@ -31,12 +42,17 @@ class MemoryCallMeter:
 
     def __init__(self) -> None:
         self.counts: Counter[tuple[str, str]] = Counter()
+        self.monthly: Counter[tuple[str, str, str]] = Counter()
 
     def record(self, service: str, operation: str) -> None:
         self.counts[(service, operation)] += 1
+        self.monthly[(service, operation, current_month())] += 1
 
     def count(self, service: str, operation: str) -> int:
         return self.counts[(service, operation)]
+
+    def count_this_month(self, service: str, operation: str) -> int:
+        return self.monthly[(service, operation, current_month())]
 
 
 @dataclass(frozen=True)
