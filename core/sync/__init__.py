@@ -1,0 +1,1 @@
+"""The sync jobs: read both sides, plan with pure functions, apply action by action."""
