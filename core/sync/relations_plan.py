@@ -1,0 +1,239 @@
+"""Planning a relation sync: a pure function of both sides, the stored links and the settings.
+
+The plan is a list of actions, each with a reason a person can read. Nothing is ever
+deleted: a linked relation that disappears is reported. Relations are linked by
+Debiteurnummer = Code, never by name. When both directions are on, PerfectView wins,
+and every field it overwrites is listed with its old and new value.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+from core.model import CrmRelation, EbRelation
+from core.sync.mapping import (FieldChange, RelationProblem, changes, crm_hash, crm_relation_problems,
+                               eboekhouden_hash, eboekhouden_to_crm, merge_into)
+
+# Updates below this count never trip the share guard: a small administration where
+# three of five relations changed is normal, not a sign of a broken side.
+GUARD_MINIMUM_UPDATES = 5
+
+
+@dataclass(frozen=True)
+class RelationLink:
+    """What the store remembers of a linked pair at the last sync."""
+
+    pv_id: str
+    code: str
+    eb_id: int = 0
+    pv_hash: str = ""
+    eb_hash: str = ""
+
+
+@dataclass(frozen=True)
+class RelationSyncSettings:
+    export_to_eboekhouden: bool = True
+    import_from_eboekhouden: bool = False
+    person_name_format: str = "Voornaam Achternaam"
+    import_relation_type: str = "Klant"
+    account_manager_id: str = ""
+    max_change_share: float = 0.5
+
+
+# ----------------------------------------------------------------------------- actions
+
+
+@dataclass(frozen=True)
+class CreateInEboekhouden:
+    pv_id: str
+    code: str
+    wanted: EbRelation
+    pv_hash: str
+    reason: str = "new customer in PerfectView"
+
+
+@dataclass(frozen=True)
+class UpdateInEboekhouden:
+    pv_id: str
+    code: str
+    current: EbRelation
+    wanted: EbRelation
+    changes: tuple[FieldChange, ...]
+    pv_hash: str
+    reason: str = "changed in PerfectView"
+
+
+@dataclass(frozen=True)
+class LinkUnchanged:
+    """Same content on both sides: record the link and hashes, write nothing."""
+
+    pv_id: str
+    code: str
+    eb_id: int
+    pv_hash: str
+    eb_hash: str
+    reason: str = "unchanged"
+
+
+@dataclass(frozen=True)
+class ImportIntoPerfectView:
+    code: str
+    relation: CrmRelation
+    eb_id: int
+    eb_hash: str
+    reason: str = "customer in e-Boekhouden, not yet in PerfectView"
+
+
+@dataclass(frozen=True)
+class RelationBlocked:
+    subject: str  # "D10001 (Bakkerij Jansen)" or a PerfectView name
+    pv_id: str
+    problems: tuple[RelationProblem, ...]
+
+
+@dataclass(frozen=True)
+class RelationDisappeared:
+    side: str  # "PerfectView" or "e-Boekhouden"
+    pv_id: str
+    code: str
+    reason: str
+
+
+Action = (CreateInEboekhouden | UpdateInEboekhouden | LinkUnchanged | ImportIntoPerfectView | RelationBlocked
+          | RelationDisappeared)
+WRITES = (CreateInEboekhouden, UpdateInEboekhouden, ImportIntoPerfectView)
+
+
+@dataclass(frozen=True)
+class GuardStop:
+    """The plan is not applied: one side looks broken, or it would change too much."""
+
+    reason: str
+    needs_force: bool  # True: `--force` (or a console confirm) may override it
+
+
+@dataclass
+class RelationPlan:
+    actions: list[Action] = field(default_factory=list)
+    stop: GuardStop | None = None
+
+    def writes(self) -> list[Action]:
+        return [a for a in self.actions if isinstance(a, WRITES)]
+
+    def of(self, kind: type) -> list:
+        return [a for a in self.actions if isinstance(a, kind)]
+
+
+def _label(relation: CrmRelation) -> str:
+    name = relation.name or " ".join(p for p in (relation.first_name, relation.middle_name, relation.last_name) if p)
+    return f"{relation.debtor_number or '(geen debiteurnummer)'} ({name or relation.id})"
+
+
+def plan_relations(*, perfectview: Sequence[CrmRelation], eboekhouden: Sequence[EbRelation],
+                   links: Iterable[RelationLink], settings: RelationSyncSettings, customer_codes: set[str],
+                   full_pass: bool = True, force: bool = False,
+                   eboekhouden_limits: Callable[[EbRelation], list[RelationProblem]] | None = None) -> RelationPlan:
+    """Plan one relation sync.
+
+    `perfectview` holds every PerfectView relation on a full pass, or only those
+    modified since the cursor otherwise (then nothing can be judged missing).
+    `customer_codes` are the e-Boekhouden codes that count as customers for import.
+    `eboekhouden_limits` checks a relation against e-Boekhouden's field limits.
+    """
+    plan = RelationPlan()
+    links = list(links)
+    link_by_pv = {link.pv_id: link for link in links}
+    link_by_code = {link.code: link for link in links}
+    eb_by_code = {rel.code: rel for rel in eboekhouden}
+    fmt = settings.person_name_format
+
+    if links and full_pass and not perfectview:
+        plan.stop = GuardStop(f"PerfectView returned no relations while {len(links)} are linked; "
+                              "nothing was written. Check the PerfectView connection and database id.", needs_force=False)
+        return plan
+    if links and not eboekhouden:
+        plan.stop = GuardStop(f"e-Boekhouden returned no relations while {len(links)} are linked; "
+                              "nothing was written. Check the e-Boekhouden administration.", needs_force=False)
+        return plan
+
+    by_debtor: dict[str, list[CrmRelation]] = defaultdict(list)
+    for relation in perfectview:
+        if relation.debtor_number.strip():
+            by_debtor[relation.debtor_number.strip()].append(relation)
+
+    if settings.export_to_eboekhouden:
+        for code, group in sorted(by_debtor.items()):
+            if len(group) > 1:
+                names = ", ".join(_label(r) for r in group)
+                for relation in group:
+                    plan.actions.append(RelationBlocked(_label(relation), relation.id, (RelationProblem(
+                        "code", f"Debiteurnummer {code} is used by {len(group)} PerfectView relations: {names}",
+                        "give each relation its own Debiteurnummer in PerfectView"),)))
+                continue
+            plan.actions.append(_plan_export(group[0], eb_by_code.get(code), link_by_pv.get(group[0].id), fmt,
+                                             eboekhouden_limits))
+
+    if settings.import_from_eboekhouden:
+        known_codes = set(by_debtor)
+        for relation in eboekhouden:
+            if relation.code in known_codes or relation.code not in customer_codes:
+                continue
+            if relation.code in link_by_code:
+                if full_pass:
+                    plan.actions.append(RelationDisappeared(
+                        "PerfectView", link_by_code[relation.code].pv_id, relation.code,
+                        f"relation {relation.code} was linked but is gone from PerfectView (or lost its "
+                        "Debiteurnummer); it is not created again and nothing is deleted in e-Boekhouden"))
+                continue
+            crm = eboekhouden_to_crm(relation, relation_type=settings.import_relation_type,
+                                     account_manager_id=settings.account_manager_id)
+            plan.actions.append(ImportIntoPerfectView(relation.code, crm, relation.id, eboekhouden_hash(relation)))
+
+    reported = {(a.side, a.code) for a in plan.of(RelationDisappeared)}
+    seen_pv = {r.id for r in perfectview}
+    for link in links:
+        if full_pass and link.pv_id not in seen_pv and ("PerfectView", link.code) not in reported:
+            plan.actions.append(RelationDisappeared(
+                "PerfectView", link.pv_id, link.code,
+                f"relation {link.code} is gone from PerfectView; nothing is deleted in e-Boekhouden"))
+        elif link.code not in eb_by_code and ("e-Boekhouden", link.code) not in reported:
+            plan.actions.append(_gone_from_eboekhouden(link.pv_id, link.code))
+
+    updates = plan.of(UpdateInEboekhouden)
+    if not force and links and len(updates) >= GUARD_MINIMUM_UPDATES:
+        share = len(updates) / len(links)
+        if share > settings.max_change_share:
+            plan.stop = GuardStop(f"this run would overwrite {len(updates)} of {len(links)} linked relations "
+                                  f"({share:.0%}, more than the configured {settings.max_change_share:.0%}); "
+                                  "run `pvsync sync --only relations --force` or confirm in the console if that is "
+                                  "intended", needs_force=True)
+    return plan
+
+
+def _plan_export(relation: CrmRelation, current: EbRelation | None, link: RelationLink | None, fmt: str,
+                 limits: Callable[[EbRelation], list[RelationProblem]] | None) -> Action:
+    code = relation.debtor_number.strip()
+    if current is None and link is not None and link.code == code:
+        return _gone_from_eboekhouden(relation.id, code)
+    problems = list(crm_relation_problems(relation, fmt))
+    wanted = merge_into(current, relation, fmt)
+    if limits is not None and not problems:
+        problems.extend(limits(wanted))
+    if problems:
+        return RelationBlocked(_label(relation), relation.id, tuple(problems))
+    pv_hash = crm_hash(relation, fmt)
+    kind = relation.kind
+    if current is None:
+        return CreateInEboekhouden(relation.id, code, wanted, pv_hash)
+    diff = changes(current, wanted, kind)
+    if not diff:
+        return LinkUnchanged(relation.id, code, current.id, pv_hash, eboekhouden_hash(current))
+    return UpdateInEboekhouden(relation.id, code, current, wanted, tuple(diff), pv_hash)
+
+
+def _gone_from_eboekhouden(pv_id: str, code: str) -> RelationDisappeared:
+    return RelationDisappeared("e-Boekhouden", pv_id, code,
+                               f"relation {code} is gone from e-Boekhouden; it is not created again automatically "
+                               "— restore it there or clear the Debiteurnummer in PerfectView")
