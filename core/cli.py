@@ -1,0 +1,460 @@
+"""The `pvsync` command: the console, the daemon, and the commands scripts and admins use.
+
+One module-level function per command (`cmd_<name>`), each wired to its subparser in
+`build_parser()`; a new command is a new function and a few lines there. Results go to
+stdout, problems to stderr, and the exit code says which (see `pvsync status --help`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import signal
+import sys
+import time
+from datetime import datetime, timedelta
+from importlib import import_module
+from pathlib import Path
+from typing import Any, Callable
+
+from core import paths
+from core.secrets import scrub
+
+EXIT_OK, EXIT_FAILED = 0, 1
+EXIT_BUSY = 75  # EX_TEMPFAIL: another engine holds this state folder; try again later
+FOLLOW_POLL_SECONDS = 0.5
+
+GLOBAL_HELP = f"""\
+examples:
+  pvsync                              open the console
+  pvsync demo                         the console against simulated services
+  pvsync daemon                       run the engine headless (systemd, journald)
+  pvsync sync --only invoices         sync invoices once, now
+  pvsync status --json                health for monitoring (exit code 0 = healthy)
+  pvsync log --follow --level WARNING
+  pvsync config check
+
+Config file: --config, else ${paths.CONFIG_ENV}, else the platform default (pvsync config check says which).
+State folder: --state-dir, else ${paths.STATE_DIR_ENV}, else the platform default.
+"""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _config_path(args: argparse.Namespace) -> Path:
+    return paths.config_path(args.config)
+
+
+def _state_dir(args: argparse.Namespace) -> Path:
+    return paths.state_dir(args.state_dir)
+
+
+def _err(text: str) -> None:
+    print(scrub(text), file=sys.stderr)
+
+
+def _missing_config(path: Path) -> str:
+    return (f"No config file at {path}.\n"
+            f"pvsync looks at --config, then ${paths.CONFIG_ENV}, then {paths.config_path(None)}.\n"
+            f"Create one: run `pvsync` and follow the setup screen, or copy sample_config.toml to {path} "
+            f"and fill it in.")
+
+
+def _problem_lines(error: Exception) -> list[str]:
+    problems = getattr(error, "problems", None)
+    if not problems:
+        return [str(error)]
+    lines = []
+    for problem in problems:
+        where = f"{problem.file}:{problem.line}" if problem.line else f"{problem.file}"
+        fix = f" — {problem.fix}" if problem.fix else ""
+        lines.append(f"{where} {problem.key}: {problem.message}{fix}")
+    return lines
+
+
+def _config_or_none(path: Path, load: Callable[[], Any]) -> Any | None:
+    """`load()`'s config, or None after telling on stderr what is wrong and how to fix it."""
+    from core.config import ConfigError
+
+    if not path.exists():
+        _err(_missing_config(path))
+        return None
+    try:
+        return load()
+    except ConfigError as error:
+        _err(f"The config at {path} has problems:")
+        for line in _problem_lines(error):
+            _err(f"  {line}")
+        return None
+
+
+def _load_config(path: Path) -> Any | None:
+    from core.config import load_config
+
+    return _config_or_none(path, lambda: load_config(path))
+
+
+def format_duration(span: timedelta) -> str:
+    """4 h, 30 min, 1 d 2 h: intervals as a person says them."""
+    seconds = int(span.total_seconds())
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size} {unit}")
+            seconds %= size
+    return " ".join(parts) or "0 s"
+
+
+def _local(moment: datetime | None, *, seconds: bool = False) -> str:
+    if moment is None:
+        return "-"
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+_SPAN = re.compile(r"^\s*(\d+)\s*(s|m|min|h|d|w)\s*$", re.IGNORECASE)
+_SPAN_UNITS = {"s": "seconds", "m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_when(text: str, now: datetime | None = None) -> datetime:
+    """'2h', '30m', '1d' back from now, or an ISO date/time (local time unless it says otherwise)."""
+    match = _SPAN.match(text)
+    now = now or datetime.now().astimezone()
+    if match:
+        return now - timedelta(**{_SPAN_UNITS[match.group(2).lower()]: int(match.group(1))})
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time: use a span back from now such as 30m, 2h, 1d, "
+            f"or a date/time such as 2026-05-09 or 2026-05-09T14:30") from None
+    return moment if moment.tzinfo else moment.astimezone()
+
+
+def _level(text: str) -> str:
+    from core.store.records import level_name
+
+    try:
+        return level_name(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+# --------------------------------------------------------------------------- the console
+
+
+def launch_console(config_path: Path, state_dir: Path) -> int:
+    from tui.app import run_console
+
+    return run_console(config_path=config_path, state_dir=state_dir) or EXIT_OK
+
+
+def launch_demo() -> int:
+    from tui.app import run_demo
+
+    return run_demo() or EXIT_OK
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    return launch_console(_config_path(args), _state_dir(args))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    return launch_demo()
+
+
+# --------------------------------------------------------------------------- engine commands
+
+
+def cmd_daemon(args: argparse.Namespace) -> int:
+    from core.engine import Engine
+    from core.secrets import quiet_wire_loggers
+    from core.store import logging_to_stderr
+
+    engine = Engine(_state_dir(args), _config_path(args), mode="daemon")
+    if _config_or_none(engine.config_path, engine.load_config) is None:
+        return EXIT_FAILED
+    quiet_wire_loggers()
+    with logging_to_stderr(engine.config.logbook.level):
+        if not engine.acquire():
+            _err(f"pvsync daemon: not started: {engine.busy}")
+            return EXIT_BUSY
+        signal.signal(signal.SIGTERM, lambda *_: engine.request_stop())
+        signal.signal(signal.SIGINT, lambda *_: engine.request_stop())
+        signal.signal(signal.SIGHUP, lambda *_: engine.request_reload())
+        try:
+            engine.serve()
+        finally:
+            engine.close()
+    return EXIT_OK
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from core.engine import Engine
+    from core.secrets import quiet_wire_loggers
+    from core.store import logging_to_stderr
+
+    engine = Engine(_state_dir(args), _config_path(args), mode="cli")
+    if _config_or_none(engine.config_path, engine.load_config) is None:
+        return EXIT_FAILED
+    only = sorted({name.strip() for value in args.only or [] for name in value.split(",") if name.strip()}) or None
+    try:
+        engine.check_job_names(only)
+    except ValueError as error:
+        _err(f"pvsync sync: {error}")
+        return EXIT_FAILED
+    quiet_wire_loggers()
+    with logging_to_stderr(engine.config.logbook.level):
+        if not engine.acquire():
+            _err(f"pvsync sync: not run: {engine.busy}")
+            return EXIT_BUSY
+        try:
+            report = engine.run(trigger="cli", only=only, dry_run=args.dry_run, force=args.force)
+        finally:
+            engine.close()
+    print("\n".join(report.summary_lines()))
+    return EXIT_OK if report.outcome == "ok" else EXIT_FAILED
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from core.engine.health import ENGINE_DOWN, assess
+    from core.store import StateMissing, Store
+
+    try:
+        store = Store.open(_state_dir(args), create=False)
+    except StateMissing as missing:
+        if args.json:
+            print(json.dumps({"healthy": False, "exit_code": ENGINE_DOWN, "problems": [str(missing)]}, indent=2))
+        else:
+            print(f"Engine:   DOWN\nProblem:  {missing}")
+        return ENGINE_DOWN
+    with store:
+        health = assess(store)
+    if args.json:
+        print(json.dumps(health.to_json(), indent=2))
+    else:
+        print("\n".join(_status_lines(health, _state_dir(args))))
+    return health.exit_code
+
+
+def _status_lines(health: Any, state_dir: Path) -> list[str]:
+    engine = health.engine
+    lines = [f"State:    {state_dir}"]
+    if health.engine_up:
+        age = int((health.checked_at - engine.heartbeat_at).total_seconds())
+        lines.append(f"Engine:   up ({engine.mode}, pid {engine.pid}, {engine.state}), heartbeat {age} s ago")
+    else:
+        lines.append("Engine:   DOWN")
+    if health.engine_up and engine.current_run_id:
+        phases = ", ".join(f"{phase} {p.get('done', 0)}/{p.get('total', 0)}" for phase, p in engine.progress.items())
+        lines.append(f"Running:  run {engine.current_run_id}" + (f" ({phases})" if phases else ""))
+    lines.append("Jobs:")
+    for job in health.jobs:
+        if job.last_run is None:
+            last = "never run"
+        else:
+            last = f"last {job.last_run.job_outcomes.get(job.job, job.last_run.outcome)} " \
+                   f"{_local(job.last_run.started_at)} (run {job.last_run.id})"
+        due = f"next {_local(job.next_due)}" if job.next_due else "not scheduled"
+        lines.append(f"  {job.job:<10} {last:<40} {due}{'  OVERDUE' if job.overdue else ''}")
+    if health.last_run:
+        run = health.last_run
+        lines.append(f"Last run: {run.id} ({run.trigger}) {run.outcome} at {_local(run.finished_at)}"
+                     + (f": {run.error}" if run.error else ""))
+    verdict = "healthy" if not health.problems else "; ".join(health.problems)
+    lines.append(f"Health:   {verdict} (exit {health.exit_code})")
+    return lines
+
+
+def _print_entry(entry: Any) -> None:
+    where = f"{entry.kind}[{entry.subject}]" if entry.subject else entry.kind
+    run = f" (run {entry.run_id})" if entry.run_id else ""
+    print(f"{_local(entry.at, seconds=True)} {entry.level:<7} {where} {entry.message}{run}", flush=True)
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    from core.store import StateMissing, Store
+
+    try:
+        store = Store.open(_state_dir(args), create=False)
+    except StateMissing as missing:
+        _err(str(missing))
+        return EXIT_FAILED
+    filters = {"level": args.level, "kinds": args.kind or None}
+    with store:
+        last_id = 0
+        if args.since:
+            while page := store.logbook_page(after_id=last_id, limit=500, since=args.since, **filters):
+                for entry in page:
+                    _print_entry(entry)
+                last_id = page[-1].id
+        else:
+            page = store.logbook_page(limit=args.lines, **filters)
+            for entry in reversed(page):
+                _print_entry(entry)
+        if not args.follow:
+            return EXIT_OK
+        last_id = max(last_id, store.logbook_bounds()[1])
+        seen_version = store.data_version()
+        try:
+            while True:
+                time.sleep(FOLLOW_POLL_SECONDS)
+                version = store.data_version()
+                if version == seen_version:
+                    continue
+                seen_version = version
+                while page := store.logbook_page(after_id=last_id, limit=500, **filters):
+                    for entry in page:
+                        _print_entry(entry)
+                    last_id = page[-1].id
+        except KeyboardInterrupt:
+            return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from core.engine.services import check_services
+    from core.store import Store
+
+    config = _load_config(_config_path(args))
+    if config is None:
+        return EXIT_FAILED
+    # The calls count against the services' budgets, so they are metered like a run's.
+    with Store.open(_state_dir(args)) as store:
+        checks = check_services(config, meter=store)
+    for check in checks:
+        print(scrub(f"{check.service:<13} {'OK' if check.ok else 'FAILED':<7} {check.message}"))
+    return EXIT_OK if all(check.ok for check in checks) else EXIT_FAILED
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    from core.engine import registered
+
+    path = Path(args.path).expanduser() if args.path else _config_path(args)
+    config = _load_config(path)
+    if config is None:
+        return EXIT_FAILED
+    print(f"OK: {path}")
+    for job in registered():
+        state = "on" if job.enabled(config) else "off"
+        print(f"  {job.name:<10} {state:<4} every {format_duration(job.interval(config))}")
+    print(f"  a run stops after {format_duration(config.engine.run_deadline)}; the logbook keeps "
+          f"{config.logbook.retention_days} days at {config.logbook.level} and above")
+    return EXIT_OK
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from core.soap.simulator import Knobs
+
+    try:
+        Knobs.parse_faults(args.faults)
+    except ValueError as error:
+        _err(f"pvsync simulate: --faults: {error}")
+        return EXIT_FAILED
+    simulator = import_module(f"core.{args.service}.simulator")
+    simulator.serve(port=args.port, seed=args.seed, latency_ms=args.latency_ms, faults=args.faults,
+                    state=str(args.state) if args.state else None)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- the parser
+
+
+def _command(subparsers: Any, parent: argparse.ArgumentParser, name: str, handler: Callable[..., int] | None,
+              summary: str, epilog: str) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(name, parents=[parent], help=summary, description=summary, epilog=epilog,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    if handler is not None:
+        parser.set_defaults(handler=handler)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # The global options work before and after the command (`pvsync --state-dir X status`
+    # and `pvsync status --state-dir X`); SUPPRESS keeps a subcommand from resetting them.
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                        help=f"config file (default: ${paths.CONFIG_ENV}, else the platform default)")
+    parent.add_argument("--state-dir", metavar="DIR", default=argparse.SUPPRESS,
+                        help=f"state folder (default: ${paths.STATE_DIR_ENV}, else the platform default)")
+    parser = argparse.ArgumentParser(
+        prog="pvsync", parents=[parent], formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Keeps PerfectView CRM Online and e-Boekhouden.nl in step: relations, sales invoices, "
+                    "payments. Without a command it opens the console.",
+        epilog=GLOBAL_HELP)
+    parser.set_defaults(handler=cmd_console)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    _command(commands, parent, "demo", cmd_demo, "open the console against simulated services",
+             "example:\n  pvsync demo")
+    _command(commands, parent, "daemon", cmd_daemon, "run the engine headless (for systemd)",
+             "Logs every event to stderr (journald adds the time). SIGTERM stops after the current action,\n"
+             "SIGHUP reloads the config. Exits 75 when another engine holds this state folder.\n\n"
+             "example:\n  pvsync daemon --config /etc/pvsync/config.toml --state-dir /var/lib/pvsync")
+
+    sync = _command(commands, parent, "sync", cmd_sync, "run the jobs once, now",
+                    "exit codes: 0 the run went well; 1 it failed or partly failed (see pvsync log);\n"
+                    "            75 another engine (daemon or console) holds this state folder.\n\n"
+                    "examples:\n  pvsync sync\n  pvsync sync --only invoices --dry-run\n"
+                    "  pvsync sync --only relations,invoices")
+    sync.add_argument("--dry-run", action="store_true", help="read and plan, but change nothing")
+    sync.add_argument("--only", action="append", metavar="JOB",
+                      help="relations, invoices or payments (repeat or separate with commas)")
+    sync.add_argument("--force", action="store_true",
+                      help="go ahead even when a plan would change more than the configured share of records")
+
+    status = _command(commands, parent, "status", cmd_status, "is the engine healthy? (for monitoring too)",
+                      "exit codes: 0 healthy; 1 the last run failed or partly failed; 2 the engine is down\n"
+                      "            (not running, or no heartbeat for 15 s); 3 a job is overdue.\n"
+                      "            When several apply: 2 before 1 before 3.\n\n"
+                      "examples:\n  pvsync status\n  pvsync status --json | jq .problems")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    log = _command(commands, parent, "log", cmd_log, "read the logbook",
+                   "examples:\n  pvsync log\n  pvsync log --since 2h --level WARNING\n"
+                   "  pvsync log --since 2026-05-09T08:00 --kind invoice\n  pvsync log --follow")
+    log.add_argument("--follow", "-f", action="store_true", help="keep printing new entries (Ctrl-C stops)")
+    log.add_argument("--since", type=parse_when, metavar="WHEN",
+                     help="from this moment: 30m, 2h, 1d back from now, or an ISO date/time")
+    log.add_argument("--level", type=_level, metavar="L", help="DEBUG, INFO, WARNING or ERROR and above")
+    log.add_argument("--kind", action="append", metavar="KIND",
+                     help="only this kind (engine, run, relation, invoice, payment, config, request)")
+    log.add_argument("--lines", "-n", type=int, default=50, metavar="N",
+                     help="without --since: the last N entries (default 50)")
+
+    _command(commands, parent, "check", cmd_check, "test both connections with the configured credentials",
+             "exit codes: 0 both services answer and accept the credentials; 1 otherwise.\n\n"
+             "example:\n  pvsync check")
+
+    config = _command(commands, parent, "config", None, "work with the config file",
+                      "example:\n  pvsync config check")
+    config_commands = config.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    config_check = _command(config_commands, parent, "check", cmd_config_check,
+                            "list every problem in a config file, or say OK",
+                            "exit codes: 0 OK; 1 problems (each as file:line key: message — fix).\n\n"
+                            "examples:\n  pvsync config check\n  pvsync config check ./config.toml")
+    config_check.add_argument("path", nargs="?", metavar="PATH", help="the file (default: the usual config)")
+
+    simulate = _command(commands, parent, "simulate", cmd_simulate,
+                        "serve a simulated e-Boekhouden or PerfectView on a local port",
+                        "examples:\n  pvsync simulate eboekhouden --port 8081\n"
+                        "  pvsync simulate perfectview --port 8082 --seed empty --faults lost=0.05,http500=0.02")
+    simulate.add_argument("service", choices=["eboekhouden", "perfectview"])
+    simulate.add_argument("--port", type=int, required=True, metavar="N")
+    simulate.add_argument("--seed", choices=["demo", "empty"], default="demo", help="start data (default demo)")
+    simulate.add_argument("--latency-ms", type=float, default=0.0, metavar="L", help="delay added to each call")
+    simulate.add_argument("--faults", default="", metavar="SPEC",
+                          help="fault rates per call, e.g. lost=0.05,http500=0.02 (or all=0.1)")
+    simulate.add_argument("--state", type=Path, metavar="FILE", help="keep the simulated data in this file")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Not set_defaults(): the parent's actions are shared, so that would reset them in every subcommand.
+    args.config = getattr(args, "config", None)
+    args.state_dir = getattr(args, "state_dir", None)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        return 130

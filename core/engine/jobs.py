@@ -1,0 +1,107 @@
+"""The jobs a run consists of, and what a job gets to work with.
+
+A job is one stream of work (relations, invoices, payments) that reads both sides,
+plans and applies. The engine runs them in `JOB_ORDER`, each on its own: one job
+failing does not stop the next. The three registered here are placeholders until
+their own issues replace them with `register(...)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Callable, Protocol
+
+from core.store import Store
+
+JOB_ORDER = ("relations", "invoices", "payments")
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What one job did. `failures` counts actions that failed (the run becomes partial);
+    `complete` is False when the job stopped early because the run was asked to stop."""
+
+    counters: dict[str, int] = field(default_factory=dict)
+    failures: int = 0
+    complete: bool = True
+    summary: str = ""
+
+
+class RunContext:
+    """Everything a job may touch during one run."""
+
+    def __init__(self, *, store: Store, config: Any, run_id: int, job: str, dry_run: bool, force: bool,
+                 should_stop: Callable[[], bool], report_progress: Callable[[str, dict[str, Any]], None]):
+        self.store = store
+        self.config = config
+        self.run_id = run_id
+        self.job = job
+        self.dry_run = dry_run
+        self.force = force
+        self._should_stop = should_stop
+        self._report_progress = report_progress
+
+    def should_stop(self) -> bool:
+        """True once the engine is stopping or the run deadline passed: finish the current
+        action, then return a JobResult with complete=False."""
+        return self._should_stop()
+
+    def progress(self, phase: str, done: int, total: int, **counts: int) -> None:
+        self._report_progress(phase, {"done": done, "total": total, **counts})
+
+    def log(self, level: str, kind: str, message: str, *, subject: str = "",
+            details: dict[str, Any] | None = None) -> int:
+        return self.store.log(level, kind, message, run_id=self.run_id, subject=subject, details=details)
+
+
+class Job(Protocol):
+    name: str
+
+    def interval(self, config: Any) -> timedelta: ...
+
+    def enabled(self, config: Any) -> bool: ...
+
+    def run(self, ctx: RunContext) -> JobResult: ...
+
+
+class PlaceholderJob:
+    """Stands in for a job whose issue has not landed: says so, counts nothing."""
+
+    def __init__(self, name: str, kind: str, interval: Callable[[Any], timedelta],
+                 enabled: Callable[[Any], bool]):
+        self.name = name
+        self.kind = kind
+        self._interval = interval
+        self._enabled = enabled
+
+    def interval(self, config: Any) -> timedelta:
+        return self._interval(config)
+
+    def enabled(self, config: Any) -> bool:
+        return self._enabled(config)
+
+    def run(self, ctx: RunContext) -> JobResult:
+        message = f"nothing to do yet: {self.name} arrives with its own issue"
+        ctx.log("INFO", self.kind, message)
+        return JobResult(summary=message)
+
+
+_REGISTRY: dict[str, Job] = {}
+
+
+def register(job: Job) -> None:
+    """Add a job, or replace the one with the same name."""
+    _REGISTRY[job.name] = job
+
+
+def registered() -> list[Job]:
+    order = {name: index for index, name in enumerate(JOB_ORDER)}
+    return sorted(_REGISTRY.values(), key=lambda job: order.get(job.name, len(order)))
+
+
+register(PlaceholderJob(
+    "relations", "relation", lambda c: c.schedule.relations,
+    lambda c: bool(c.relations.import_from_eboekhouden or c.relations.export_to_eboekhouden)))
+register(PlaceholderJob("invoices", "invoice", lambda c: c.schedule.invoices, lambda c: bool(c.invoices.enabled)))
+register(PlaceholderJob("payments", "payment", lambda c: c.schedule.payments, lambda c: bool(c.payments.enabled)))

@@ -1,0 +1,94 @@
+"""Building the two service clients from the config, and checking that they answer.
+
+The adapters are imported here only, and only when needed, so the engine starts (and
+`pvsync status` works) even where an adapter is missing or broken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from core.secrets import scrub
+from core.soap.caller import NO_RETRY, CallMeter, RetryPolicy
+from core.soap.errors import ServiceError, TransportFailure
+from core.soap.transport import Timeouts
+
+
+@dataclass(frozen=True)
+class ServiceCheck:
+    service: str
+    reachable: bool
+    credentials_ok: bool
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        return self.reachable and self.credentials_ok
+
+
+def eboekhouden_client(config: Any, meter: CallMeter | None = None, *, retry: RetryPolicy = RetryPolicy()) -> Any:
+    from core.eboekhouden.client import EboekhoudenClient
+
+    eb = config.eboekhouden
+    return EboekhoudenClient(eb.url, eb.username, eb.security_code_1, eb.security_code_2,
+                             timeouts=Timeouts(connect=eb.connect_timeout, read=eb.read_timeout),
+                             ca_file=eb.ca_file, meter=meter, retry=retry)
+
+
+def perfectview_client(config: Any, meter: CallMeter | None = None, *, retry: RetryPolicy = RetryPolicy()) -> Any:
+    from core.perfectview.client import PerfectViewClient
+
+    pv = config.perfectview
+    return PerfectViewClient(pv.url, pv.api_key, pv.database_id, pv.user_id,
+                             timeouts=Timeouts(connect=pv.connect_timeout, read=pv.read_timeout),
+                             ca_file=pv.ca_file, meter=meter, retry=retry)
+
+
+def _open_eboekhouden_session(client: Any) -> str:
+    # OpenSession is where e-Boekhouden checks the username and both security codes.
+    with client.session():
+        pass
+    return "reachable, credentials accepted"
+
+
+def _count_perfectview_calls(client: Any) -> str:
+    # The cheapest call that needs a valid API key, database and user.
+    return f"reachable, credentials accepted ({client.calls_today()} calls today)"
+
+
+def check_eboekhouden(config: Any, meter: CallMeter | None = None) -> ServiceCheck:
+    return _check("e-Boekhouden", lambda: eboekhouden_client(config, meter, retry=NO_RETRY),
+                  _open_eboekhouden_session)
+
+
+def check_perfectview(config: Any, meter: CallMeter | None = None) -> ServiceCheck:
+    return _check("PerfectView", lambda: perfectview_client(config, meter, retry=NO_RETRY),
+                  _count_perfectview_calls)
+
+
+def check_services(config: Any, meter: CallMeter | None = None) -> list[ServiceCheck]:
+    """Open each service once with the configured credentials and say what happened.
+    No retries: a person is waiting, and the first failure is the answer."""
+    return [check_eboekhouden(config, meter), check_perfectview(config, meter)]
+
+
+def _check(service: str, build: Callable[[], Any], probe: Callable[[Any], str]) -> ServiceCheck:
+    try:
+        client = build()
+    except ImportError as error:
+        return ServiceCheck(service, False, False, f"this pvsync has no {service} adapter yet ({error.name})")
+    try:
+        message = probe(client)
+    except TransportFailure as error:
+        return ServiceCheck(service, False, False,
+                            f"not reachable: {error}. Check the address in the config and the network.")
+    except ServiceError as error:  # it answered, and refused
+        return ServiceCheck(service, True, False,
+                            f"reachable, but it refused: {error}. Check the credentials in the config.")
+    except Exception as error:
+        return ServiceCheck(service, False, False,
+                            scrub(f"the check itself failed ({type(error).__name__}: {error}); this is a bug"))
+    finally:
+        client.close()
+    return ServiceCheck(service, True, True, message)

@@ -1,0 +1,126 @@
+"""The schema as an ordered list of migrations; `PRAGMA user_version` says how many ran.
+
+Each migration runs in its own BEGIN IMMEDIATE transaction together with the version
+bump, so a crash leaves the database at one version or the next, never between. Add a
+migration by appending a function; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Callable
+
+from core.store.records import to_text, utc_now
+
+
+def _initial(conn: sqlite3.Connection) -> None:
+    conn.execute("""
+        CREATE TABLE engine (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            pid INTEGER,
+            mode TEXT CHECK (mode IN ('daemon', 'embedded', 'cli')),
+            state TEXT NOT NULL DEFAULT 'stopped' CHECK (state IN ('idle', 'running', 'stopped')),
+            heartbeat_at TEXT,
+            started_at TEXT,
+            current_run_id INTEGER,
+            progress_json TEXT NOT NULL DEFAULT '{}',
+            next_due_json TEXT NOT NULL DEFAULT '{}',
+            installed_at TEXT NOT NULL
+        ) STRICT""")
+    conn.execute("INSERT INTO engine (id, installed_at) VALUES (1, ?)", (to_text(utc_now()),))
+    conn.execute("""
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            trigger TEXT NOT NULL,
+            jobs_json TEXT NOT NULL,
+            dry_run INTEGER NOT NULL DEFAULT 0 CHECK (dry_run IN (0, 1)),
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            outcome TEXT NOT NULL DEFAULT 'running'
+                CHECK (outcome IN ('running', 'ok', 'failed', 'partial', 'interrupted')),
+            job_outcomes_json TEXT NOT NULL DEFAULT '{}',
+            counters_json TEXT NOT NULL DEFAULT '{}',
+            error TEXT,
+            config_hash TEXT NOT NULL DEFAULT ''
+        ) STRICT""")
+    # Kinds are checked in code, not by CHECK: a new kind must not need a table rebuild.
+    conn.execute("""
+        CREATE TABLE requests (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            payload_json TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'claimed', 'done')),
+            claimed_at TEXT,
+            claimed_by INTEGER,
+            finished_at TEXT,
+            outcome TEXT,
+            message TEXT NOT NULL DEFAULT ''
+        ) STRICT""")
+    # The database itself guarantees at most one pending forced sync.
+    conn.execute("CREATE UNIQUE INDEX requests_one_pending_sync ON requests (kind) "
+                 "WHERE kind = 'sync' AND state = 'pending'")
+    conn.execute("CREATE INDEX requests_by_state ON requests (state, id)")
+    conn.execute("""
+        CREATE TABLE relation_links (
+            perfectview_id TEXT PRIMARY KEY,
+            eboekhouden_code TEXT NOT NULL UNIQUE,
+            eboekhouden_id INTEGER,
+            perfectview_hash TEXT NOT NULL DEFAULT '',
+            eboekhouden_hash TEXT NOT NULL DEFAULT '',
+            linked_at TEXT NOT NULL,
+            synced_at TEXT
+        ) STRICT""")
+    # Money as integer cents: SQLite would store a Decimal as a binary float.
+    conn.execute("""
+        CREATE TABLE invoices (
+            activity_id TEXT PRIMARY KEY,
+            invoice_number TEXT NOT NULL,
+            relation_code TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL
+                CHECK (state IN ('seen', 'blocked', 'ready', 'booking', 'unknown', 'booked', 'paid')),
+            reason TEXT NOT NULL DEFAULT '',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            mutatienummer INTEGER,
+            total_excl_vat_cents INTEGER,
+            vat_cents INTEGER,
+            total_incl_vat_cents INTEGER,
+            payload_json TEXT NOT NULL DEFAULT '{}',
+            updated_at TEXT NOT NULL
+        ) STRICT""")
+    conn.execute("CREATE INDEX invoices_by_number ON invoices (invoice_number)")
+    conn.execute("CREATE INDEX invoices_by_state ON invoices (state)")
+    # AUTOINCREMENT: ids never come back after a purge, so a follower paging by id misses nothing.
+    conn.execute("""
+        CREATE TABLE logbook (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            level TEXT NOT NULL CHECK (level IN ('DEBUG', 'INFO', 'WARNING', 'ERROR')),
+            kind TEXT NOT NULL,
+            run_id INTEGER,
+            subject TEXT NOT NULL DEFAULT '',
+            message TEXT NOT NULL,
+            details_json TEXT
+        ) STRICT""")
+    conn.execute("CREATE INDEX logbook_by_level ON logbook (level, id)")
+    conn.execute("CREATE INDEX logbook_by_kind ON logbook (kind, id)")
+    conn.execute("CREATE INDEX logbook_by_run ON logbook (run_id, id)")
+    conn.execute("CREATE INDEX logbook_by_time ON logbook (at)")
+    conn.execute("""
+        CREATE TABLE cursors (
+            stream TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        ) STRICT""")
+    conn.execute("""
+        CREATE TABLE api_calls (
+            service TEXT NOT NULL,
+            operation TEXT NOT NULL,
+            day TEXT NOT NULL,
+            count INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (service, operation, day)
+        ) STRICT""")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_initial]
+SCHEMA_VERSION = len(MIGRATIONS)

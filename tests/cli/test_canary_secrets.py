@@ -1,0 +1,123 @@
+"""Secrets never reach the database, the logbook, stdout, stderr or error texts.
+
+Canary values stand in for every credential, given the way an admin gives them (the
+environment), through the real config loader and the real service clients. The test
+goes through config errors (a malformed secret, a missing one), `pvsync check` against
+a closed port and against a simulator that refuses the credentials, a run whose job is
+careless with the credentials on purpose (logs them, raises with them), `status
+--json` and `log`; then it searches every byte that came out, and the database files,
+for the canaries.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from core import cli
+from core.engine import jobs
+from core.perfectview.simulator import PerfectViewSimulator
+from core.soap.loopback import LoopbackServer
+
+pytestmark = pytest.mark.loopback
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_config.toml"
+CANARIES = {
+    "PVSYNC_EBOEKHOUDEN_USERNAME": "canary-username-5b1f0c",
+    "PVSYNC_EBOEKHOUDEN_SECURITY_CODE_1": "c0ffee11c0ffee22c0ffee33c0ffee44",
+    "PVSYNC_EBOEKHOUDEN_SECURITY_CODE_2": "0ca0a71e-0000-4000-8000-00000000c0d2",
+    "PVSYNC_PERFECTVIEW_API_KEY": "0ca0a71e-0000-4000-8000-0000000a91e7",
+    "PVSYNC_PERFECTVIEW_DATABASE_ID": "0ca0a71e-0000-4000-8000-000000000db1",
+    "PVSYNC_PERFECTVIEW_USER_ID": "0ca0a71e-0000-4000-8000-0000000005e1",
+}
+MALFORMED = "canary-not-hex-77d2e0"  # a security code 1 given wrongly, for the config error
+
+
+@pytest.fixture(autouse=True)
+def config_module(monkeypatch):
+    """This test uses the real core.config, not the fake of the other CLI tests."""
+    monkeypatch.delitem(sys.modules, "core.config", raising=False)
+    import core.config
+
+    return core.config
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class CarelessJob(jobs.PlaceholderJob):
+    def run(self, ctx):
+        eb, pv = ctx.config.eboekhouden, ctx.config.perfectview
+        everything = " ".join(s.reveal() for s in (eb.username, eb.security_code_1, eb.security_code_2,
+                                                    pv.api_key, pv.database_id, pv.user_id))
+        ctx.log("DEBUG", "invoice", f"request was {everything}", subject=everything, details={"sent": everything})
+        raise RuntimeError(f"SessionID {everything} expired")
+
+
+def test_no_secret_leaves_the_process(capsys, monkeypatch, tmp_path):
+    state_dir, config_file = tmp_path / "state", tmp_path / "config.toml"
+    simulator = PerfectViewSimulator(seed_data="empty")  # it accepts other credentials than ours
+    with LoopbackServer(simulator) as server:
+        text = SAMPLE.read_text()
+        for old, new in (('url = "https://soap.e-boekhouden.nl/soap.asmx"',
+                          f'url = "http://127.0.0.1:{closed_port()}/soap.asmx"'),
+                         ('url = "https://api.perfectview.nl/V1/perfectview.asmx"',
+                          f'url = "{server.url(simulator.path)}"'),
+                         ('level = "INFO"', 'level = "DEBUG"')):
+            assert old in text, old
+            text = text.replace(old, new)
+        config_file.write_text(text)
+        config_file.chmod(0o600)
+        for variable, value in CANARIES.items():
+            monkeypatch.setenv(variable, value)
+        monkeypatch.setenv("PVSYNC_CONFIG", str(config_file))
+        monkeypatch.setenv("PVSYNC_STATE_DIR", str(state_dir))
+        outputs: list[str] = []
+
+        def pvsync(*argv):
+            code = cli.main(list(argv))
+            out, err = capsys.readouterr()
+            outputs.extend([out, err])
+            return code
+
+        # config errors: a malformed security code, and one that is missing
+        monkeypatch.setenv("PVSYNC_EBOEKHOUDEN_SECURITY_CODE_1", MALFORMED)
+        monkeypatch.delenv("PVSYNC_PERFECTVIEW_USER_ID")
+        assert pvsync("config", "check") == 1
+        assert pvsync("sync") == 1
+        assert "security_code_1" in outputs[-1] and "user_id" in outputs[-1]
+        for variable, value in CANARIES.items():
+            monkeypatch.setenv(variable, value)
+
+        # e-Boekhouden unreachable, PerfectView refusing: real clients, credentials in the envelopes
+        assert pvsync("check") == 1
+        assert "e-Boekhouden  FAILED  not reachable" in outputs[-2]
+        assert "PerfectView   FAILED  reachable, but it refused" in outputs[-2]
+
+    # a run whose job mishandles the credentials
+    monkeypatch.setitem(jobs._REGISTRY, "invoices", CarelessJob("invoices", "invoice",
+                                                                lambda c: timedelta(hours=4), lambda c: True))
+    assert pvsync("sync") == 1
+    assert pvsync("status", "--json") == 2
+    assert pvsync("log", "--level", "DEBUG", "-n", "500") == 0
+    assert "RuntimeError: SessionID ******** " in "".join(outputs), "the canaries never reached an output"
+
+    files = {path.name: path.read_bytes() for path in state_dir.iterdir() if path.is_file()}
+    assert "pvsync.db" in files  # (the WAL is folded back in when the last connection closes)
+    canaries = [*CANARIES.values(), MALFORMED]
+    searched = [*[(f"output {i}", text.encode()) for i, text in enumerate(outputs)], *files.items()]
+    leaks = [(where, canary) for canary in canaries for where, data in searched if canary.encode() in data]
+    assert leaks == []
+
+
+@pytest.fixture(autouse=True)
+def _no_secrets_from_outside(monkeypatch):
+    for variable in CANARIES:
+        monkeypatch.delenv(variable, raising=False)

@@ -1,0 +1,264 @@
+"""The `pvsync` command as admins and scripts use it: help, config problems, sync,
+status exit codes, the logbook, check, simulate and the console entry points."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import types
+from datetime import timedelta
+
+import pytest
+
+from core import cli
+from core.engine import Engine, EngineLock, jobs
+from core.soap.errors import TransportFailure
+from core.store import Store
+from core.store.records import to_text, utc_now
+from tests.engine import fake_config
+from tests.engine.fixtures import start_pvsync
+
+COMMANDS = [[], ["demo"], ["daemon"], ["sync"], ["status"], ["log"], ["check"], ["config"], ["config", "check"],
+            ["simulate"]]
+
+
+@pytest.fixture
+def env(monkeypatch, config_file, state_dir):
+    monkeypatch.setenv("PVSYNC_CONFIG", str(config_file))
+    monkeypatch.setenv("PVSYNC_STATE_DIR", str(state_dir))
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "pvsync")
+def test_every_command_has_help_with_examples(capsys, command):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([*command, "--help"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0
+    assert "example" in out and "--state-dir" in out
+
+
+# --------------------------------------------------------------------------- config
+
+
+def test_a_missing_config_says_where_it_looked_and_how_to_make_one(capsys, tmp_path, state_dir):
+    code, out, err = run(capsys, "--config", str(tmp_path / "absent.toml"), "--state-dir", str(state_dir), "sync")
+    assert code == 1 and out == ""
+    assert f"No config file at {tmp_path / 'absent.toml'}" in err
+    assert "$PVSYNC_CONFIG" in err and "setup screen" in err and "sample_config.toml" in err
+    assert not state_dir.exists()
+
+
+def test_config_check_lists_every_problem_with_file_line_key_and_fix(capsys, config_file, monkeypatch):
+    fake_config.write_config(config_file, replace={"invoices_minutes = 240": "invoices_minutes = 0"})
+    monkeypatch.delenv("PVSYNC_PV_API_KEY")
+    code, out, err = run(capsys, "config", "check", str(config_file))
+    assert code == 1
+    assert f"{config_file}:3 schedule.invoices_minutes: must be more than 0 — set a number of minutes" in err
+    assert f"{config_file} perfectview.api_key: is missing — set $PVSYNC_PV_API_KEY" in err
+
+
+def test_config_check_ok_summarises_the_schedule(capsys, env, config_file):
+    fake_config.write_config(config_file, replace={"[payments]\nenabled = true": "[payments]\nenabled = false"})
+    code, out, _ = run(capsys, "config", "check")
+    assert code == 0
+    assert out.splitlines()[0] == f"OK: {config_file}"
+    assert "  relations  on   every 4 h" in out
+    assert "  payments   off  every 1 d" in out
+    assert "a run stops after 1 h; the logbook keeps 90 days at INFO and above" in out
+
+
+def test_global_options_work_before_and_after_the_command(capsys, config_file, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    for argv in (["--state-dir", str(elsewhere), "--config", str(config_file), "sync"],
+                 ["sync", "--state-dir", str(elsewhere), "--config", str(config_file)]):
+        assert run(capsys, *argv)[0] == 0
+    with Store.open(elsewhere) as store:
+        assert len(store.runs()) == 2
+
+
+# --------------------------------------------------------------------------- sync
+
+
+def test_sync_runs_once_and_prints_a_summary(capsys, env, state_dir):
+    code, out, err = run(capsys, "sync", "--only", "invoices,payments", "--dry-run")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("Run 1 (cli, dry run): ok in")
+    assert lines[1:] == ["  invoices  ok          nothing to do yet: invoices arrives with its own issue",
+                         "  payments  ok          nothing to do yet: payments arrives with its own issue"]
+    assert "INFO run run 1 started (cli, dry run): invoices, payments" in err.splitlines()
+    with Store.open(state_dir) as store:
+        assert store.engine_status().state == "stopped"
+
+
+def test_sync_passes_force_to_the_jobs_and_fails_when_a_job_fails(capsys, env, monkeypatch):
+    seen = []
+
+    class Failing(jobs.PlaceholderJob):
+        def run(self, ctx):
+            seen.append(ctx.force)
+            raise TransportFailure("e-Boekhouden", "GetRelaties", "no answer in time (ReadTimeout)")
+
+    monkeypatch.setitem(jobs._REGISTRY, "relations", Failing("relations", "relation", lambda c: timedelta(hours=4),
+                                                             lambda c: True))
+    code, out, err = run(capsys, "sync", "--force")
+    assert code == 1 and seen == [True]
+    assert "partial" in out.splitlines()[0]
+    assert "  relations failed      TransportFailure: e-Boekhouden GetRelaties: no answer in time" in out
+
+
+def test_sync_says_clearly_when_another_engine_holds_the_folder(capsys, env, state_dir):
+    holder = EngineLock(state_dir)
+    holder.acquire()
+    try:
+        code, out, err = run(capsys, "sync")
+    finally:
+        holder.release()
+    assert code == cli.EXIT_BUSY
+    assert f"pvsync sync: not run: another pvsync engine (process {os.getpid()}) is running" in err
+
+
+def test_sync_refuses_an_unknown_job(capsys, env):
+    code, _, err = run(capsys, "sync", "--only", "payroll")
+    assert code == 1 and "unknown job payroll; choose from relations, invoices, payments" in err
+
+
+def test_daemon_refuses_to_start_beside_another_engine(capsys, env, state_dir):
+    holder = EngineLock(state_dir)
+    holder.acquire()
+    try:
+        code, _, err = run(capsys, "daemon")
+    finally:
+        holder.release()
+    assert code == cli.EXIT_BUSY and "pvsync daemon: not started: another pvsync engine" in err
+
+
+# --------------------------------------------------------------------------- status
+
+
+def test_status_without_any_state_is_down(capsys, env):
+    code, out, _ = run(capsys, "status", "--json")
+    assert code == 2
+    assert json.loads(out)["problems"][0].startswith("no state database at")
+
+
+def test_status_exit_codes_follow_the_engine_and_the_runs(capsys, env, state_dir, config_file):
+    engine = Engine(state_dir, config_file, mode="embedded")
+    engine.acquire()
+    try:
+        engine.run()
+        code, out, _ = run(capsys, "status")
+        assert code == 0, out
+        assert "Engine:   up (embedded" in out and out.rstrip().endswith("Health:   healthy (exit 0)")
+        assert "  invoices   last ok" in out
+
+        report = json.loads(run(capsys, "status", "--json")[1])
+        assert report["healthy"] and report["engine"]["up"] and report["last_run"]["outcome"] == "ok"
+        assert set(report["jobs"]) == {"relations", "invoices", "payments"}
+
+        engine.store.update_engine(next_due={"payments": utc_now() - timedelta(hours=2)})
+        code, out, _ = run(capsys, "status")
+        assert code == 3 and "payments is overdue" in out and "OVERDUE" in out
+
+        run_id = engine.store.start_run("cli", ["invoices"], "h")
+        engine.store.finish_run(run_id, "failed", {}, "invoices: boom", job_outcomes={"invoices": "failed"})
+        assert run(capsys, "status")[0] == 1
+    finally:
+        engine.close()
+    code, out, _ = run(capsys, "status")
+    assert code == 2 and "Engine:   DOWN" in out and "the engine is stopped" in out
+
+
+# --------------------------------------------------------------------------- log
+
+
+def test_log_prints_the_latest_entries_oldest_first_with_filters(capsys, env, state_dir):
+    with Store.open(state_dir) as store:
+        store.log("INFO", "engine", "long ago")
+        store.conn.execute("UPDATE logbook SET at = ?", (to_text(utc_now() - timedelta(hours=5)),))
+        store.log("INFO", "invoice", "booked", subject="F-7", run_id=3)
+        store.log("WARNING", "relation", "blocked")
+    code, out, _ = run(capsys, "log")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 3
+    assert lines[0].endswith("INFO    engine long ago")
+    assert lines[1].endswith("INFO    invoice[F-7] booked (run 3)")
+    assert run(capsys, "log", "--since", "2h")[1].count("\n") == 2
+    assert run(capsys, "log", "--level", "warning")[1].splitlines()[0].endswith("WARNING relation blocked")
+    assert run(capsys, "log", "--kind", "invoice", "-n", "1")[1].count("\n") == 1
+
+
+def test_log_follow_prints_new_entries_as_they_come(pvsync_env, state_dir):
+    with Store.open(state_dir) as store:
+        store.log("INFO", "engine", "before")
+        follower = start_pvsync(["log", "--follow"], pvsync_env)
+        try:
+            assert follower.stdout.readline().rstrip().endswith("engine before")
+            store.log("ERROR", "invoice", "could not book", subject="F-9")
+            assert follower.stdout.readline().rstrip().endswith("ERROR   invoice[F-9] could not book")
+        finally:
+            follower.terminate()
+            follower.wait(timeout=10)
+
+
+# --------------------------------------------------------------------------- check, simulate, console
+
+
+def test_check_reports_each_service_and_fails_when_one_fails(capsys, env, monkeypatch, state_dir):
+    from core.engine import services
+
+    seen = []
+
+    def check_services(config, meter=None):
+        seen.append(meter)
+        return [services.ServiceCheck("e-Boekhouden", True, True, "reachable, credentials accepted"),
+                services.ServiceCheck("PerfectView", False, False, "not reachable: could not connect")]
+
+    monkeypatch.setattr(services, "check_services", check_services)
+    code, out, _ = run(capsys, "check")
+    assert code == 1
+    assert out.splitlines() == ["e-Boekhouden  OK      reachable, credentials accepted",
+                                "PerfectView   FAILED  not reachable: could not connect"]
+    assert isinstance(seen[0], Store)  # the calls count against the budgets kept in the state
+
+
+def test_simulate_hands_its_options_to_the_adapter(capsys, monkeypatch, tmp_path):
+    calls = []
+    module = types.ModuleType("core.eboekhouden.simulator")
+    module.serve = lambda **kw: calls.append(kw)
+    monkeypatch.setitem(sys.modules, "core.eboekhouden.simulator", module)
+    code = cli.main(["simulate", "eboekhouden", "--port", "8081", "--seed", "empty", "--latency-ms", "20",
+                     "--faults", "lost=0.1", "--state", str(tmp_path / "eb.json")])
+    assert code == 0
+    assert calls == [{"port": 8081, "seed": "empty", "latency_ms": 20.0, "faults": "lost=0.1",
+                      "state": str(tmp_path / "eb.json")}]
+    code, _, err = run(capsys, "simulate", "eboekhouden", "--port", "8081", "--faults", "meteor=1")
+    assert code == 1 and "unknown fault 'meteor'" in err and len(calls) == 1
+
+
+def test_pvsync_alone_opens_the_console_and_demo_the_demo(monkeypatch, env, config_file, state_dir):
+    calls = []
+    module = types.ModuleType("tui.app")
+    module.run_console = lambda **kw: calls.append(("console", kw))
+    module.run_demo = lambda **kw: calls.append(("demo", kw))
+    monkeypatch.setitem(sys.modules, "tui.app", module)
+    assert cli.main([]) == 0
+    assert cli.main(["demo"]) == 0
+    assert calls == [("console", {"config_path": config_file, "state_dir": state_dir}), ("demo", {})]
+
+
+def test_parse_when_accepts_spans_and_iso_times():
+    now = utc_now()
+    assert cli.parse_when("2h", now) == now - timedelta(hours=2)
+    assert cli.parse_when("30m", now) == now - timedelta(minutes=30)
+    assert cli.parse_when("2026-05-09T08:00+02:00").isoformat() == "2026-05-09T08:00:00+02:00"
+    assert cli.parse_when("2026-05-09").tzinfo is not None
+    with pytest.raises(Exception, match="not a time"):
+        cli.parse_when("yesterday-ish")

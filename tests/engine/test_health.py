@@ -1,0 +1,89 @@
+"""What `pvsync status` concludes from the database: engine up or down, last run,
+overdue jobs, and the exit code monitoring acts on."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pytest
+
+from core.engine.health import ENGINE_DOWN, HEALTHY, LAST_RUN_FAILED, OVERDUE, OVERDUE_GRACE, assess
+from core.store import Store
+from core.store.records import utc_now
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store.open(tmp_path / "state") as opened:
+        yield opened
+
+
+def beating(store, **fields):
+    store.update_engine(pid=os.getpid(), mode="daemon", state="idle", started=True, **fields)
+
+
+def finished_run(store, outcome, *, dry_run=False, error=None):
+    run_id = store.start_run("schedule", ["invoices"], "h", dry_run=dry_run)
+    store.finish_run(run_id, outcome, {}, error, job_outcomes={"invoices": outcome})
+    return run_id
+
+
+def test_no_engine_ever_is_down(store):
+    health = assess(store)
+    assert health.exit_code == ENGINE_DOWN
+    assert "no engine has run" in health.problems[0]
+
+
+def test_a_beating_engine_with_good_runs_is_healthy(store):
+    finished_run(store, "ok")
+    beating(store, next_due={"invoices": utc_now() + timedelta(hours=4)})
+    health = assess(store)
+    assert (health.exit_code, health.problems, health.engine_up) == (HEALTHY, [], True)
+    invoices = next(job for job in health.jobs if job.job == "invoices")
+    assert invoices.last_success is not None and not invoices.overdue
+    assert health.to_json()["jobs"]["invoices"]["last_outcome"] == "ok"
+
+
+@pytest.mark.parametrize("how", ["stale heartbeat", "dead pid", "stopped"])
+def test_an_engine_that_stopped_beating_died_or_stopped_is_down(store, how):
+    beating(store)
+    now = utc_now()
+    if how == "stale heartbeat":
+        now += timedelta(seconds=16)
+    elif how == "stopped":
+        store.update_engine(state="stopped")
+    alive = (lambda pid: False) if how == "dead pid" else (lambda pid: True)
+    assert assess(store, now, alive=alive).exit_code == ENGINE_DOWN
+
+
+def test_a_failed_or_partial_last_run_is_unhealthy_but_a_failed_dry_run_is_not(store):
+    beating(store)
+    finished_run(store, "partial", error="invoices: F-1 could not be booked")
+    health = assess(store)
+    assert health.exit_code == LAST_RUN_FAILED
+    assert "F-1 could not be booked" in health.problems[0]
+    finished_run(store, "failed", dry_run=True)
+    assert assess(store).exit_code == LAST_RUN_FAILED  # the dry run does not hide the real one
+    finished_run(store, "ok")
+    assert assess(store).exit_code == HEALTHY
+
+
+def test_a_job_past_its_due_time_plus_grace_is_overdue_unless_it_is_running(store):
+    beating(store, next_due={"invoices": utc_now() - OVERDUE_GRACE - timedelta(minutes=1),
+                             "payments": utc_now() - timedelta(minutes=1)})
+    health = assess(store)
+    assert health.exit_code == OVERDUE
+    assert [job.job for job in health.jobs if job.overdue] == ["invoices"]
+    run_id = store.start_run("schedule", ["invoices"], "h")
+    store.update_engine(current_run_id=run_id, state="running")
+    assert assess(store).exit_code == HEALTHY
+
+
+def test_severity_order_down_before_failed_before_overdue(store):
+    finished_run(store, "failed")
+    beating(store, next_due={"invoices": utc_now() - timedelta(days=1)})
+    assert assess(store).exit_code == LAST_RUN_FAILED
+    assert len(assess(store).problems) == 2
+    store.update_engine(state="stopped")
+    assert assess(store).exit_code == ENGINE_DOWN
