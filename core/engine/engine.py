@@ -21,6 +21,7 @@ from typing import Any, Callable
 from core.engine.jobs import Job, JobResult, RunContext, registered
 from core.engine.lock import EngineBusy, EngineLock
 from core.engine.schedule import due_at
+from core.engine.services import RunServices
 from core.secrets import scrub
 from core.store import Request, Store, StoreError
 from core.store.records import utc_now
@@ -82,7 +83,10 @@ class Engine:
     """One engine for one state folder. `acquire()` before `run()` or `serve()`; `close()` after."""
 
     def __init__(self, state_dir: Path, config_path: Path, *, mode: str, jobs: list[Job] | None = None,
-                 poll_seconds: float = 1.0, heartbeat_seconds: float = HEARTBEAT_SECONDS):
+                 poll_seconds: float = 1.0, heartbeat_seconds: float = HEARTBEAT_SECONDS,
+                 services: Callable[[Any, Store], RunServices] | None = None):
+        # How a run gets its service clients; tests bind them to in-process simulators.
+        self.make_services = services or (lambda config, store: RunServices(config, store))
         self.state_dir = Path(state_dir)
         self.config_path = Path(config_path)
         self.mode = mode
@@ -234,15 +238,18 @@ class Engine:
             return self._stop.is_set() or utc_now() > deadline
 
         outcomes: list[JobOutcome] = []
+        services = self.make_services(config, store)
         try:
             for job in jobs:
-                outcomes.append(self._run_job(job, config, run_id, dry_run, force, should_stop))
+                outcomes.append(self._run_job(job, config, run_id, dry_run, force, should_stop, services))
         except BaseException:
             # Ctrl-C or a kill signal turned into an exception: the run must not stay "running".
             store.finish_run(run_id, "interrupted", {}, "stopped from outside (interrupt)",
                              job_outcomes={o.job: o.status for o in outcomes})
             store.update_engine(state="idle", current_run_id=None, progress={})
             raise
+        finally:
+            self._close_services(services, run_id)
         outcome = _run_outcome(outcomes)
         error = "; ".join(f"{o.job}: {o.error}" for o in outcomes if o.error) or None
         if outcome == "interrupted" and not self._stop.is_set():
@@ -257,8 +264,14 @@ class Engine:
                                 + (f": {error}" if error else ""), run_id=run_id)
         return report
 
+    def _close_services(self, services: RunServices, run_id: int) -> None:
+        try:
+            services.close()
+        except Exception as exc:  # closing must never hide what the run did
+            self.store.log("WARNING", "run", scrub(f"closing the service connections failed: {exc}"), run_id=run_id)
+
     def _run_job(self, job: Job, config: Any, run_id: int, dry_run: bool, force: bool,
-                 should_stop: Callable[[], bool]) -> JobOutcome:
+                 should_stop: Callable[[], bool], services: RunServices) -> JobOutcome:
         store = self.store
         if not job.enabled(config):
             store.log("INFO", "run", f"{job.name} skipped: switched off in the config", run_id=run_id,
@@ -267,7 +280,7 @@ class Engine:
         if should_stop():
             return JobOutcome(job.name, "interrupted", JobResult(complete=False, summary="not started"))
         ctx = RunContext(store=store, config=config, run_id=run_id, job=job.name, dry_run=dry_run, force=force,
-                         should_stop=should_stop, report_progress=self._report_progress)
+                         should_stop=should_stop, report_progress=self._report_progress, services=services)
         started = time.monotonic()
         try:
             result = job.run(ctx)

@@ -32,8 +32,10 @@ class RunContext:
     """Everything a job may touch during one run."""
 
     def __init__(self, *, store: Store, config: Any, run_id: int, job: str, dry_run: bool, force: bool,
-                 should_stop: Callable[[], bool], report_progress: Callable[[str, dict[str, Any]], None]):
+                 should_stop: Callable[[], bool], report_progress: Callable[[str, dict[str, Any]], None],
+                 services: Any = None):
         self.store = store
+        self.services = services  # core.engine.services.RunServices: the run's service clients
         self.config = config
         self.run_id = run_id
         self.job = job

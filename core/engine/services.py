@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import httpx
+
 from core.secrets import scrub
 from core.soap.caller import NO_RETRY, CallMeter, RetryPolicy
 from core.soap.errors import ServiceError, TransportFailure
@@ -27,22 +29,67 @@ class ServiceCheck:
         return self.reachable and self.credentials_ok
 
 
-def eboekhouden_client(config: Any, meter: CallMeter | None = None, *, retry: RetryPolicy = RetryPolicy()) -> Any:
+def eboekhouden_client(config: Any, meter: CallMeter | None = None, *, retry: RetryPolicy = RetryPolicy(),
+                       http: httpx.Client | None = None) -> Any:
     from core.eboekhouden.client import EboekhoudenClient
 
     eb = config.eboekhouden
     return EboekhoudenClient(eb.url, eb.username, eb.security_code_1, eb.security_code_2,
                              timeouts=Timeouts(connect=eb.connect_timeout, read=eb.read_timeout),
-                             ca_file=eb.ca_file, meter=meter, retry=retry)
+                             ca_file=eb.ca_file, meter=meter, retry=retry, http=http)
 
 
-def perfectview_client(config: Any, meter: CallMeter | None = None, *, retry: RetryPolicy = RetryPolicy()) -> Any:
+def perfectview_client(config: Any, meter: CallMeter | None = None, *, retry: RetryPolicy = RetryPolicy(),
+                       http: httpx.Client | None = None) -> Any:
     from core.perfectview.client import PerfectViewClient
 
     pv = config.perfectview
     return PerfectViewClient(pv.url, pv.api_key, pv.database_id, pv.user_id,
                              timeouts=Timeouts(connect=pv.connect_timeout, read=pv.read_timeout),
-                             ca_file=pv.ca_file, meter=meter, retry=retry)
+                             ca_file=pv.ca_file, meter=meter, retry=retry, http=http)
+
+
+class RunServices:
+    """The two service clients of one run, made on first use and closed at its end.
+
+    e-Boekhouden gets one session per run (opened on first use, shared by every job,
+    closed in `close()`); PerfectView's metadata is cached per client, so per run too.
+    Tests hand in httpx clients bound to in-process simulators.
+    """
+
+    def __init__(self, config: Any, meter: CallMeter | None, *, eboekhouden_http: httpx.Client | None = None,
+                 perfectview_http: httpx.Client | None = None):
+        self.config = config
+        self.meter = meter
+        self._eb_http, self._pv_http = eboekhouden_http, perfectview_http
+        self._eb: Any = None
+        self._pv: Any = None
+
+    def eboekhouden(self) -> Any:
+        if self._eb is None:
+            client = eboekhouden_client(self.config, self.meter, http=self._eb_http)
+            try:
+                client.__enter__()
+            except BaseException:
+                client.close()
+                raise
+            self._eb = client
+        return self._eb
+
+    def perfectview(self) -> Any:
+        if self._pv is None:
+            self._pv = perfectview_client(self.config, self.meter, http=self._pv_http)
+        return self._pv
+
+    def close(self) -> None:
+        eb, pv, self._eb, self._pv = self._eb, self._pv, None, None
+        if eb is not None:
+            try:
+                eb.__exit__(None, None, None)  # CloseSession, also after a failed run
+            finally:
+                eb.close()
+        if pv is not None:
+            pv.close()
 
 
 def _open_eboekhouden_session(client: Any) -> str:
