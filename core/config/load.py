@@ -1,0 +1,271 @@
+"""Reading the config file: every problem at once, each with its key, line and fix.
+
+The file is parsed with tomllib (strict TOML 1.0) and walked against the settings
+dataclasses. Nothing stops at the first mistake: a wrong type, an unknown key, a
+missing secret and a permission problem are all reported together, so that one edit
+session fixes them all and nothing starts half-configured.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import fields, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from core.config import values as v
+from core.config.lines import KeyPath, key_lines, line_of
+from core.config.problems import ConfigError, ConfigProblem, Invalid
+from core.config.secret_sources import (ENVIRONMENT, SecretProblem, env_name, file_key, find_secret,
+                                        group_or_others_can_read, how_to_give)
+from core.config.settings import Config, DocumentSettings, SecretOption, Table, VatSettings
+from core.model import VatRule
+from core.secrets import Secret, scrub
+
+# Unknown keys that look like an attempt to switch certificate checks off.
+_TLS_SWITCH = re.compile(r"verif|insecure|ssl|check_?cert", re.IGNORECASE)
+_SYNTAX_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+_VAT_RULE_KEYS = ("btw_code", "ledger")
+
+
+def load_config(path: Path, *, env: Mapping[str, str] = os.environ) -> Config:
+    """The settings in `path` with their secrets resolved; raises ConfigError listing every problem."""
+    path = Path(path)
+    config, problems = check_text(read_config_text(path), path, env=env, with_secrets=True)
+    if problems:
+        raise ConfigError(problems)
+    assert config is not None
+    return config
+
+
+def read_config_text(path: Path) -> str:
+    def refuse(message: str, fix: str) -> ConfigError:
+        return ConfigError([ConfigProblem(str(path), "", None, message, fix)])
+
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise refuse("the config file does not exist",
+                     "create it from sample_config.toml, or point PVSYNC_CONFIG at your config file") from None
+    except OSError as error:
+        raise refuse(f"the config file cannot be read ({error.strerror})",
+                     "make it readable by the user pvsync runs as") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        raise ConfigError([ConfigProblem(str(path), "", line, "the file is not UTF-8 text",
+                                         "save it as UTF-8 (any editor can)")]) from None
+
+
+def check_text(text: str, path: Path, *, env: Mapping[str, str], with_secrets: bool
+               ) -> tuple[Config | None, list[ConfigProblem]]:
+    """Parse and validate config text. Without `with_secrets`, secrets are neither read nor required
+    (for checking an edit before it is written, where the daemon's environment is not at hand)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        message = str(error)
+        position = _SYNTAX_POSITION.search(message)
+        line = int(position.group(1)) if position else None
+        message = _SYNTAX_POSITION.sub("", message) if position else message
+        return None, [ConfigProblem(str(path), "", line, f"the file is not valid TOML: {message}",
+                                    "correct the syntax on that line: text needs quotes, each key and each "
+                                    "[section] may appear only once")]
+    reader = _Reader(path, key_lines(text), env, with_secrets)
+    config = reader.read(raw)
+    return config, reader.sorted_problems()
+
+
+class _Reader:
+    def __init__(self, path: Path, lines: dict[KeyPath, int], env: Mapping[str, str], with_secrets: bool):
+        self.path = path
+        self.lines = lines
+        self.env = env
+        self.with_secrets = with_secrets
+        self.ctx = v.ParseContext(config_dir=path.parent)
+        self.problems: list[ConfigProblem] = []
+        self.inline_secrets: list[str] = []
+        self.secret_sources: dict[str, str] = {}
+        self.secret_envs: set[str] = set()
+        self.secret_env_prefixes: set[str] = set()  # PVSYNC_EBOEKHOUDEN_ and the like
+
+    def problem(self, key: KeyPath, message: str, fix: str, *, file: str | None = None,
+                line: int | None = None) -> None:
+        """A problem in the config file (its line found from the key), or in another `file` (no line)."""
+        if file is None and line is None:
+            line = line_of(self.lines, key)
+        # Messages are built never to hold a secret; scrubbing is the second lock on the door.
+        self.problems.append(ConfigProblem(file or str(self.path), ".".join(key), line, scrub(message), scrub(fix)))
+
+    def sorted_problems(self) -> list[ConfigProblem]:
+        """In the order a person reads the file; problems elsewhere (environment, secret files) after."""
+        here = str(self.path)
+        return sorted(self.problems, key=lambda p: (p.file != here, p.line is None, p.line or 0))
+
+    # ------------------------------------------------------------------ walk
+
+    def read(self, raw: dict[str, Any]) -> Config:
+        config = self.section(Config, raw, ())
+        self.cross_checks(config)
+        if self.with_secrets:
+            self.check_file_privacy()
+            self.check_environment()
+        return replace(config, secret_sources=MappingProxyType(dict(self.secret_sources)))
+
+    def section(self, settings: type, raw: dict[str, Any], path: KeyPath) -> Any:
+        options = [f for f in fields(settings) if "parse" in f.metadata]
+        known = [f.name for f in options]
+        known += [file_key(f.name) for f in options if isinstance(f.metadata["parse"], SecretOption)]
+        for key in raw:
+            if key not in known:
+                self.unknown_key(path, key, known)
+        values: dict[str, Any] = {}
+        for f in options:
+            parse = f.metadata["parse"]
+            key = path + (f.name,)
+            if isinstance(parse, SecretOption):
+                values[f.name] = self.secret(key, raw, parse)
+            elif isinstance(parse, Table):
+                sub = raw.get(f.name, {})
+                if not isinstance(sub, dict):
+                    self.problem(key, f"is {v.kind_of(sub)}, expected a section",
+                                 f"write it as a section header [{'.'.join(key)}] with its keys on the lines below")
+                    continue
+                values[f.name] = self.vat(sub, key) if parse.settings is VatSettings else \
+                    self.section(parse.settings, sub, key)
+            elif f.name in raw:
+                try:
+                    values[f.name] = parse(raw[f.name], self.ctx)
+                except Invalid as problem:
+                    self.problem(key, problem.message, problem.fix)
+        return settings(**values)
+
+    def unknown_key(self, path: KeyPath, key: str, known: list[str]) -> None:
+        where = f"in [{'.'.join(path)}]" if path else "at the top of the file"
+        if _TLS_SWITCH.search(key):
+            fix = (f"remove it; to trust a private certificate authority set {'.'.join(path + ('ca_file',))} "
+                   "to its PEM file" if "ca_file" in known else "remove it; pvsync always verifies certificates")
+            self.problem(path + (key,), "there is no option to switch TLS certificate verification off", fix)
+            return
+        near = v.closest(key, known)
+        fix = f"did you mean {near}? Correct the name" if near else f"remove it; known here: {', '.join(known)}"
+        self.problem(path + (key,), f"{key} is not a setting pvsync knows {where}", fix)
+
+    # ------------------------------------------------------------------ secrets
+
+    def secret(self, key: KeyPath, raw: dict[str, Any], option: SecretOption) -> Secret:
+        self.secret_envs.add(env_name(key))
+        self.secret_env_prefixes.add(env_name(key[:-1]) + "_")
+        if not self.with_secrets:
+            return Secret("")
+        inline = raw.get(key[-1])
+        if isinstance(inline, str) and inline.strip():
+            # The file holds a secret, whether or not the environment overrides it or it is malformed.
+            self.inline_secrets.append(".".join(key))
+        try:
+            found = find_secret(key, raw, self.env, self.path, option.format)
+        except SecretProblem as problem:
+            # Blame the `<key>_file` line when the pointer is what is wrong.
+            pointer_line = None if problem.file else self.lines.get(key[:-1] + (file_key(key[-1]),))
+            self.problem(key, problem.message, problem.fix, file=problem.file, line=pointer_line)
+            return Secret("")
+        if found is None:
+            if option.required:
+                self.problem(key, "has no value: not in the environment, not in a file, not in the config",
+                             how_to_give(key))
+            return Secret("")
+        self.secret_sources[".".join(key)] = found.source
+        return found.secret
+
+    def check_file_privacy(self) -> None:
+        if not self.inline_secrets:
+            return
+        mode = group_or_others_can_read(self.path)
+        if mode is not None:
+            first = tuple(self.inline_secrets[0].split("."))
+            self.problem(first, f"the config file holds secrets ({', '.join(self.inline_secrets)}) but its "
+                         f"permissions {mode:04o} let other users read it",
+                         f"chmod 600 {self.path}, or move the secrets to environment variables or *_file keys")
+
+    def check_environment(self) -> None:
+        """A misspelt PVSYNC_ variable would otherwise be ignored and its secret reported missing."""
+        for name in sorted(self.env):
+            if name not in self.secret_envs and name.startswith(tuple(self.secret_env_prefixes)):
+                near = v.closest(name, sorted(self.secret_envs))
+                fix = f"did you mean {near}? Rename it" if near else "remove it"
+                self.problem((name,), f"the environment variable {name} is not one pvsync reads", fix,
+                             file=ENVIRONMENT)
+
+    # ------------------------------------------------------------------ rules across keys
+
+    def cross_checks(self, config: Config) -> None:
+        if config.payments.enabled and not config.invoices.enabled:
+            self.problem(("payments", "enabled"), "payments are switched on but invoice booking is off; "
+                         "only invoices pvsync booked can be marked Betaald",
+                         "switch invoices.enabled on, or payments.enabled off")
+        document = config.invoices.document
+        if config.invoices.enabled and document.send:
+            self.document_checks(document, ("invoices", "document"))
+
+    def document_checks(self, document: DocumentSettings, path: KeyPath) -> None:
+        for name, what in (("archive_address", "e-Boekhouden's archive e-mail address"),
+                           ("smtp_host", "the mail server to send through"),
+                           ("from_address", "the address the mail is sent from")):
+            if not getattr(document, name):
+                self.problem(path + (name,), "is empty while sending invoice documents is switched on",
+                             f"fill in {what}, or set {'.'.join(path)}.send = false")
+        if self.with_secrets and document.smtp_username and not document.smtp_password:
+            self.problem(path + ("smtp_password",), "is not given while smtp_username is set",
+                         how_to_give(path + ("smtp_password",)))
+
+    # ------------------------------------------------------------------ VAT
+
+    def vat(self, raw: dict[str, Any], path: KeyPath) -> VatSettings:
+        own_country = VatSettings.own_country
+        mappings: dict[str, Mapping[str, VatRule]] = {}
+        for key, value in raw.items():
+            if key == "own_country":
+                try:
+                    own_country = v.country_code(value, self.ctx)
+                except Invalid as problem:
+                    self.problem(path + (key,), problem.message, problem.fix)
+            elif not isinstance(value, dict):
+                self.unknown_key(path, key, ["own_country"])
+            elif not re.fullmatch(r"[A-Z]{2}", key):
+                self.problem(path + (key,), "is not a two-letter country code",
+                             f'name the section by the ISO code in capitals, for example [vat.{key.upper()[:2]}]')
+            else:
+                mappings[key] = MappingProxyType(self.vat_rules(value, path + (key,)))
+        return VatSettings(own_country=own_country, mappings=MappingProxyType(mappings))
+
+    def vat_rules(self, raw: dict[str, Any], path: KeyPath) -> dict[str, VatRule]:
+        rules: dict[str, VatRule] = {}
+        for name, entry in raw.items():
+            key = path + (name,)
+            if not name.strip():
+                self.problem(key, "has an empty PerfectView VAT code name",
+                             "use the VAT code's description as PerfectView shows it")
+                continue
+            if not isinstance(entry, dict):
+                self.problem(key, f"is {v.kind_of(entry)}, expected a BTW-code and a grootboekrekening",
+                             f'write it like "{name}" = {{ btw_code = "HOOG_VERK_21", ledger = "8000" }}')
+                continue
+            for extra in entry.keys() - set(_VAT_RULE_KEYS):
+                self.unknown_key(key, extra, list(_VAT_RULE_KEYS))
+            parsed: dict[str, str] = {}
+            for part, parse in (("btw_code", v.btw_code), ("ledger", v.ledger_code())):
+                if part not in entry:
+                    self.problem(key + (part,), "is missing", f"add {part} to this VAT rule")
+                    continue
+                try:
+                    parsed[part] = parse(entry[part], self.ctx)
+                except Invalid as problem:
+                    self.problem(key + (part,), problem.message, problem.fix)
+            if len(parsed) == len(_VAT_RULE_KEYS):
+                rules[name] = VatRule(perfectview_vat=name, **parsed)
+        return rules

@@ -1,0 +1,186 @@
+"""The settings pvsync runs with: one frozen dataclass per config section.
+
+Each field carries its own parser in its metadata, so the dataclass is the single list
+of what the file may contain: the loader walks these fields to read, type-check and
+find unknown keys, and `sample_config.toml` documents the same fields one by one (a
+test keeps the two in step). Defaults here are the safe defaults the sample shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from core.config import values as v
+from core.config.secret_sources import ANY_TEXT, GUID_FORMAT, HEX_32_FORMAT, SecretFormat
+from core.model import VatRule
+from core.secrets import Secret
+
+RELATION_TYPES = ("Klant", "Prospect", "Suspect", "Te beoordelen")
+# How a person's name is written into e-Boekhouden's Bedrijf field (functional description B.2).
+PERSON_NAME_FORMATS = ("Voornaam Achternaam", "Achternaam", "Achternaam, Voornaam",
+                       "Voornaam Tussenvoegsel Achternaam", "Achternaam, Voornaam Tussenvoegsel")
+# Which e-Boekhouden relations count as customers when importing into PerfectView.
+CUSTOMER_SELECTIONS = ("with_sales", "with_open_items", "all")
+DOCUMENT_POLICIES = ("ask", "newest_pdf")
+DESCRIPTION_PLACEHOLDERS = ("invoice_number", "relation_name", "debtor_number", "activity_number", "invoice_date")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+EBOEKHOUDEN_URL = "https://soap.e-boekhouden.nl/soap.asmx"
+PERFECTVIEW_URL = "https://api.perfectview.nl/V1/perfectview.asmx"
+
+# Schedules: invoices may be polled every few minutes; more than a month apart is a typo.
+_INTERVAL = dict(minimum=timedelta(minutes=1), maximum=timedelta(days=31))
+
+
+@dataclass(frozen=True)
+class Table:
+    """Metadata marker: this field is a sub-table read into `settings`."""
+
+    settings: type
+
+
+@dataclass(frozen=True)
+class SecretOption:
+    """Metadata marker: this field is a credential, read from env, `<key>_file` or the file."""
+
+    format: SecretFormat
+    required: bool = True
+
+
+def option(default: Any, parse: v.Parser) -> Any:
+    return field(default=default, metadata={"parse": parse})
+
+
+def secret(fmt: SecretFormat, *, required: bool = True) -> Any:
+    return field(default=Secret(""), metadata={"parse": SecretOption(fmt, required)})
+
+
+def table(settings: type) -> Any:
+    return field(default_factory=settings, metadata={"parse": Table(settings)})
+
+
+@dataclass(frozen=True)
+class EboekhoudenSettings:
+    url: str = option(EBOEKHOUDEN_URL, v.https_url(example=EBOEKHOUDEN_URL))
+    username: Secret = secret(ANY_TEXT)
+    security_code_1: Secret = secret(HEX_32_FORMAT)
+    security_code_2: Secret = secret(GUID_FORMAT)
+    connect_timeout: float = option(10.0, v.number(0, 120, example=10, above_minimum=True))
+    read_timeout: float = option(60.0, v.number(0, 900, example=60, above_minimum=True))
+    ca_file: Path | None = option(None, v.ca_file())
+
+
+@dataclass(frozen=True)
+class PerfectViewSettings:
+    url: str = option(PERFECTVIEW_URL, v.https_url(example=PERFECTVIEW_URL))
+    api_key: Secret = secret(GUID_FORMAT)
+    database_id: Secret = secret(GUID_FORMAT)
+    user_id: Secret = secret(GUID_FORMAT)
+    connect_timeout: float = option(10.0, v.number(0, 120, example=10, above_minimum=True))
+    read_timeout: float = option(60.0, v.number(0, 900, example=60, above_minimum=True))
+    ca_file: Path | None = option(None, v.ca_file())
+    # PerfectView counts calls per day; None: pvsync sets no limit of its own (0 in the file).
+    daily_call_limit: int | None = option(None, v.limit(10_000_000, example=5000))
+
+
+@dataclass(frozen=True)
+class RelationSettings:
+    import_from_eboekhouden: bool = option(False, v.boolean())
+    export_to_eboekhouden: bool = option(True, v.boolean())
+    import_relation_type: str = option("Klant", v.choice(RELATION_TYPES))
+    account_manager: str = option("", v.text(max_length=100, example='"Jan de Vries"'))
+    person_name_format: str = option("Voornaam Achternaam", v.choice(PERSON_NAME_FORMATS))
+    customers: str = option("with_sales", v.choice(CUSTOMER_SELECTIONS))
+    max_change_share: float = option(0.5, v.number(0, 1, example=0.5, above_minimum=True))
+    full_pass_hours: int = option(24, v.whole_number(1, 24 * 31, example=24))
+
+
+@dataclass(frozen=True)
+class DocumentSettings:
+    """Sending the invoice document to e-Boekhouden's archive address by e-mail (the SOAP API takes no files)."""
+
+    send: bool = option(False, v.boolean())
+    archive_address: str = option("", v.email_address())
+    smtp_host: str = option("", v.text(max_length=253, example='"smtp.example.nl"'))
+    smtp_port: int = option(587, v.whole_number(1, 65535, example=587))
+    smtp_username: str = option("", v.text(max_length=200, example='"facturen@example.nl"'))
+    smtp_password: Secret = secret(ANY_TEXT, required=False)
+    # True: STARTTLS (port 587); False: TLS from the first byte (port 465). Never unencrypted.
+    smtp_starttls: bool = option(True, v.boolean())
+    from_address: str = option("", v.email_address())
+    policy: str = option("ask", v.choice(DOCUMENT_POLICIES))
+
+
+@dataclass(frozen=True)
+class InvoiceSettings:
+    enabled: bool = option(True, v.boolean())
+    workflow: str = option("Verkoopfactuur", v.text(required=True, example='"Verkoopfactuur"'))
+    sent_step: str = option("Verstuurd", v.text(required=True, example='"Verstuurd"'))
+    paid_step: str = option("Betaald", v.text(required=True, example='"Betaald"'))
+    debtors_ledger: str = option("1300", v.ledger_code(example="1300"))
+    description_template: str = option("Factuur {invoice_number} {relation_name}",
+                                       v.template(DESCRIPTION_PLACEHOLDERS,
+                                                  example="Factuur {invoice_number} {relation_name}"))
+    booked_marker_field: str = option("Geboekt in e-Boekhouden",
+                                      v.text(required=True, example='"Geboekt in e-Boekhouden"'))
+    document: DocumentSettings = table(DocumentSettings)
+
+
+@dataclass(frozen=True)
+class PaymentSettings:
+    enabled: bool = option(False, v.boolean())
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    relations: timedelta = option(timedelta(hours=4), v.duration(**_INTERVAL, example="4h"))
+    invoices: timedelta = option(timedelta(hours=4), v.duration(**_INTERVAL, example="4h"))
+    payments: timedelta = option(timedelta(hours=24), v.duration(**_INTERVAL, example="24h"))
+
+
+@dataclass(frozen=True)
+class VatSettings:
+    """The VAT mapping: per own country, PerfectView VAT code description -> BTW-code + grootboekrekening.
+
+    Read by the loader's own VAT reader (its keys are data, not field names).
+    """
+
+    own_country: str = "NL"
+    mappings: Mapping[str, Mapping[str, VatRule]] = field(default_factory=lambda: MappingProxyType({}))
+
+    def own_rules(self) -> Mapping[str, VatRule]:
+        """The rules of the own country, keyed by PerfectView VAT code description."""
+        return self.mappings.get(self.own_country, MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class LogbookSettings:
+    retention_days: int = option(365, v.whole_number(1, 3650, example=365))
+    level: str = option("INFO", v.log_level(LOG_LEVELS))
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    run_deadline: timedelta = option(timedelta(minutes=30),
+                                     v.duration(timedelta(minutes=1), timedelta(hours=24), example="30m"))
+    concurrency: int = option(4, v.whole_number(1, 16, example=4))
+
+
+@dataclass(frozen=True)
+class Config:
+    eboekhouden: EboekhoudenSettings = table(EboekhoudenSettings)
+    perfectview: PerfectViewSettings = table(PerfectViewSettings)
+    relations: RelationSettings = table(RelationSettings)
+    invoices: InvoiceSettings = table(InvoiceSettings)
+    payments: PaymentSettings = table(PaymentSettings)
+    schedule: ScheduleSettings = table(ScheduleSettings)
+    vat: VatSettings = table(VatSettings)
+    logbook: LogbookSettings = table(LogbookSettings)
+    engine: EngineSettings = table(EngineSettings)
+    # Where each secret came from, in words ("environment variable PVSYNC_..."), for `pvsync check`.
+    secret_sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), compare=False)
