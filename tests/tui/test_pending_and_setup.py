@@ -1,0 +1,195 @@
+"""Pending invoices (retry, details, filter, sort) and Setup (writes a private config, tests connections)."""
+
+from __future__ import annotations
+
+import stat
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from textual.widgets import DataTable, Input, Static
+
+from core.config import load_config
+from core.engine import services
+from core.soap.errors import TransportFailure
+from core.store import Store
+from tests.tui.conftest import NOW, SECRETS, frozen_clock, settle, wait_until
+from tui import app as app_module
+from tui.app import create_app
+from tui.connection_check import check_connection
+from tui.messages import ConfigWritten, InvoiceRetryRequested
+from tui.screens.details import DetailsScreen
+from tui.screens.setup import field_id
+
+
+@dataclass(frozen=True)
+class JournalRow:
+    activity_id: str
+    invoice_number: str
+    relation_code: str
+    state: str
+    reason: str
+    attempts: int
+    total_incl_vat: Decimal | None
+    updated_at: datetime
+
+
+JOURNAL = [
+    JournalRow("a1", "F2026-001", "D1001", "blocked", "VAT code BTW 6% is not mapped", 0, Decimal("121.00"),
+               NOW - timedelta(days=2)),
+    JournalRow("a2", "F2026-002", "D1002", "unknown", "no answer to AddMutatie; looked up next run", 1,
+               Decimal("1234.56"), NOW - timedelta(hours=3)),
+    JournalRow("a3", "F2026-003", "D1001", "ready", "", 0, Decimal("50.00"), NOW - timedelta(minutes=5)),
+]
+
+
+class JournalStore(Store):
+    """The store as it will be once the invoice journal has its read method."""
+
+    def pending_invoices(self) -> list[JournalRow]:
+        return list(JOURNAL)
+
+
+@pytest.fixture
+def journal(monkeypatch):
+    monkeypatch.setattr(app_module, "Store", JournalStore)
+
+
+def table_keys(app) -> list[str]:
+    table = app.screen.query_one("#pending-table", DataTable)
+    return [table.coordinate_to_cell_key((row, 0)).row_key.value for row in range(table.row_count)]
+
+
+async def open_pending(app, pilot) -> None:
+    await settle(app, pilot)
+    await pilot.press("4")
+    await settle(app, pilot)
+
+
+async def test_pending_invoices_show_state_and_reason_in_words_longest_waiting_first(
+        config_path, state_dir, journal):
+    app = create_app(config_path, state_dir, engine_mode="attach", clock=frozen_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_pending(app, pilot)
+        assert table_keys(app) == ["a1", "a2", "a3"]  # oldest change first: waiting longest on top
+        table = app.screen.query_one("#pending-table", DataTable)
+        row = [str(cell) for cell in table.get_row("a1")]
+        assert row == ["F2026-001", "BLOCKED", "€ 121,00", "2 d ago", "D1001", "VAT code BTW 6% is not mapped"]
+        await pilot.press("o", "o", "o")  # age -> invoice -> state -> amount
+        await settle(app, pilot)
+        assert table_keys(app) == ["a2", "a1", "a3"]
+        await pilot.press("slash", *"D1001", "enter")
+        await settle(app, pilot)
+        assert sorted(table_keys(app)) == ["a1", "a3"]
+        assert "2 of 3 pending" in str(app.screen.query_one("#pending-summary", Static).render())
+
+
+async def test_retry_now_writes_a_request_and_details_show_everything(config_path, state_dir, journal, store):
+    messages = []
+    app = create_app(config_path, state_dir, engine_mode="attach", clock=frozen_clock)
+    store.update_engine(pid=__import__("os").getpid(), mode="daemon", state="idle")  # a daemon beats
+    async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
+        await open_pending(app, pilot)
+        await pilot.press("down", "r")
+        await settle(app, pilot)
+        [retry] = [m for m in messages if isinstance(m, InvoiceRetryRequested)]
+        assert retry.activity_id == "a2"
+        request = store.request(retry.request_id)
+        assert (request.kind, request.payload, request.state) == ("retry_invoice", {"activity_id": "a2"}, "pending")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, DetailsScreen)
+        text = str(app.screen.query_one("#details-text").render())
+        assert "UNKNOWN OUTCOME" in text and "Attempts         1" in text and "€ 1.234,56" in text
+
+
+async def test_without_the_journal_reader_the_screen_says_so(config_path, state_dir):
+    app = create_app(config_path, state_dir, engine_mode="attach")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_pending(app, pilot)
+        assert "cannot be read by this version yet" in str(app.screen.query_one("#pending-summary").render())
+
+
+# ---------------------------------------------------------------------- setup
+
+
+def fill(app, values: dict[str, str]) -> None:
+    for key, value in values.items():
+        app.screen.query_one(f"#{field_id(key)}", Input).value = value
+
+
+async def test_setup_writes_a_private_config_and_the_console_starts_its_engine(missing_config, state_dir):
+    messages = []
+    app = create_app(missing_config, state_dir)
+    async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
+        await settle(app, pilot)
+        assert app.current_mode == "setup"
+        secrets_inputs = [i for i in app.screen.query(Input) if i.password]
+        assert len(secrets_inputs) == 6
+        fill(app, SECRETS | {"eboekhouden.url": "http://127.0.0.1:9/soap.asmx",
+                             "perfectview.url": "http://127.0.0.1:9/perfectview.asmx",
+                             "schedule.invoices": "15m"})
+        await pilot.press("f2")
+        await wait_until(pilot, lambda: app.link.mode.kind == "embedded", what="the engine after setup")
+        assert [m.path for m in messages if isinstance(m, ConfigWritten)] == [missing_config]
+        result = str(app.screen.query_one("#setup-result", Static).render())
+        assert "saved and complete" in result
+        notices = " ".join(n.message for n in app._notifications) + result
+        assert not any(secret in notices for secret in SECRETS.values())
+    assert stat.S_IMODE(missing_config.stat().st_mode) == 0o600
+    config = load_config(missing_config)
+    assert config.schedule.invoices == timedelta(minutes=15)
+    assert config.perfectview.api_key.reveal() == SECRETS["perfectview.api_key"]
+
+
+async def test_setup_never_replaces_an_existing_config(config_path, state_dir):
+    before = config_path.read_text()
+    app = create_app(config_path, state_dir, engine_mode="attach")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        app.switch_mode("setup")
+        await settle(app, pilot)
+        await pilot.press("f2")
+        await settle(app, pilot)
+        assert any("does not replace" in n.message for n in app._notifications)
+    assert config_path.read_text() == before
+
+
+def test_connection_check_names_the_wrong_field_without_showing_it():
+    values = {"perfectview.api_key": "not-a-guid-but-secret-ish", "perfectview.url": "http://127.0.0.1:9/pv.asmx"}
+    ok, message = check_connection("perfectview", values)
+    assert not ok and "api_key" in message and "not-a-guid-but-secret-ish" not in message
+
+
+class UnreachableClient:
+    """A PerfectView adapter whose service does not answer (the adapter itself is tested elsewhere)."""
+
+    closed = False
+
+    def check(self):
+        raise TransportFailure("PerfectView", "ApiGetCalls", "connection refused", maybe_processed=False)
+
+    def close(self):
+        UnreachableClient.closed = True
+
+
+async def test_the_test_button_reports_an_unreachable_service(missing_config, state_dir, monkeypatch):
+    seen = {}
+
+    def build(config, meter=None):
+        seen["api_key"] = config.perfectview.api_key.reveal()
+        return UnreachableClient()
+
+    monkeypatch.setattr(services, "perfectview_client", build)
+    app = create_app(missing_config, state_dir, engine_mode="attach")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        fill(app, SECRETS | {"perfectview.url": "http://127.0.0.1:9/perfectview.asmx"})
+        await pilot.press("f4")
+        await settle(app, pilot)
+        result = str(app.screen.query_one("#result-perfectview", Static).render())
+        assert result.startswith("FAILED") and "not reachable" in result
+        assert SECRETS["perfectview.api_key"] not in result
+    assert seen["api_key"] == SECRETS["perfectview.api_key"]  # the form's value, not the environment's
+    assert UnreachableClient.closed

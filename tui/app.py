@@ -1,0 +1,275 @@
+"""The pvsync console: the admin's window on the engine, over SSH.
+
+The console is disposable. All state lives in the state folder's database; the console
+reads it in worker threads (refreshing only when `PRAGMA data_version` says another
+connection committed) and asks for work by writing request rows. When no daemon runs,
+the console runs the engine itself in a background worker (see `tui.engine_link`).
+`create_app` builds the app without running it, for tests and snapshots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Callable
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+from textual.signal import Signal
+from textual.worker import Worker, WorkerState
+
+from core.secrets import scrub
+from core.store import Store
+from core.store.records import utc_now
+from tui.commands import PvsyncCommands
+from tui.engine_link import ATTACHED, EMBEDDED, NO_ENGINE, EngineLink, EngineMode, Policy
+from tui.messages import EngineModeChanged, StateRefreshed, SyncRequested
+from tui.screens.help import HelpScreen
+from tui.screens.logbook import LogbookScreen
+from tui.screens.pending import PendingScreen
+from tui.screens.setup import SetupScreen
+from tui.screens.status import StatusScreen
+from tui.screens.vat import VatScreen
+from tui.state import ConsoleState, read_state
+
+REFRESH_SECONDS = 1.0
+# Re-read even without a commit this often: a daemon that died commits nothing, and its
+# heartbeat only turns stale with time.
+STALE_AFTER = timedelta(seconds=5)
+
+# Who runs the engine this console attached to (engine row's mode -> words).
+ENGINE_HOLDERS = {"daemon": "daemon", "embedded": "another console's engine", "cli": "pvsync sync"}
+
+# What a failing worker was doing, for the notice (worker name -> words).
+WORKER_TASKS = {
+    "run_engine": "The engine",
+    "refresh_state": "Reading the state",
+    "request_sync": "Requesting a sync",
+}
+
+
+class PvsyncApp(App[int]):
+    """One console on one state folder and one config file."""
+
+    TITLE = "pvsync"
+    CSS_PATH = "app.tcss"
+    MODES = {
+        "status": StatusScreen,
+        "logbook": LogbookScreen,
+        "vat": VatScreen,
+        "pending": PendingScreen,
+        "setup": SetupScreen,
+    }
+    COMMANDS = App.COMMANDS | {PvsyncCommands}
+    BINDINGS = [
+        Binding("1", "switch_mode('status')", "Status", id="mode-status",
+                tooltip="Engine, jobs, the run in progress and call budgets"),
+        Binding("2", "switch_mode('logbook')", "Logbook", id="mode-logbook",
+                tooltip="Every event the engine recorded, live"),
+        Binding("3", "switch_mode('vat')", "VAT", id="mode-vat",
+                tooltip="PerfectView VAT codes to e-Boekhouden BTW-codes"),
+        Binding("4", "switch_mode('pending')", "Pending", id="mode-pending",
+                tooltip="Invoices not yet booked or paid"),
+        Binding("s", "sync_now", "Sync now", id="sync-now",
+                tooltip="Run all jobs now: writes a sync request the engine carries out"),
+        Binding("question_mark", "help", "Help", id="help", key_display="?",
+                tooltip="The keys of this screen"),
+        Binding("f1", "help", "Help", id="help-f1", show=False, tooltip="The keys of this screen"),
+        Binding("q", "quit", "Quit", id="quit",
+                tooltip="Close the console; a daemon, if one runs, goes on"),
+    ]
+
+    def __init__(self, config_path: Path, state_dir: Path, *, engine_mode: Policy = "auto",
+                 clock: Callable[[], datetime] = utc_now, deterministic: bool = False):
+        super().__init__()
+        self.config_path = Path(config_path)
+        self.state_dir = Path(state_dir)
+        self.clock = clock
+        self.deterministic = deterministic
+        self.link = EngineLink(self.state_dir, self.config_path, policy=engine_mode)
+        self.store: Store | None = None
+        self.state: ConsoleState | None = None
+        self.state_signal: Signal[ConsoleState] = Signal(self, "state")
+        self._refresh_worker: Worker | None = None
+
+    # ------------------------------------------------------------------ start and stop
+
+    def on_mount(self) -> None:
+        self.switch_mode("status" if self.config_path.exists() else "setup")
+        self.sub_title = "starting"
+        self.run_engine()
+        self.set_interval(REFRESH_SECONDS, self._tick)
+        if not self.is_headless:
+            # A dropped SSH session hangs up the terminal: stop the embedded engine cleanly
+            # (after its current step) instead of dying half-way.
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.terminal_lost)
+
+    def terminal_lost(self) -> None:
+        self.link.stop()
+        self.exit(return_code=0)
+
+    def on_unmount(self) -> None:
+        self.link.stop()
+        if self.store is not None:
+            self.store.close()
+
+    async def action_quit(self) -> None:
+        self.link.stop()
+        self.exit(return_code=0)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="engine")
+    def run_engine(self) -> None:
+        """Open the state, decide embedded or attached, and serve the embedded engine."""
+        if self.store is None:
+            self.store = Store.open(self.state_dir)
+        self.refresh_state(force=True)
+        mode = self.link.connect()
+        self.post_message(EngineModeChanged(mode))
+        if mode.kind == EMBEDDED:
+            self.link.serve()
+            self.post_message(EngineModeChanged(self.link.mode))
+
+    def config_written(self) -> None:
+        """Setup wrote a config: try again to start (or attach to) the engine."""
+        if self.link.mode.kind == NO_ENGINE:
+            self.run_engine()
+
+    def on_engine_mode_changed(self, message: EngineModeChanged) -> None:
+        self.sub_title = self.engine_summary()
+        self.refresh_state(force=True)
+
+    # ------------------------------------------------------------------ reading the state
+
+    def _tick(self) -> None:
+        if self.store is not None and (self._refresh_worker is None or self._refresh_worker.is_finished):
+            self._refresh_worker = self.refresh_state()
+        if not self.is_headless and not os.isatty(sys.__stdin__.fileno()):
+            self.terminal_lost()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="refresh")
+    def refresh_state(self, force: bool = False) -> None:
+        if self.store is None:
+            return
+        now = self.clock()
+        last = self.state
+        if (not force and last is not None and self.store.data_version() == last.data_version
+                and now - last.read_at < STALE_AFTER):
+            return
+        self.post_message(StateRefreshed(read_state(self.store, now)))
+
+    def on_state_refreshed(self, message: StateRefreshed) -> None:
+        self.state = message.state
+        self.sub_title = self.engine_summary()
+        self.state_signal.publish(message.state)
+
+    def engine_summary(self) -> str:
+        """The engine in words: runs here, attached to which process, or none and why."""
+        mode, state = self.link.mode, self.state
+        up = state is not None and state.health.engine_up
+        show_pid = not self.deterministic
+        if mode.kind == EMBEDDED:
+            return mode.describe(show_pid=show_pid) + ("" if up or state is None else " - starting")
+        if up:
+            engine = state.health.engine
+            pid = f" (pid {engine.pid})" if show_pid and engine.pid else ""
+            holder = ENGINE_HOLDERS.get(engine.mode or "", "daemon")
+            return f"attached to {holder}{pid}"
+        if mode.kind == ATTACHED:
+            return mode.describe(show_pid=show_pid) + " - not responding"
+        reason = mode.reason or (state.health.problems[0] if state is not None and state.health.problems else "")
+        return f"no engine: {reason}" if reason else "no engine"
+
+    # ------------------------------------------------------------------ actions
+
+    def can_request_sync(self) -> bool:
+        if self.store is None:
+            return False
+        if self.link.mode.kind in (EMBEDDED, ATTACHED):
+            return True
+        return self.state is not None and self.state.health.engine_up
+
+    def action_sync_now(self) -> None:
+        if not self.can_request_sync():
+            reason = self.link.mode.reason or "no engine runs for this state folder"
+            self.notify(f"Nothing was requested: {reason}.", title="Sync not possible", severity="warning",
+                        timeout=8)
+            return
+        self.request_sync()
+
+    @work(thread=True, exit_on_error=False, group="requests")
+    def request_sync(self) -> None:
+        self.post_message(SyncRequested(self.store.add_request("sync", {"only": None})))
+
+    def on_sync_requested(self, message: SyncRequested) -> None:
+        who = "this console's engine" if self.link.mode.kind == EMBEDDED else "the daemon"
+        self.notify(f"Sync requested (request {message.request_id}); {who} starts it within seconds.",
+                    title="Sync now")
+        self.refresh_state(force=True)
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self.screen))
+
+    # ------------------------------------------------------------------ failures
+
+    @on(Worker.StateChanged)
+    def report_worker_failure(self, event: Worker.StateChanged) -> None:
+        """Every failing worker, app or screen, becomes a notice: never a traceback on screen."""
+        if event.state != WorkerState.ERROR:
+            return
+        worker = event.worker
+        task = WORKER_TASKS.get(worker.name, worker.description or worker.name)
+        error = worker.error
+        text = scrub(f"{task} failed: {type(error).__name__}: {error}")
+        if worker.group == "engine":
+            self.link.mode = EngineMode(NO_ENGINE, reason=scrub(f"the engine stopped: {error}"))
+            self.sub_title = self.engine_summary()
+        self.notify(text, title="Something went wrong", severity="error", timeout=15)
+
+
+def create_app(config_path: Path, state_dir: Path, *, engine_mode: Policy = "auto",
+               clock: Callable[[], datetime] = utc_now, deterministic: bool = False) -> PvsyncApp:
+    """The console, not yet running. `engine_mode="attach"` never runs an engine here;
+    `deterministic` hides pids and folder names (for snapshots)."""
+    return PvsyncApp(config_path, state_dir, engine_mode=engine_mode, clock=clock, deterministic=deterministic)
+
+
+def run_console(config_path: Path, state_dir: Path) -> int:
+    app = create_app(config_path, state_dir)
+    app.run()
+    return app.return_code or 0
+
+
+def prepare_demo(folder: Path) -> tuple[Path, Path]:
+    """The demo's config path and state folder inside `folder`.
+
+    The one place the demo world is made: for now an empty state and no config (the
+    console opens on Setup); later the simulators and a seeded organisation start here.
+    """
+    return folder / "config.toml", folder / "state"
+
+
+def run_demo(headless: bool = False) -> int:
+    """The console on a throw-away folder; headless, it starts, settles and quits (a smoke test)."""
+    folder = Path(tempfile.mkdtemp(prefix="pvsync-demo-"))
+    try:
+        config_path, state_dir = prepare_demo(folder)
+        app = create_app(config_path, state_dir)
+
+        async def start_and_quit(pilot) -> None:
+            await pilot.pause()
+            await pilot.pause()
+            await pilot.press("q")
+
+        app.run(headless=headless, auto_pilot=start_and_quit if headless else None)
+        return app.return_code or 0
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

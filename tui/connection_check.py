@@ -1,0 +1,52 @@
+""""Test the connection" on the setup screen: the form's values, checked by the real config loader,
+then one call to the service. Runs in a worker thread.
+
+The form is written to a private temporary config and read back with an empty
+environment, so the loader judges exactly what was typed (formats of GUIDs and codes)
+and the environment of the console cannot stand in for a missing value.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from core.secrets import scrub
+
+SERVICES = {"eboekhouden": "e-Boekhouden", "perfectview": "PerfectView"}
+
+
+def check_connection(section: str, values: Mapping[str, object]) -> tuple[bool, str]:
+    """(ok, what happened in words) for the service of config section `section`."""
+    from core.config import ConfigError, write_new_config
+    from core.config.load import check_text, read_config_text
+    from core.engine import services
+    from core.soap.errors import ServiceError, TransportFailure
+
+    name = SERVICES[section]
+    with tempfile.TemporaryDirectory(prefix="pvsync-setup-") as folder:
+        path = Path(folder) / "config.toml"
+        try:
+            write_new_config(path, values)
+        except ConfigError as error:
+            return False, "; ".join(f"{p.key}: {p.message}" for p in error.problems)
+        config, problems = check_text(read_config_text(path), path, env={}, with_secrets=True)
+    mine = [p for p in problems if p.key.startswith(section + ".")]
+    if mine or config is None:
+        return False, "; ".join(f"{p.key.split('.', 1)[-1]}: {p.message}" for p in mine or problems)
+    build = services.eboekhouden_client if section == "eboekhouden" else services.perfectview_client
+    client = None
+    try:
+        client = build(config)
+        client.check()
+    except TransportFailure as error:
+        return False, scrub(f"{name} is not reachable: {error}. Check the address and the network.")
+    except ServiceError as error:
+        return False, scrub(f"{name} answered but refused: {error}. Check the credentials.")
+    except Exception as error:  # an adapter that is not there yet, or a bug: say so, never crash
+        return False, scrub(f"the test itself failed ({type(error).__name__}: {error})")
+    finally:
+        if client is not None and hasattr(client, "close"):
+            client.close()
+    return True, f"{name}: reachable, credentials accepted."

@@ -1,0 +1,68 @@
+"""Times, ages and counts as the console writes them: in words, in Amsterdam time.
+
+The admin and the books both live in Amsterdam time, whatever zone the server runs in;
+one zone also keeps snapshot tests the same on every machine.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from core.cli import format_duration
+from core.model import AMSTERDAM
+
+
+def clock_time(moment: datetime) -> str:
+    return moment.astimezone(AMSTERDAM).strftime("%H:%M:%S")
+
+
+def moment_text(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.astimezone(AMSTERDAM).strftime("%Y-%m-%d %H:%M")
+
+
+def full_moment_text(moment: datetime) -> str:
+    return moment.astimezone(AMSTERDAM).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def age_text(now: datetime, moment: datetime | None) -> str:
+    """'12 s ago'; coarse above an hour, because nobody reads '3 h 12 min 5 s ago'."""
+    if moment is None:
+        return "never"
+    span = max(now - moment, timedelta(0))
+    return f"{_coarse(span)} ago"
+
+
+def due_text(now: datetime, moment: datetime | None) -> str:
+    if moment is None:
+        return "not scheduled"
+    if moment <= now:
+        return "due now"
+    return f"in {_coarse(moment - now)}"
+
+
+def span_text(start: datetime, end: datetime | None) -> str:
+    return "-" if end is None else format_duration(end - start)
+
+
+def counters_text(counters: dict) -> str:
+    """{'created': 3, 'updated': 1} -> 'created 3, updated 1' (nested job counters flattened)."""
+    parts = []
+    for name, value in counters.items():
+        if isinstance(value, dict):
+            parts.append(counters_text(value))
+        else:
+            parts.append(f"{name} {value}")
+    return ", ".join(part for part in parts if part)
+
+
+def _coarse(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    if seconds >= 3600:
+        seconds -= seconds % 60
+    return format_duration(timedelta(seconds=seconds))
+
+
+def path_text(path: Path, *, full: bool) -> str:
+    """Snapshots must not show a temporary folder's name; people want the whole path."""
+    return str(path) if full else path.name

@@ -1,0 +1,191 @@
+"""Setup: the credentials of both services, a connection test for each, and the sync options.
+
+Shown first when there is no config file, and from the palette ("Open setup"). It only
+creates a config (mode 0600, from the documented sample, via `write_new_config`); an
+existing one is edited in an editor or on the VAT screen. Secrets are typed into
+password fields, held as `Secret` from there on, and never appear in a notice.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Input, Label, Static, Switch
+
+from core.config.settings import EBOEKHOUDEN_URL, PERFECTVIEW_URL
+from core.secrets import Secret, scrub
+from tui.commands import PaletteCommand
+from tui.connection_check import check_connection
+from tui.formatting import path_text
+from tui.messages import ConfigWritten
+from tui.screens.base import ModeScreen
+
+# (dotted config key, label, placeholder, secret)
+EBOEKHOUDEN_FIELDS = (
+    ("eboekhouden.username", "Username", "as shown on the API/SOAP page", True),
+    ("eboekhouden.security_code_1", "Security code 1", "32 hexadecimal characters", True),
+    ("eboekhouden.security_code_2", "Security code 2", "a GUID: 8-4-4-4-12 characters", True),
+    ("eboekhouden.url", "Service address", EBOEKHOUDEN_URL, False),
+)
+PERFECTVIEW_FIELDS = (
+    ("perfectview.api_key", "API key", "a GUID", True),
+    ("perfectview.database_id", "Database id", "a GUID", True),
+    ("perfectview.user_id", "User id", "a GUID", True),
+    ("perfectview.url", "Service address", PERFECTVIEW_URL, False),
+)
+OPTION_FIELDS = (
+    ("schedule.relations", "Relations every", "4h", False),
+    ("schedule.invoices", "Invoices every", "4h", False),
+    ("schedule.payments", "Payments every", "24h", False),
+    ("vat.own_country", "Own country", "NL", False),
+)
+SWITCHES = (
+    ("relations.export_to_eboekhouden", "Send PerfectView relations to e-Boekhouden", True),
+    ("relations.import_from_eboekhouden", "Import e-Boekhouden customers into PerfectView (once)", False),
+    ("invoices.enabled", "Book sent invoices in e-Boekhouden", True),
+    ("payments.enabled", "Mark paid invoices Betaald in PerfectView", False),
+)
+DEFAULTS = {"eboekhouden.url": EBOEKHOUDEN_URL, "perfectview.url": PERFECTVIEW_URL, "schedule.relations": "4h",
+            "schedule.invoices": "4h", "schedule.payments": "24h", "vat.own_country": "NL"}
+
+EBOEKHOUDEN_WHERE = ("In e-Boekhouden (https://secure.e-boekhouden.nl/bh): Beheer > Instellingen > Koppelingen, "
+                     "then Verder in the API/SOAP menu. That page shows the username, security code 1 and "
+                     "security code 2.")
+PERFECTVIEW_WHERE = ("In PerfectView CRM Online: Instellingen > Koppelingen > API. It shows the API key, the "
+                     "database id and the user id (three GUIDs); changes pvsync makes are recorded under "
+                     "that user.")
+
+
+def field_id(key: str) -> str:
+    return "setup-" + key.replace(".", "-").replace("_", "-")
+
+
+class SetupScreen(ModeScreen):
+    HELP = ("Creates the config file. Fill in the credentials of both services (where to find them is written "
+            "above each group), test each connection, choose the sync options, then save (F2). Secrets are "
+            "saved in the config file, readable by you only; the file can be edited afterwards.")
+
+    BINDINGS = [
+        Binding("f2", "save", "Save", id="setup-save", tooltip="Write the config file (readable by you only)"),
+        Binding("f3", "check('eboekhouden')", "Test e-Boekhouden", id="setup-test-eb",
+                tooltip="Check the e-Boekhouden credentials with one call"),
+        Binding("f4", "check('perfectview')", "Test PerfectView", id="setup-test-pv",
+                tooltip="Check the PerfectView credentials with one call"),
+    ]
+
+    def body(self) -> ComposeResult:
+        with VerticalScroll(id="setup-body"):
+            yield Static(id="setup-intro")
+            yield Static("e-Boekhouden", classes="section-title")
+            yield Static(EBOEKHOUDEN_WHERE, classes="where")
+            yield from self._inputs(EBOEKHOUDEN_FIELDS)
+            with Horizontal(classes="test-row"):
+                yield Button("Test e-Boekhouden (F3)", id="test-eboekhouden")
+                yield Static("", id="result-eboekhouden", classes="test-result")
+            yield Static("PerfectView", classes="section-title")
+            yield Static(PERFECTVIEW_WHERE, classes="where")
+            yield from self._inputs(PERFECTVIEW_FIELDS)
+            with Horizontal(classes="test-row"):
+                yield Button("Test PerfectView (F4)", id="test-perfectview")
+                yield Static("", id="result-perfectview", classes="test-result")
+            yield Static("Sync options", classes="section-title")
+            yield from self._inputs(OPTION_FIELDS)
+            for key, label, on_by_default in SWITCHES:
+                with Horizontal(classes="switch-row"):
+                    yield Switch(on_by_default, id=field_id(key))
+                    yield Label(label)
+            with Horizontal(classes="test-row"):
+                yield Button("Save config (F2)", id="setup-save-button", variant="primary")
+                yield Static("", id="setup-result", classes="test-result")
+
+    def _inputs(self, specs) -> ComposeResult:
+        for key, label, placeholder, secret in specs:
+            with Horizontal(classes="field-row"):
+                yield Label(label, classes="field-label")
+                yield Input(DEFAULTS.get(key, ""), placeholder=placeholder, password=secret, id=field_id(key),
+                            compact=True)
+
+    def on_mount(self) -> None:
+        path = path_text(self.console.config_path, full=not self.console.deterministic)
+        if self.console.config_path.exists():
+            intro = (f"A config file exists ({path}). Setup only creates new ones: edit that file, or the VAT "
+                     f"mapping on screen 3. Press ctrl+p to go to another screen.")
+        else:
+            intro = (f"There is no config file yet ({path}). Fill in this form and save with F2; nothing is "
+                     f"sent anywhere until you test a connection. ctrl+p leaves this screen.")
+        self.query_one("#setup-intro", Static).update(Text(intro))
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        return [PaletteCommand("Save config", "Write the config file from this form", self.action_save),
+                PaletteCommand("Test e-Boekhouden", "Check the credentials with one call",
+                               lambda: self.action_check("eboekhouden")),
+                PaletteCommand("Test PerfectView", "Check the credentials with one call",
+                               lambda: self.action_check("perfectview"))]
+
+    def form_values(self) -> dict[str, object]:
+        """The form as dotted config keys; secrets wrapped at once so they can only leak as stars."""
+        values: dict[str, object] = {}
+        for key, _, _, secret in (*EBOEKHOUDEN_FIELDS, *PERFECTVIEW_FIELDS, *OPTION_FIELDS):
+            text = self.query_one(f"#{field_id(key)}", Input).value.strip()
+            values[key] = Secret(text) if secret else text
+        for key, _, _ in SWITCHES:
+            values[key] = self.query_one(f"#{field_id(key)}", Switch).value
+        return values
+
+    # ------------------------------------------------------------------ testing
+
+    @on(Button.Pressed, "#test-eboekhouden")
+    def _test_eboekhouden(self) -> None:
+        self.action_check("eboekhouden")
+
+    @on(Button.Pressed, "#test-perfectview")
+    def _test_perfectview(self) -> None:
+        self.action_check("perfectview")
+
+    def action_check(self, section: str) -> None:
+        self.query_one(f"#result-{section}", Static).update("testing...")
+        self.run_check(section, self.form_values())
+
+    @work(thread=True, exit_on_error=False, group="setup-test", description="Testing the connection")
+    def run_check(self, section: str, values: dict[str, object]) -> None:
+        ok, message = check_connection(section, values)
+        self.app.call_from_thread(self._show_result, f"#result-{section}", ok, message)
+
+    def _show_result(self, selector: str, ok: bool, message: str) -> None:
+        self.query_one(selector, Static).update(Text(("OK: " if ok else "FAILED: ") + scrub(message)))
+
+    # ------------------------------------------------------------------ saving
+
+    @on(Button.Pressed, "#setup-save-button")
+    def action_save(self) -> None:
+        if self.console.config_path.exists():
+            self.notify("A config file exists already; setup does not replace it.", severity="warning")
+            return
+        self.write_config(self.form_values())
+
+    @work(thread=True, exit_on_error=False, group="setup-save", description="Writing the config")
+    def write_config(self, values: dict[str, object]) -> None:
+        from core.config import ConfigError, load_config, write_new_config
+
+        path = self.console.config_path
+        try:
+            write_new_config(path, values)
+        except ConfigError as error:
+            problems = "; ".join(f"{p.key}: {p.message}" for p in error.problems)
+            self.app.call_from_thread(self._show_result, "#setup-result", False, f"not saved: {problems}")
+            return
+        try:
+            load_config(path)
+            verdict = "saved and complete."
+        except ConfigError as error:  # written, but something is still missing (e.g. a secret left empty)
+            verdict = "saved, but still to fix: " + "; ".join(f"{p.key}: {p.message}" for p in error.problems)
+        self.app.call_from_thread(self._show_result, "#setup-result", True, verdict)
+        self.post_message(ConfigWritten(path))
+
+    def on_config_written(self, message: ConfigWritten) -> None:
+        self.notify("Config written (readable by you only). The engine starts when the config is complete.",
+                    title="Setup")
+        self.console.config_written()

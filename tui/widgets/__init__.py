@@ -1,0 +1,1 @@
+"""Small reusable widgets, each with the CSS that belongs to it."""
