@@ -1,0 +1,1 @@
+"""`pvsync demo`: the built-in simulated world the console runs on."""
