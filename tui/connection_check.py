@@ -22,7 +22,6 @@ def check_connection(section: str, values: Mapping[str, object]) -> tuple[bool, 
     from core.config import ConfigError, write_new_config
     from core.config.load import check_text, read_config_text
     from core.engine import services
-    from core.soap.errors import ServiceError, TransportFailure
 
     name = SERVICES[section]
     with tempfile.TemporaryDirectory(prefix="pvsync-setup-") as folder:
@@ -35,18 +34,6 @@ def check_connection(section: str, values: Mapping[str, object]) -> tuple[bool, 
     mine = [p for p in problems if p.key.startswith(section + ".")]
     if mine or config is None:
         return False, "; ".join(f"{p.key.split('.', 1)[-1]}: {p.message}" for p in mine or problems)
-    build = services.eboekhouden_client if section == "eboekhouden" else services.perfectview_client
-    client = None
-    try:
-        client = build(config)
-        client.check()
-    except TransportFailure as error:
-        return False, scrub(f"{name} is not reachable: {error}. Check the address and the network.")
-    except ServiceError as error:
-        return False, scrub(f"{name} answered but refused: {error}. Check the credentials.")
-    except Exception as error:  # an adapter that is not there yet, or a bug: say so, never crash
-        return False, scrub(f"the test itself failed ({type(error).__name__}: {error})")
-    finally:
-        if client is not None and hasattr(client, "close"):
-            client.close()
-    return True, f"{name}: reachable, credentials accepted."
+    check = services.check_eboekhouden if section == "eboekhouden" else services.check_perfectview
+    result = check(config)
+    return result.ok, scrub(f"{name}: {result.message}")

@@ -11,8 +11,6 @@ import pytest
 from textual.widgets import DataTable, Input, Static
 
 from core.config import load_config
-from core.engine import services
-from core.soap.errors import TransportFailure
 from core.store import Store
 from tests.tui.conftest import NOW, SECRETS, frozen_clock, settle, wait_until
 from tui import app as app_module
@@ -162,34 +160,30 @@ def test_connection_check_names_the_wrong_field_without_showing_it():
     assert not ok and "api_key" in message and "not-a-guid-but-secret-ish" not in message
 
 
-class UnreachableClient:
-    """A PerfectView adapter whose service does not answer (the adapter itself is tested elsewhere)."""
-
-    closed = False
-
-    def check(self):
-        raise TransportFailure("PerfectView", "ApiGetCalls", "connection refused", maybe_processed=False)
-
-    def close(self):
-        UnreachableClient.closed = True
-
-
-async def test_the_test_button_reports_an_unreachable_service(missing_config, state_dir, monkeypatch):
-    seen = {}
-
-    def build(config, meter=None):
-        seen["api_key"] = config.perfectview.api_key.reveal()
-        return UnreachableClient()
-
-    monkeypatch.setattr(services, "perfectview_client", build)
+async def test_the_test_button_reports_an_unreachable_service(missing_config, state_dir):
     app = create_app(missing_config, state_dir, engine_mode="attach")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        fill(app, SECRETS | {"perfectview.url": "http://127.0.0.1:9/perfectview.asmx"})
+        fill(app, SECRETS | {"perfectview.url": "http://127.0.0.1:9/V1/perfectview.asmx"})  # nothing listens on 9
         await pilot.press("f4")
+        await app.workers.wait_for_complete()
         await settle(app, pilot)
         result = str(app.screen.query_one("#result-perfectview", Static).render())
         assert result.startswith("FAILED") and "not reachable" in result
         assert SECRETS["perfectview.api_key"] not in result
-    assert seen["api_key"] == SECRETS["perfectview.api_key"]  # the form's value, not the environment's
-    assert UnreachableClient.closed
+
+
+def test_the_connection_check_accepts_a_real_service_with_its_credentials():
+    from core.perfectview.simulator import PerfectViewSimulator
+    from core.soap.loopback import LoopbackServer
+
+    sim = PerfectViewSimulator(seed_data="empty")
+    with LoopbackServer(sim) as server:
+        c = sim.credentials
+        values = {"perfectview.url": server.url(sim.path), "perfectview.api_key": c.api_key,
+                  "perfectview.database_id": c.database_id, "perfectview.user_id": c.user_id}
+        ok, message = check_connection("perfectview", values)
+        assert ok, message
+        wrong = dict(values, **{"perfectview.api_key": "00000000-0000-0000-0000-000000000001"})
+        ok, message = check_connection("perfectview", wrong)
+        assert not ok and "refused" in message and wrong["perfectview.api_key"] not in message
