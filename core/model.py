@@ -148,6 +148,11 @@ class VatRule:
 # --------------------------------------------------------------------------- relations
 
 
+# How a person's name is written into e-Boekhouden's name field (config: person_name_format).
+PERSON_NAME_FORMATS = ("Voornaam Achternaam", "Achternaam", "Achternaam, Voornaam",
+                       "Voornaam Tussenvoegsel Achternaam", "Achternaam, Voornaam Tussenvoegsel")
+
+
 class RelationKind(enum.Enum):
     ORGANISATION = "organisation"
     PERSON = "person"

@@ -17,13 +17,10 @@ from typing import Any
 
 from core.config import values as v
 from core.config.secret_sources import ANY_TEXT, GUID_FORMAT, HEX_32_FORMAT, SecretFormat
-from core.model import VatRule
+from core.model import PERSON_NAME_FORMATS, VatRule
 from core.secrets import Secret
 
 RELATION_TYPES = ("Klant", "Prospect", "Suspect", "Te beoordelen")
-# How a person's name is written into e-Boekhouden's Bedrijf field (functional description B.2).
-PERSON_NAME_FORMATS = ("Voornaam Achternaam", "Achternaam", "Achternaam, Voornaam",
-                       "Voornaam Tussenvoegsel Achternaam", "Achternaam, Voornaam Tussenvoegsel")
 # Which e-Boekhouden relations count as customers when importing into PerfectView.
 CUSTOMER_SELECTIONS = ("with_sales", "with_open_items", "all")
 DOCUMENT_POLICIES = ("ask", "newest_pdf")

@@ -18,7 +18,6 @@ from core.model import (BTW_CODES, Booking, BookingLine, InvoiceLine, MutatieSoo
                         VatSide, format_euro, round_cents)
 
 HUNDRED = Decimal(100)
-DESCRIPTION_FIELDS = ("invoice_number", "relation_name", "debtor_number", "activity_number", "invoice_date")
 
 # e-Boekhouden's limits on the mutation header (NOTES.md, cMutatie).
 MAX_INVOICE_NUMBER = 50

@@ -17,7 +17,7 @@ from stdnum import bic as stdnum_bic
 from stdnum import iban as stdnum_iban
 from stdnum.exceptions import ValidationError as StdnumError
 
-from core.model import Address, CrmRelation, EbRelation, Gender, RelationKind
+from core.model import PERSON_NAME_FORMATS, Address, CrmRelation, EbRelation, Gender, RelationKind
 
 # The e-Boekhouden fields pvsync writes, per kind, in the order of section E.
 ORGANISATION_FIELDS = ("code", "bedrijf", "adres", "postcode", "plaats", "adres2", "postcode2", "plaats2",
@@ -32,8 +32,6 @@ FIELD_LABELS = {
     "bic": "BIC", "telefoon": "Telefoon", "gsm": "GSM", "email": "E-mail", "site": "Site", "bp": "BP",
 }
 
-PERSON_NAME_FORMATS = ("Achternaam", "Voornaam Achternaam", "Achternaam, Voornaam",
-                       "Voornaam Tussenvoegsel Achternaam", "Achternaam, Voornaam Tussenvoegsel")
 
 
 def mapped_fields(kind: RelationKind) -> tuple[str, ...]:
