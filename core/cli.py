@@ -161,6 +161,12 @@ def cmd_console(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if args.headless:
+        import tempfile
+
+        from core.demo.scenario import run_headless
+
+        return run_headless(Path(tempfile.mkdtemp(prefix="pvsync-demo-")))
     return launch_demo()
 
 
@@ -385,8 +391,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(handler=cmd_console)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    _command(commands, parent, "demo", cmd_demo, "open the console against simulated services",
-             "example:\n  pvsync demo")
+    demo = _command(commands, parent, "demo", cmd_demo, "open the console against simulated services",
+                    "examples:\n  pvsync demo\n  pvsync demo --headless   # the engine and no console")
+    demo.add_argument("--headless", action="store_true",
+                      help="run the demo world with the engine and no console; prints where config and state are")
     _command(commands, parent, "daemon", cmd_daemon, "run the engine headless (for systemd)",
              "Logs every event to stderr (journald adds the time). SIGTERM stops after the current action,\n"
              "SIGHUP reloads the config. Exits 75 when another engine holds this state folder.\n\n"

@@ -248,28 +248,26 @@ def run_console(config_path: Path, state_dir: Path) -> int:
     return app.return_code or 0
 
 
-def prepare_demo(folder: Path) -> tuple[Path, Path]:
-    """The demo's config path and state folder inside `folder`.
+def run_demo(smoke: bool = False) -> int:
+    """`pvsync demo`: the console on the built-in simulators with a seeded organisation and
+    a scenario clock. `smoke` runs it headless, lets it settle and quits (a test)."""
+    from core.demo.scenario import build_demo
 
-    The one place the demo world is made: for now an empty state and no config (the
-    console opens on Setup); later the simulators and a seeded organisation start here.
-    """
-    return folder / "config.toml", folder / "state"
-
-
-def run_demo(headless: bool = False) -> int:
-    """The console on a throw-away folder; headless, it starts, settles and quits (a smoke test)."""
     folder = Path(tempfile.mkdtemp(prefix="pvsync-demo-"))
+    demo = None
     try:
-        config_path, state_dir = prepare_demo(folder)
-        app = create_app(config_path, state_dir)
+        demo = build_demo(folder)
+        demo.start_clock()
+        app = create_app(demo.config_path, demo.state_dir)
 
         async def start_and_quit(pilot) -> None:
             await pilot.pause()
             await pilot.pause()
             await pilot.press("q")
 
-        app.run(headless=headless, auto_pilot=start_and_quit if headless else None)
+        app.run(headless=smoke, auto_pilot=start_and_quit if smoke else None)
         return app.return_code or 0
     finally:
+        if demo is not None:
+            demo.close()
         shutil.rmtree(folder, ignore_errors=True)

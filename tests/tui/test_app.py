@@ -192,7 +192,7 @@ async def test_it_survives_resizing(config_path, state_dir):
 
 
 def test_the_demo_opens_and_quits_without_crashing():
-    assert run_demo(headless=True) == 0
+    assert run_demo(smoke=True) == 0
 
 
 async def test_every_screen_opens_from_the_palette(config_path, state_dir):
