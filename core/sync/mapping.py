@@ -17,6 +17,7 @@ from stdnum import bic as stdnum_bic
 from stdnum import iban as stdnum_iban
 from stdnum.exceptions import ValidationError as StdnumError
 
+from core.eboekhouden.limits import Problem
 from core.model import PERSON_NAME_FORMATS, Address, CrmRelation, EbRelation, Gender, RelationKind
 
 # The e-Boekhouden fields pvsync writes, per kind, in the order of section E.
@@ -134,16 +135,9 @@ def eboekhouden_hash(relation: EbRelation) -> str:
     return content_hash(values)
 
 
-@dataclass(frozen=True)
-class RelationProblem:
-    """Why a relation is not written, in words, with what to do about it."""
-
-    field: str
-    message: str
-    hint: str
-
-    def __str__(self) -> str:
-        return f"{self.message} ({self.hint})"
+# Why a relation is not written, in words, with what to do about it: the same shape as
+# e-Boekhouden's own limit problems, so the planner lists both alike.
+RelationProblem = Problem
 
 
 def crm_relation_problems(relation: CrmRelation, name_format: str) -> list[RelationProblem]:
