@@ -122,5 +122,97 @@ def _initial(conn: sqlite3.Connection) -> None:
         ) STRICT""")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_initial]
+def _payment_checks(conn: sqlite3.Connection) -> None:
+    """What the payments job last learned per booked invoice (core/store/payment_state.py).
+
+    Kept apart from the invoice journal: the journal says where an invoice is, this says
+    what e-Boekhouden showed about its payment, so the console can show a partly paid
+    invoice's open amount and a settled invoice is not looked up (GetMutaties) twice.
+    """
+    conn.execute("""
+        CREATE TABLE payment_checks (
+            activity_id TEXT PRIMARY KEY,
+            invoice_number TEXT NOT NULL,
+            relation_code TEXT NOT NULL DEFAULT '',
+            listed INTEGER NOT NULL CHECK (listed IN (0, 1)),
+            amount_cents INTEGER,
+            paid_cents INTEGER,
+            outstanding_cents INTEGER,
+            absent_since TEXT,
+            looked_up_at TEXT,
+            settled_cents INTEGER,
+            evidence TEXT NOT NULL DEFAULT '',
+            checked_at TEXT NOT NULL,
+            run_id INTEGER
+        ) STRICT""")
+
+
+def _relation_state(conn: sqlite3.Connection) -> None:
+    """What the relations job keeps between runs besides its links (core/store/relation_state.py).
+
+    - relation_problems: relations that are not written (blocked) or whose partner is gone,
+      with the reasons in words, so the console can list "relations with problems" and a
+      problem is told in the logbook once, not every four hours.
+    - perfectview_debtor_numbers: which PerfectView relation held which Debiteurnummer at
+      the last read, so an incremental (modified-since) pass still sees a duplicate number
+      held by a relation that did not change, and never imports a customer PerfectView has.
+    - relation_customers: e-Boekhouden codes once seen with a sales booking; GetMutaties
+      only shows the latest 500 mutations, so a customer stays a customer once found.
+    """
+    conn.execute("""
+        CREATE TABLE relation_problems (
+            key TEXT PRIMARY KEY,
+            subject TEXT NOT NULL,
+            code TEXT NOT NULL DEFAULT '',
+            kind TEXT NOT NULL,
+            problems_json TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL
+        ) STRICT""")
+    conn.execute("""
+        CREATE TABLE perfectview_debtor_numbers (
+            perfectview_id TEXT PRIMARY KEY,
+            debtor_number TEXT NOT NULL,
+            seen_at TEXT NOT NULL
+        ) STRICT""")
+    conn.execute("CREATE INDEX perfectview_debtor_numbers_by_number ON perfectview_debtor_numbers (debtor_number)")
+    conn.execute("""
+        CREATE TABLE relation_customers (
+            eboekhouden_code TEXT PRIMARY KEY,
+            found_at TEXT NOT NULL
+        ) STRICT""")
+
+
+def _invoice_journal_details(conn: sqlite3.Connection) -> None:
+    """What the invoices job keeps per journal row besides state and amounts (core/store/invoice_journal.py).
+
+    - block_code / way_out: why a blocked invoice waits and what to do, apart from the
+      reason, so a cause pvsync can re-check clears itself and one only a person can
+      clear (e-Boekhouden refused it, two bookings found) waits for a retry;
+    - source_hash / change_reported: the PerfectView invoice as booked, so a later edit is
+      reported once and never booked again;
+    - perfectview_done: the booked marker and the activity note are written (after a crash
+      in between, the next run finishes them);
+    - document_*: which attachment went to e-Boekhouden's archive address, or why none yet.
+    """
+    for column in (
+        "block_code TEXT NOT NULL DEFAULT ''",
+        "way_out TEXT NOT NULL DEFAULT ''",
+        "source_hash TEXT NOT NULL DEFAULT ''",
+        "change_reported TEXT NOT NULL DEFAULT ''",
+        "booked_at TEXT",
+        "linked INTEGER NOT NULL DEFAULT 0 CHECK (linked IN (0, 1))",
+        "perfectview_done INTEGER NOT NULL DEFAULT 0 CHECK (perfectview_done IN (0, 1))",
+        "document_state TEXT NOT NULL DEFAULT '' "
+        "CHECK (document_state IN ('', 'choose', 'pending', 'sent', 'no_attachment'))",
+        "document_attachment_id TEXT NOT NULL DEFAULT ''",
+        "document_file TEXT NOT NULL DEFAULT ''",
+        "document_sent_at TEXT",
+        "document_error TEXT NOT NULL DEFAULT ''",
+    ):
+        conn.execute(f"ALTER TABLE invoices ADD COLUMN {column}")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_initial, _payment_checks, _relation_state,
+                                                            _invoice_journal_details]
 SCHEMA_VERSION = len(MIGRATIONS)
