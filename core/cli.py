@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 from core import paths
 from core.secrets import scrub
+from core.soap.errors import ServiceError
 
 EXIT_OK, EXIT_FAILED = 0, 1
 EXIT_BUSY = 75  # EX_TEMPFAIL: another engine holds this state folder; try again later
@@ -349,6 +350,84 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _open_state(args: argparse.Namespace):
+    """The state store of an engine that has run at least once, or None after saying why."""
+    from core.store import StateMissing, Store
+
+    try:
+        return Store.open(_state_dir(args), create=False)
+    except StateMissing as missing:
+        _err(str(missing))
+        return None
+
+
+def cmd_invoices_list(args: argparse.Namespace) -> int:
+    from core.sync.invoice_commands import InvoiceCommandError, list_invoices
+
+    store = _open_state(args)
+    if store is None:
+        return EXIT_FAILED
+    with store:
+        try:
+            listing = list_invoices(store, args.state)
+        except InvoiceCommandError as error:
+            _err(f"pvsync invoices list: {error}")
+            return EXIT_FAILED
+    for item in listing:
+        print(item.line())
+    return EXIT_OK
+
+
+def _invoice_command(args: argparse.Namespace, action: Callable[[Any], str]) -> int:
+    from core.sync.invoice_commands import InvoiceCommandError
+
+    store = _open_state(args)
+    if store is None:
+        return EXIT_FAILED
+    with store:
+        try:
+            print(action(store))
+        except InvoiceCommandError as error:
+            _err(f"pvsync invoices: {error}")
+            return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_invoices_retry(args: argparse.Namespace) -> int:
+    from core.sync.invoice_commands import retry_invoice
+
+    return _invoice_command(args, lambda store: retry_invoice(store, args.number))
+
+
+def cmd_invoices_choose_document(args: argparse.Namespace) -> int:
+    from core.sync.invoice_commands import choose_document
+
+    return _invoice_command(args, lambda store: choose_document(store, args.number, args.attachment))
+
+
+def cmd_report_open_items(args: argparse.Namespace) -> int:
+    from core.engine.services import RunServices
+    from core.sync.open_items_report import open_items_report
+
+    config = _load_config(_config_path(args))
+    if config is None:
+        return EXIT_FAILED
+    store = _open_state(args)
+    if store is None:
+        return EXIT_FAILED
+    with store:
+        services = RunServices(config, store)
+        try:
+            report = open_items_report(store, services.eboekhouden(), services.perfectview(), config)
+        except ServiceError as error:
+            _err(f"pvsync report open-items: {error}")
+            return EXIT_FAILED
+        finally:
+            services.close()
+    print(report.as_json() if args.json else "\n".join(report.as_lines()))
+    return EXIT_OK if report.in_step else EXIT_FAILED
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from core.soap.simulator import Knobs
 
@@ -442,6 +521,33 @@ def build_parser() -> argparse.ArgumentParser:
                             "exit codes: 0 OK; 1 problems (each as file:line key: message — fix).\n\n"
                             "examples:\n  pvsync config check\n  pvsync config check ./config.toml")
     config_check.add_argument("path", nargs="?", metavar="PATH", help="the file (default: the usual config)")
+
+    invoices = _command(commands, parent, "invoices", None, "list invoices, retry one, choose its document",
+                        "examples:\n  pvsync invoices list --state pending\n  pvsync invoices retry F2026-0042\n"
+                        "  pvsync invoices choose-document F2026-0042 factuur.pdf")
+    invoice_commands = invoices.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    listing = _command(invoice_commands, parent, "list", cmd_invoices_list, "the invoice journal, one line each",
+                       "states: seen, blocked, ready, booking, unknown, booked, paid, or pending (everything that "
+                       "waits).\n\nexample:\n  pvsync invoices list --state blocked")
+    listing.add_argument("--state", metavar="STATE", help="only invoices in this state")
+    retry = _command(invoice_commands, parent, "retry", cmd_invoices_retry,
+                     "try an invoice again in the next run (a blocked one is checked again first)",
+                     "example:\n  pvsync invoices retry F2026-0042")
+    retry.add_argument("number", metavar="NUMBER", help="the invoice number")
+    choose = _command(invoice_commands, parent, "choose-document", cmd_invoices_choose_document,
+                      "say which attachment is the invoice document to send to e-Boekhouden's archive",
+                      "example:\n  pvsync invoices choose-document F2026-0042 F2026-0042.pdf")
+    choose.add_argument("number", metavar="NUMBER", help="the invoice number")
+    choose.add_argument("attachment", metavar="ATTACHMENT", help="the attachment's id or file name")
+
+    report = _command(commands, parent, "report", None, "reports that compare both sides",
+                      "example:\n  pvsync report open-items")
+    report_commands = report.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    open_items = _command(report_commands, parent, "open-items", cmd_report_open_items,
+                          "invoices paid on one side and open on the other, and open items without an invoice",
+                          "exit codes: 0 both sides agree; 1 differences (listed) or an error.\n\n"
+                          "examples:\n  pvsync report open-items\n  pvsync report open-items --json")
+    open_items.add_argument("--json", action="store_true", help="the report as JSON")
 
     simulate = _command(commands, parent, "simulate", cmd_simulate,
                         "serve a simulated e-Boekhouden or PerfectView on a local port",

@@ -87,12 +87,17 @@ class PvsyncApp(App[int]):
     ]
 
     def __init__(self, config_path: Path, state_dir: Path, *, engine_mode: Policy = "auto",
-                 clock: Callable[[], datetime] = utc_now, deterministic: bool = False):
+                 clock: Callable[[], datetime] = utc_now, deterministic: bool = False,
+                 initial_mode: str | None = None):
         super().__init__()
+        self.initial_mode = initial_mode
         self.config_path = Path(config_path)
         self.state_dir = Path(state_dir)
         self.clock = clock
         self.deterministic = deterministic
+        if deterministic:
+            # A snapshot must not catch a progress bar halfway through its animation.
+            self.animation_level = "none"
         self.link = EngineLink(self.state_dir, self.config_path, policy=engine_mode)
         self.store: Store | None = None
         self.state: ConsoleState | None = None
@@ -102,7 +107,10 @@ class PvsyncApp(App[int]):
     # ------------------------------------------------------------------ start and stop
 
     def on_mount(self) -> None:
-        self.switch_mode("status" if self.config_path.exists() else "setup")
+        if not self.config_path.exists():
+            self.switch_mode("setup")
+        else:
+            self.switch_mode(self.initial_mode or "status")
         self.sub_title = "starting"
         self.run_engine()
         self.set_interval(REFRESH_SECONDS, self._tick)
@@ -236,10 +244,12 @@ class PvsyncApp(App[int]):
 
 
 def create_app(config_path: Path, state_dir: Path, *, engine_mode: Policy = "auto",
-               clock: Callable[[], datetime] = utc_now, deterministic: bool = False) -> PvsyncApp:
+               clock: Callable[[], datetime] = utc_now, deterministic: bool = False,
+               initial_mode: str | None = None) -> PvsyncApp:
     """The console, not yet running. `engine_mode="attach"` never runs an engine here;
     `deterministic` hides pids and folder names (for snapshots)."""
-    return PvsyncApp(config_path, state_dir, engine_mode=engine_mode, clock=clock, deterministic=deterministic)
+    return PvsyncApp(config_path, state_dir, engine_mode=engine_mode, clock=clock, deterministic=deterministic,
+                     initial_mode=initial_mode)
 
 
 def run_console(config_path: Path, state_dir: Path) -> int:

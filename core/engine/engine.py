@@ -106,7 +106,8 @@ class Engine:
         self._progress: dict[str, dict[str, Any]] = {}
         self._progress_written = 0.0
         self._handlers: dict[str, Callable[[Request], tuple[str, str]]] = {
-            "sync": self._answer_sync, "reload_config": self._answer_reload}
+            "sync": self._answer_sync, "reload_config": self._answer_reload,
+            "retry_invoice": self._answer_retry_invoice, "choose_document": self._answer_choose_document}
 
     # ------------------------------------------------------------------ config
 
@@ -371,3 +372,15 @@ class Engine:
 
     def _answer_reload(self, request: Request) -> tuple[str, str]:
         return self._reload_config()
+
+    # The invoice commands live with the invoice job; imported here, when first needed,
+    # because core/sync imports this package for RunContext and JobResult.
+    def _answer_retry_invoice(self, request: Request) -> tuple[str, str]:
+        from core.sync.invoice_commands import answer_retry_request
+
+        return answer_retry_request(self.store, request.payload)
+
+    def _answer_choose_document(self, request: Request) -> tuple[str, str]:
+        from core.sync.invoice_commands import answer_choose_document_request
+
+        return answer_choose_document_request(self.store, request.payload)

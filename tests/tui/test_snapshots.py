@@ -13,10 +13,11 @@ from textual.widgets import Input
 
 from core.store import store as store_module
 from tests.tui.conftest import NOW, frozen_clock, minutes_before, settle
-from tests.tui.test_pending_and_setup import JournalStore
-from tui import app as app_module
+from tests.tui.test_pending_and_setup import JOURNAL
+from tui.screens import pending as pending_module
 from tui.app import create_app
 
+MODES = {"1": "status", "2": "logbook", "3": "vat", "4": "pending"}
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 
 
@@ -62,20 +63,19 @@ def seed_world(store, monkeypatch) -> None:
 @pytest.fixture
 def world(store, monkeypatch):
     seed_world(store, monkeypatch)
-    monkeypatch.setattr(app_module, "Store", JournalStore)
+    monkeypatch.setattr(pending_module, "pending_invoices", lambda store: list(JOURNAL))
 
 
-def snapshot_app(config_path, state_dir):
-    return create_app(config_path, state_dir, engine_mode="attach", clock=frozen_clock, deterministic=True)
+def snapshot_app(config_path, state_dir, key: str | None = None):
+    # The screen is chosen at start: the number keys themselves are tested in test_app.py.
+    return create_app(config_path, state_dir, engine_mode="attach", clock=frozen_clock, deterministic=True,
+                      initial_mode=MODES.get(key))
 
 
-def opened(key: str | None):
+def opened(key: str | None = None):
     async def run_before(pilot) -> None:
         app = pilot.app
         await settle(app, pilot)
-        if key:
-            await pilot.press(key)
-            await settle(app, pilot)
         for box in app.screen.query(Input):
             box.cursor_blink = False  # a blinking cursor would make the picture flicker
         await settle(app, pilot)
@@ -87,7 +87,7 @@ def opened(key: str | None):
 @pytest.mark.parametrize("key", [pytest.param("1", id="status"), pytest.param("2", id="logbook"),
                                  pytest.param("3", id="vat"), pytest.param("4", id="pending")])
 def test_screen(snap_compare, world, config_path, state_dir, key, size):
-    assert snap_compare(snapshot_app(config_path, state_dir), terminal_size=size, run_before=opened(key))
+    assert snap_compare(snapshot_app(config_path, state_dir, key), terminal_size=size, run_before=opened(key))
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -19,6 +19,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Input, Static
 
 from core.model import format_euro
+from core.sync.invoice_commands import pending_invoices
 from tui.commands import PaletteCommand
 from tui.formatting import age_text, full_moment_text
 from tui.messages import InvoiceRetryRequested
@@ -45,19 +46,6 @@ class PendingInvoice(Protocol):
     attempts: int
     total_incl_vat: Decimal | None
     updated_at: datetime
-
-
-@dataclass(frozen=True)
-class PendingRead:
-    invoices: list[PendingInvoice]
-    available: bool  # False: this store cannot read the journal yet
-
-
-def read_pending(store) -> PendingRead:
-    reader = getattr(store, "pending_invoices", None)
-    if reader is None:
-        return PendingRead([], available=False)
-    return PendingRead(list(reader()), available=True)
 
 
 def sort_key(name: str):
@@ -87,7 +75,6 @@ class PendingScreen(ModeScreen):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.invoices: list[PendingInvoice] = []
-        self.available = True
         self.sort = "age"
         self.text = ""
         self.seen_version: int | None = None
@@ -118,11 +105,11 @@ class PendingScreen(ModeScreen):
     def load(self) -> None:
         if self.console.store is None:
             return
-        read = read_pending(self.console.store)
-        self.app.call_from_thread(self.show_invoices, read)
+        invoices = pending_invoices(self.console.store)
+        self.app.call_from_thread(self.show_invoices, invoices)
 
-    def show_invoices(self, read: PendingRead) -> None:
-        self.invoices, self.available = read.invoices, read.available
+    def show_invoices(self, invoices: list[PendingInvoice]) -> None:
+        self.invoices = invoices
         self._draw()
 
     def _shown(self) -> list[PendingInvoice]:
@@ -143,11 +130,8 @@ class PendingScreen(ModeScreen):
                           key=invoice.activity_id)
         if selected is not None and selected.activity_id in table.rows:
             table.move_cursor(row=table.get_row_index(selected.activity_id))
-        if not self.available:
-            summary = "The invoice journal cannot be read by this version yet; invoices arrive with their sync."
-        else:
-            filtered = f" matching \"{self.text}\"" if self.text else ""
-            summary = f"{len(shown)} of {len(self.invoices)} pending invoice(s){filtered}; sorted by {self.sort}."
+        filtered = f" matching \"{self.text}\"" if self.text else ""
+        summary = f"{len(shown)} of {len(self.invoices)} pending invoice(s){filtered}; sorted by {self.sort}."
         self.query_one("#pending-summary", Static).update(Text(summary))
 
     def _selected(self) -> PendingInvoice | None:
