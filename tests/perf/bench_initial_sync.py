@@ -1,0 +1,122 @@
+"""Initial relation sync of 10,000 PerfectView relations into an empty e-Boekhouden, with
+20 ms latency on every call, over real loopback sockets.
+
+Targets: pvsync's run within 1.25x of its floor, ceil(writes / C) x 20 ms + reads x 20 ms,
+where C is the configured concurrency (`[engine] concurrency`, default 4) and reads and
+writes are the calls the run made, counted by the simulators; and at least 8x faster
+than the naive script below, on an identical world in the same run.
+
+The naive script is what someone without pvsync writes: read every PerfectView relation
+(paged, as the API demands), then per customer, one call at a time and no change
+detection: open a session, look the code up, add or update the relation, close the
+session. It runs on `--naive-sample` customers (its time per customer is flat, so the
+whole job is extrapolated from that; `--naive-sample 0` runs all of them).
+
+Until `core.sync.relations.RelationsJob` lands, the run's own figures are null and the
+benchmark reports the read phase it can already time and the floor those reads imply.
+
+    uv run python -m tests.perf.bench_initial_sync [--runs 3] [--relations 10000] [--naive-sample 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from core.demo.generate import generate
+from core.demo.world import SimulatedWorld
+from core.perfectview.client import PerfectViewClient
+from core.sync.mapping import merge_into
+from tests.perf.common import (LATENCY_MS, Stopwatch, Target, arguments, bench_world, calls_between, floor_seconds,
+                               latency, progress, report, service_calls)
+from tests.perf.profiles import profiled
+from tests.perf.sync_bench import run_jobs, sync_jobs, tally, timed_reads
+
+TARGETS = [Target("floor_ratio", 1.25, "x"), Target("naive_speedup", 8.0, "x", at_least=True)]
+
+
+def naive_script(world: SimulatedWorld, sample: int) -> dict[str, Any]:
+    """The script without pvsync (see the module docstring); `sample` customers, 0 for all."""
+    config = world.config()
+    before = service_calls(world)
+    with Stopwatch() as reading:
+        pv: PerfectViewClient = world.perfectview_client()
+        customers = [r for r in pv.relations() if r.debtor_number]
+        pv.close()
+    chosen = customers[:sample] if sample else customers
+    eb = world.eboekhouden_client()
+    with Stopwatch() as writing:
+        for relation in chosen:
+            with eb:
+                current = eb.relation(relation.debtor_number)
+                wanted = merge_into(current, relation, config.relations.person_name_format)
+                if current is None:
+                    eb.add_relation(wanted)
+                else:
+                    eb.update_relation(wanted)
+    eb.close()
+    per_customer = writing.seconds / max(1, len(chosen))
+    return {"customers": len(customers), "measured_customers": len(chosen), "read_s": round(reading.seconds, 3),
+            "per_customer_ms": round(per_customer * 1000, 2),
+            "total_s": round(reading.seconds + per_customer * len(customers), 3),
+            "calls": tally(calls_between(before, service_calls(world)))}
+
+
+def one_run(root: Path, *, relations: int, sample: int, seed: int, profile: Path | None) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    with bench_world(root / "pvsync", loopback=True) as world, \
+            bench_world(root / "naive", loopback=True) as naive_world:
+        made = generate(world, relations=relations, invoices=0, open_items=False, seed=seed)
+        generate(naive_world, relations=relations, invoices=0, open_items=False, seed=seed)
+        concurrency = world.config().engine.concurrency
+        figures["customers"] = len(made.customers)
+        figures["concurrency"] = concurrency
+        with latency(world, LATENCY_MS), latency(naive_world, LATENCY_MS):
+            jobs, missing = sync_jobs("relations")
+            progress("read phase through the clients")
+            reads, read_profile = profiled(None if jobs else profile, lambda: timed_reads(world, invoices=False))
+            figures["read_phase"] = reads
+            # What the floor is at least: these reads, and one AddRelatie per customer.
+            figures["floor_estimate_s"] = floor_seconds(writes=len(made.customers), reads=reads["calls"]["reads"],
+                                                        concurrency=concurrency)
+            figures["pending"] = missing
+            figures.update(pvsync_s=None, floor_s=None, floor_ratio=None, naive_speedup=None, profile=read_profile)
+            if jobs:
+                progress("pvsync's initial relation sync")
+                (run, seconds, calls), figures["profile"] = profiled(profile, lambda: run_jobs(world, jobs))
+                counted = tally(calls)
+                floor = floor_seconds(writes=counted["writes"], reads=counted["reads"], concurrency=concurrency)
+                figures.update(pvsync_s=round(seconds, 3), outcome=run.outcome, calls=counted, floor_s=floor,
+                               floor_ratio=round(seconds / floor, 3) if floor else None)
+            progress(f"the naive script on {sample or 'all'} customers")
+            figures["naive"] = naive_script(naive_world, sample)
+            if figures["pvsync_s"]:
+                figures["naive_speedup"] = round(figures["naive"]["total_s"] / figures["pvsync_s"], 2)
+    return figures
+
+
+def main() -> None:
+    def extra(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--relations", type=int, default=10_000)
+        parser.add_argument("--naive-sample", type=int, default=300, help="customers the naive script writes "
+                            "(0: all); its total is extrapolated from the time per customer")
+        parser.add_argument("--profile", type=Path, help="write a cProfile of pvsync's run (until the job "
+                            "exists: of the read phase) in the first run here (.pstats)")
+
+    args = arguments("Initial relation sync with 20 ms latency: floor ratio and the naive script.", extra=extra)
+    runs = []
+    for number in range(args.runs):
+        progress(f"run {number + 1}/{args.runs}")
+        with tempfile.TemporaryDirectory(prefix="pvsync-bench-initial-") as folder:
+            runs.append(one_run(Path(folder), relations=args.relations, sample=args.naive_sample, seed=number + 1,
+                                profile=args.profile if number == 0 else None))
+    report("initial_sync", runs, TARGETS, context={"latency_ms": LATENCY_MS, "relations": args.relations},
+           notes=["floor = ceil(writes / C) x 20 ms + reads x 20 ms, counted from the simulators' call counters",
+                  "the naive script's per-customer calls: OpenSession, GetRelaties(code), AddRelatie or "
+                  "UpdateRelatie, CloseSession"])
+
+
+if __name__ == "__main__":
+    main()

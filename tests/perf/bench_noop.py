@@ -1,0 +1,73 @@
+"""No-op run: 10,000 relations and 5,000 invoices already in step, nothing changed since,
+in-process simulators (no latency). Targets: <= 2 s wall, <= 5 calls to e-Boekhouden,
+0 writes to either side.
+
+The world is generated (with part of the invoices already booked and open items in
+e-Boekhouden), brought in step by one untimed run of every job that exists, and then
+each timed run is the next run of those jobs. Jobs that have not landed yet are listed
+under `pending`; the figures then cover the jobs that ran. Beside the run, the benchmark
+times the read phase through the clients with a modified-since moment of "now" (what a
+no-op run cannot avoid reading) and, with `--full-read`, everything (what a run that
+ignores modified-since would read: every invoice costs two more calls).
+
+    uv run python -m tests.perf.bench_noop [--runs 3] [--relations 10000] [--invoices 5000] [--profile noop.pstats]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from core.demo.generate import generate
+from tests.perf.common import Target, arguments, bench_world, progress, report, timed
+from tests.perf.profiles import profiled
+from tests.perf.sync_bench import run_jobs, sync_jobs, tally, timed_reads
+
+TARGETS = [Target("noop_s", 2.0, "s"), Target("calls.eboekhouden_calls", 5, "calls"),
+           Target("calls.writes", 0, "writes")]
+
+
+def main() -> None:
+    def extra(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--relations", type=int, default=10_000)
+        parser.add_argument("--invoices", type=int, default=5_000)
+        parser.add_argument("--full-read", action="store_true", help="also time reading everything (slow)")
+        parser.add_argument("--profile", type=Path, help="write a cProfile of the first timed run here")
+
+    args = arguments("No-op run at 10k relations and 5k invoices, in-process.", extra=extra)
+    with tempfile.TemporaryDirectory(prefix="pvsync-bench-noop-") as folder, bench_world(Path(folder)) as world:
+        made, generate_s = timed(lambda: generate(world, relations=args.relations, invoices=args.invoices,
+                                                  open_items=True, seed=1))
+        context: dict[str, Any] = {"generated": made.counts(), "generate_s": round(generate_s, 2)}
+        jobs, missing = sync_jobs("relations", "invoices", "payments")
+        context["jobs"] = [job.name for job in jobs]
+        if args.full_read:
+            progress("reading everything through the clients")
+            context["full_read"] = timed_reads(world, invoices=True)
+        if jobs:
+            progress(f"bringing both sides in step: {', '.join(context['jobs'])}")
+            first, seconds, calls = run_jobs(world, jobs)
+            context["initial_run"] = {"outcome": first.outcome, "seconds": round(seconds, 2), "calls": tally(calls)}
+        runs = []
+        for number in range(args.runs):
+            progress(f"run {number + 1}/{args.runs}")
+            figures: dict[str, Any] = {"pending": missing, "noop_s": None, "calls": None}
+            since = datetime.now(UTC)
+            figures["read_phase_unchanged"] = timed_reads(world, invoices=True, modified_since=since)
+            if jobs:
+                (run, seconds, calls), figures["profile"] = profiled(
+                    args.profile if number == 0 else None, lambda: run_jobs(world, jobs))
+                figures.update(noop_s=round(seconds, 3), outcome=run.outcome, calls=tally(calls),
+                               calls_by_operation=calls,
+                               job_seconds={o.job: round(o.seconds, 3) for o in run.jobs})
+            runs.append(figures)
+        report("noop", runs, TARGETS, context=context, notes=[
+            "in-process simulators: the figures are pvsync's own cost plus the simulators' (same process)",
+            "profile: the calling thread only; the simulators answer in that thread too (in-process transport)"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""What the sync benchmarks share: the relation and invoice jobs (once their issues land),
+counting a run's reads and writes from the simulators' own call counters, and the reads
+that can be timed through the clients before the jobs exist.
+
+The jobs are looked up by name (`core.sync.relations.RelationsJob`,
+`core.sync.invoices.InvoicesJob`); while one is missing, a benchmark measures what it can
+and reports the job's figures as null with the reason, so its JSON shape stays the same.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from core.demo.world import SimulatedWorld
+from core.engine.engine import RunReport
+from tests.perf.common import Stopwatch, calls_between, service_calls
+
+JOBS = {"relations": ("core.sync.relations", "RelationsJob"), "invoices": ("core.sync.invoices", "InvoicesJob"),
+        "payments": ("core.sync.payments", "PaymentsJob")}
+
+# Operations that change something at the service; every other operation is a read.
+WRITES = {
+    "eboekhouden": {"AddRelatie", "UpdateRelatie", "AddMutatie"},
+    "perfectview": {"RelationCreate", "RelationUpdate", "RelationshipUpdate", "RelationAddNote", "ActivityCreate",
+                    "ActivityUpdate", "ActivityFlow", "ActivityAddProductLine", "ActivityAddNote",
+                    "ActivityAddAttachment"},
+}
+SESSION_CALLS = {"OpenSession", "CloseSession"}
+
+
+def sync_jobs(*names: str) -> tuple[list[Any], list[str]]:
+    """The named jobs that exist, and a sentence for each that does not (its issue has not landed)."""
+    jobs, missing = [], []
+    for name in names:
+        module_name, class_name = JOBS[name]
+        try:
+            jobs.append(getattr(importlib.import_module(module_name), class_name)())
+        except (ImportError, AttributeError) as exc:
+            missing.append(f"{module_name}.{class_name} is not available yet ({exc})")
+    return jobs, missing
+
+
+def tally(calls: dict[str, dict[str, int]]) -> dict[str, int]:
+    """Reads and writes per side of a calls-per-operation delta."""
+    result = {}
+    for side, operations in calls.items():
+        writes = sum(n for op, n in operations.items() if op in WRITES[side])
+        result[f"{side}_writes"] = writes
+        result[f"{side}_reads"] = sum(operations.values()) - writes
+        result[f"{side}_calls"] = sum(operations.values())
+    result["writes"] = result["eboekhouden_writes"] + result["perfectview_writes"]
+    result["reads"] = result["eboekhouden_reads"] + result["perfectview_reads"]
+    return result
+
+
+def run_jobs(world: SimulatedWorld, jobs: list[Any]) -> tuple[RunReport, float, dict[str, dict[str, int]]]:
+    """One engine run of `jobs`: its report, wall seconds and the calls it made per operation."""
+    engine = world.engine(jobs=jobs)
+    try:
+        before = service_calls(world)
+        with Stopwatch() as watch:
+            report = engine.run(trigger="forced")
+        return report, watch.seconds, calls_between(before, service_calls(world))
+    finally:
+        engine.close()
+
+
+def timed_reads(world: SimulatedWorld, *, invoices: bool, modified_since: Any = None) -> dict[str, Any]:
+    """The read phase of a run through the real clients (what a job reads before it plans):
+    PerfectView relations (and invoices), e-Boekhouden relations and open items, in one session."""
+    before = service_calls(world)
+    figures: dict[str, Any] = {}
+    pv = world.perfectview_client()
+    try:
+        with Stopwatch() as watch:
+            figures["pv_relations"] = sum(1 for _ in pv.relations(modified_since))
+        figures["pv_relations_s"] = round(watch.seconds, 3)
+        if invoices:
+            with Stopwatch() as watch:
+                figures["pv_invoices"] = sum(1 for _ in pv.sales_invoices(modified_since=modified_since))
+            figures["pv_invoices_s"] = round(watch.seconds, 3)
+    finally:
+        pv.close()
+    with Stopwatch() as watch, world.eboekhouden_client() as eb:
+        figures["eb_relations"] = len(eb.relations())
+        figures["eb_open_items"] = len(eb.open_items())
+    figures["eb_s"] = round(watch.seconds, 3)
+    calls = calls_between(before, service_calls(world))
+    figures["calls"] = tally(calls)
+    figures["calls_by_operation"] = calls
+    return figures
