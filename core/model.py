@@ -407,3 +407,18 @@ class Ledger:
     code: str
     description: str
     category: str  # BAL, VW, FIN, DEB, CRED, ...
+
+
+# --------------------------------------------------------------------------- relation sync state
+
+
+@dataclass(frozen=True)
+class RelationLink:
+    """A linked pair (PerfectView relation <-> e-Boekhouden code) and the content hashes
+    of both sides at the last sync; the store keeps them, the relation planner reads them."""
+
+    pv_id: str
+    code: str
+    eb_id: int = 0
+    pv_hash: str = ""
+    eb_hash: str = ""

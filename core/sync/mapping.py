@@ -144,7 +144,10 @@ def crm_relation_problems(relation: CrmRelation, name_format: str) -> list[Relat
     """Problems in the PerfectView data itself, before e-Boekhouden's limits are checked."""
     problems: list[RelationProblem] = []
     values = crm_to_eboekhouden_values(relation, name_format)
-    if not values["bedrijf"]:
+    # A person needs a surname whatever the name format: "Anna" alone is no customer record,
+    # and PerfectView itself requires the Achternaam.
+    nameless = not values["bedrijf"] if relation.kind is RelationKind.ORGANISATION else not relation.last_name.strip()
+    if nameless:
         what = "organisation name" if relation.kind is RelationKind.ORGANISATION else "surname"
         problems.append(RelationProblem("bedrijf", f"the relation has no {what}",
                                         f"fill in the {what} in PerfectView"))

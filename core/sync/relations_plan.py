@@ -10,26 +10,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Collection, Iterable, Sequence
 
-from core.model import CrmRelation, EbRelation
+from core.model import CrmRelation, EbRelation, RelationLink  # RelationLink: the store's record, re-exported
 from core.sync.mapping import (FieldChange, RelationProblem, changes, crm_hash, crm_relation_problems,
                                eboekhouden_hash, eboekhouden_to_crm, merge_into)
 
 # Updates below this count never trip the share guard: a small administration where
 # three of five relations changed is normal, not a sign of a broken side.
 GUARD_MINIMUM_UPDATES = 5
-
-
-@dataclass(frozen=True)
-class RelationLink:
-    """What the store remembers of a linked pair at the last sync."""
-
-    pv_id: str
-    code: str
-    eb_id: int = 0
-    pv_hash: str = ""
-    eb_hash: str = ""
 
 
 @dataclass(frozen=True)
@@ -134,13 +123,18 @@ def _label(relation: CrmRelation) -> str:
 def plan_relations(*, perfectview: Sequence[CrmRelation], eboekhouden: Sequence[EbRelation],
                    links: Iterable[RelationLink], settings: RelationSyncSettings, customer_codes: set[str],
                    full_pass: bool = True, force: bool = False,
-                   eboekhouden_limits: Callable[[EbRelation], list[RelationProblem]] | None = None) -> RelationPlan:
+                   eboekhouden_limits: Callable[[EbRelation], list[RelationProblem]] | None = None,
+                   other_debtor_numbers: Collection[str] = (), retired_codes: Collection[str] = ()) -> RelationPlan:
     """Plan one relation sync.
 
     `perfectview` holds every PerfectView relation on a full pass, or only those
     modified since the cursor otherwise (then nothing can be judged missing).
     `customer_codes` are the e-Boekhouden codes that count as customers for import.
     `eboekhouden_limits` checks a relation against e-Boekhouden's field limits.
+    `other_debtor_numbers` are the Debiteurnummers of PerfectView relations not in
+    `perfectview` (an incremental pass): PerfectView has them, so they are never imported.
+    `retired_codes` were linked to a PerfectView relation that took another Debiteurnummer:
+    they stay in e-Boekhouden and are not imported back as new PerfectView relations.
     """
     plan = RelationPlan()
     links = list(links)
@@ -166,7 +160,8 @@ def plan_relations(*, perfectview: Sequence[CrmRelation], eboekhouden: Sequence[
     if settings.export_to_eboekhouden:
         for code, group in sorted(by_debtor.items()):
             if len(group) > 1:
-                names = ", ".join(_label(r) for r in group)
+                # Sorted: the same duplicates read in another order are the same problem.
+                names = ", ".join(sorted(_label(r) for r in group))
                 for relation in group:
                     plan.actions.append(RelationBlocked(_label(relation), relation.id, (RelationProblem(
                         "code", f"Debiteurnummer {code} is used by {len(group)} PerfectView relations: {names}",
@@ -176,7 +171,7 @@ def plan_relations(*, perfectview: Sequence[CrmRelation], eboekhouden: Sequence[
                                              eboekhouden_limits))
 
     if settings.import_from_eboekhouden:
-        known_codes = set(by_debtor)
+        known_codes = set(by_debtor) | {number.strip() for number in other_debtor_numbers} | set(retired_codes)
         for relation in eboekhouden:
             if relation.code in known_codes or relation.code not in customer_codes:
                 continue
@@ -201,14 +196,17 @@ def plan_relations(*, perfectview: Sequence[CrmRelation], eboekhouden: Sequence[
         elif link.code not in eb_by_code and ("e-Boekhouden", link.code) not in reported:
             plan.actions.append(_gone_from_eboekhouden(link.pv_id, link.code))
 
+    # The share is of the relations both sides have: the linked ones, or on a first run
+    # against an administration whose codes already match, those the plan compared.
     updates = plan.of(UpdateInEboekhouden)
-    if not force and links and len(updates) >= GUARD_MINIMUM_UPDATES:
-        share = len(updates) / len(links)
+    both_sides = max(len(links), len(updates) + len(plan.of(LinkUnchanged)))
+    if not force and len(updates) >= GUARD_MINIMUM_UPDATES:
+        share = len(updates) / both_sides
         if share > settings.max_change_share:
-            plan.stop = GuardStop(f"this run would overwrite {len(updates)} of {len(links)} linked relations "
-                                  f"({share:.0%}, more than the configured {settings.max_change_share:.0%}); "
-                                  "run `pvsync sync --only relations --force` or confirm in the console if that is "
-                                  "intended", needs_force=True)
+            plan.stop = GuardStop(f"this run would overwrite {len(updates)} of {both_sides} relations that exist in "
+                                  f"both PerfectView and e-Boekhouden ({share:.0%}, more than the configured "
+                                  f"{settings.max_change_share:.0%}); nothing was written. Run `pvsync sync --only "
+                                  "relations --force` or confirm in the console if that is intended", needs_force=True)
     return plan
 
 

@@ -124,3 +124,10 @@ def test_import_from_eboekhouden_builds_the_right_kind():
                                 relation_type="Te beoordelen", account_manager_id="")
     assert person.kind is RelationKind.PERSON and person.last_name == "Karel Appel"
     assert person.gender is Gender.MALE and person.mobile == "06-1"
+
+
+@pytest.mark.parametrize("fmt", ["Voornaam Achternaam", "Achternaam"])
+def test_a_person_without_surname_is_a_problem_in_every_name_format(fmt):
+    from dataclasses import replace
+    problems = crm_relation_problems(replace(PERSON, middle_name="", last_name="  "), fmt)
+    assert [(p.field, p.message) for p in problems] == [("bedrijf", "the relation has no surname")]

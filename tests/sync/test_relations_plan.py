@@ -149,3 +149,18 @@ def test_few_updates_never_trip_the_share_guard():
     ebs = [eb_of(r, i) for i, r in enumerate(relations)]
     changed = [replace(r, phone="010-9999999") for r in relations]
     assert plan(changed, ebs, [link(r, e) for r, e in zip(relations, ebs)]).stop is None
+
+
+def test_first_contact_with_an_administration_whose_codes_match_is_guarded_too():
+    relations = [org(f"pv-{i}", f"D{i}", f"Firma {i}") for i in range(10)]
+    ebs = [eb_of(r, i).with_changes(telefoon="010-0000000") for i, r in enumerate(relations[:6])] + \
+        [eb_of(r, i) for i, r in enumerate(relations) if i >= 6]
+    stopped = plan(relations, ebs, links=())
+    assert stopped.stop is not None and "6 of 10" in stopped.stop.reason
+
+
+def test_a_code_left_behind_by_a_renumbered_relation_is_not_imported_back():
+    eb_old = EbRelation(id=12, code="D9", bedrijf="Alfa BV", bp="B")
+    result = plan([A], [eb_old], imp=True, retired_codes={"D9"})
+    assert result.of(ImportIntoPerfectView) == []
+    assert [type(a) for a in plan([A], [eb_old], imp=True).actions] == [CreateInEboekhouden, ImportIntoPerfectView]

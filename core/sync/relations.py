@@ -1,0 +1,445 @@
+"""The relation sync job: read both sides, plan (core.sync.relations_plan), apply action by action.
+
+PerfectView is read in full on the first run and every `full_pass_hours`, and modified-since
+the cursor in between. An incremental read alone would miss three things, so the job fetches
+them on purpose: a linked relation that changed only in e-Boekhouden (its stored hash no
+longer matches; PerfectView must win there too), a relation that did not change but
+shares a Debiteurnummer with one that did (a duplicate must block both), and the blocked
+relations (their cause may have been fixed in another relation). e-Boekhouden is
+read whole with one GetRelaties. Each write is applied and its link saved on its own, so a
+failure costs that one relation and the run goes on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.eboekhouden.limits import relation_problems
+from core.engine.jobs import JobResult, RunContext
+from core.model import CrmRelation, EbRelation, MutatieSoort, RelationKind, RelationLink
+from core.perfectview.errors import NotInDatabase, PerfectViewError
+from core.soap.errors import BudgetExhausted, RequestInvalid, ServiceError, TransportFailure
+from core.store.records import utc_now
+from core.store.relation_state import RelationState
+from core.sync.mapping import RelationProblem, crm_hash, eboekhouden_hash
+from core.sync.relations_plan import (CreateInEboekhouden, ImportIntoPerfectView, LinkUnchanged, RelationBlocked,
+                                      RelationDisappeared, RelationPlan, RelationSyncSettings, UpdateInEboekhouden,
+                                      plan_relations)
+
+KIND = "relation"
+# Read a little before the cursor: a clock that runs behind PerfectView's must not lose an
+# edit. Reading a relation twice costs nothing, its hash is unchanged.
+CURSOR_OVERLAP = timedelta(minutes=10)
+COUNTERS = ("created", "updated", "unchanged", "imported", "blocked", "disappeared", "failed")
+
+
+@dataclass
+class NotedProblem:
+    """Everything one relation ran into this run (a blocked relation may also have lost its partner)."""
+
+    subject: str
+    code: str
+    kind: str
+    problems: list[RelationProblem]
+    story: list[str]  # for the logbook
+    details: dict[str, str]
+
+
+@dataclass
+class Snapshot:
+    """What one run read, and what it knows of PerfectView beyond that read."""
+
+    started: datetime
+    full_pass: bool
+    perfectview: list[CrmRelation]
+    eboekhouden: list[EbRelation]
+    links: list[RelationLink]
+    customer_codes: set[str]
+    other_debtor_numbers: dict[str, str] = field(default_factory=dict)  # unread PerfectView relations
+
+
+class RelationsJob:
+    """Relations both ways, PerfectView leading (issue 5)."""
+
+    name = "relations"
+    kind = KIND
+
+    def __init__(self, *, cursor_overlap: timedelta = CURSOR_OVERLAP):
+        # Tests set no overlap, so that a modified-since read really is one.
+        self.cursor_overlap = cursor_overlap
+
+    def interval(self, config: Any) -> timedelta:
+        return config.schedule.relations
+
+    def enabled(self, config: Any) -> bool:
+        return bool(config.relations.import_from_eboekhouden or config.relations.export_to_eboekhouden)
+
+    def run(self, ctx: RunContext) -> JobResult:
+        return RelationRun(ctx, self.cursor_overlap).run()
+
+
+def sync_settings(config: Any) -> RelationSyncSettings:
+    rel = config.relations
+    return RelationSyncSettings(export_to_eboekhouden=rel.export_to_eboekhouden,
+                                import_from_eboekhouden=rel.import_from_eboekhouden,
+                                person_name_format=rel.person_name_format,
+                                import_relation_type=rel.import_relation_type,
+                                max_change_share=rel.max_change_share)
+
+
+class RelationRun:
+    """One run of the relations job."""
+
+    def __init__(self, ctx: RunContext, cursor_overlap: timedelta = CURSOR_OVERLAP):
+        self.ctx = ctx
+        self.cursor_overlap = cursor_overlap
+        self.config = ctx.config.relations
+        self.settings = sync_settings(ctx.config)
+        self.state = RelationState(ctx.store)
+        self.counters = dict.fromkeys(COUNTERS, 0)
+        self._import_target: tuple[dict[RelationKind, str], str] | NotInDatabase | None = None
+        self.noted: dict[str, NotedProblem] = {}  # problem key -> what this run found
+
+    # ------------------------------------------------------------------ read
+
+    def run(self) -> JobResult:
+        snapshot = self.read()
+        plan = plan_relations(perfectview=snapshot.perfectview, eboekhouden=snapshot.eboekhouden,
+                              links=snapshot.links, settings=self.settings, customer_codes=snapshot.customer_codes,
+                              full_pass=snapshot.full_pass, force=self.ctx.force, eboekhouden_limits=relation_problems,
+                              other_debtor_numbers=set(snapshot.other_debtor_numbers.values()),
+                              retired_codes=self.state.retired_codes())
+        pass_name = "full pass" if snapshot.full_pass else "changes only"
+        if self.ctx.dry_run:
+            return self.show(plan, snapshot, pass_name)
+        if plan.stop is not None:
+            return self.stopped(plan)
+        complete = self.apply(plan, snapshot)
+        if complete and not self.counters["failed"]:
+            # Only now: a run that stopped or failed half-way reads the same changes again.
+            read = snapshot.perfectview
+            self.state.finish_read(snapshot.started, full_pass=snapshot.full_pass,
+                                   debtor_numbers={r.id: r.debtor_number.strip() for r in read},
+                                   read_ids=[r.id for r in read])
+        counters = {name: count for name, count in self.counters.items() if count}
+        return JobResult(counters=counters, failures=self.counters["failed"], complete=complete,
+                         summary=f"{pass_name}: " + (", ".join(f"{n} {c}" for n, c in counters.items())
+                                                     or "nothing to do"))
+
+    def read(self) -> Snapshot:
+        pv = self.ctx.services.perfectview()
+        eb = self.ctx.services.eboekhouden()
+        started = utc_now()
+        cursor, last_full = self.state.perfectview_cursor(), self.state.last_full_pass()
+        full_pass = (cursor is None or last_full is None
+                     or started - last_full >= timedelta(hours=self.config.full_pass_hours))
+        if full_pass:
+            perfectview = list(pv.relations())
+        else:
+            perfectview = list(pv.relations(modified_since=cursor - self.cursor_overlap, until=started))
+        eboekhouden = eb.relations()
+        links = self.state.links()
+        snapshot = Snapshot(started, full_pass, perfectview, eboekhouden, links,
+                            self.customer_codes(eb, eboekhouden) if self.config.import_from_eboekhouden else set())
+        if not full_pass:
+            self.complete_incremental_read(pv, snapshot)
+        return snapshot
+
+    def complete_incremental_read(self, pv: Any, snapshot: Snapshot) -> None:
+        """Add to a modified-since read what it cannot show (see the module docstring)."""
+        read = {r.id: r for r in snapshot.perfectview}
+        known = {pv_id: number for pv_id, number in self.state.debtor_numbers().items() if pv_id not in read}
+        eb_by_code = {r.code: r for r in snapshot.eboekhouden}
+        wanted = {link.pv_id for link in snapshot.links
+                  if link.pv_id not in read and link.code in eb_by_code
+                  and eboekhouden_hash(eb_by_code[link.code]) != link.eb_hash}
+        numbers = {r.debtor_number.strip() for r in read.values() if r.debtor_number.strip()}
+        wanted |= {pv_id for pv_id, number in known.items() if number in numbers}
+        # A relation with a problem may be fixed elsewhere (the other holder of its number changed).
+        wanted |= {p.key for p in self.state.problems() if p.kind != "import" and p.key not in read}
+        for pv_id in sorted(wanted):
+            try:
+                relation = pv.relation(pv_id, with_account_manager=False)
+            except PerfectViewError:
+                continue  # gone from PerfectView: the next full pass reports it
+            if relation is not None:
+                snapshot.perfectview.append(relation)
+                known.pop(pv_id, None)
+        snapshot.other_debtor_numbers = known
+
+    def customer_codes(self, eb: Any, eboekhouden: list[EbRelation]) -> set[str]:
+        """The e-Boekhouden codes that count as customers, by `relations.customers`.
+
+        "all": every relation. "with_open_items": relations with a debtor open item.
+        "with_sales": those, plus every relation ever seen with a sales booking: one
+        GetMutaties per run (its monthly budget), which shows the latest 500 mutations,
+        so what it finds is kept for later runs.
+        """
+        if self.config.customers == "all":
+            return {r.code for r in eboekhouden}
+        codes = {item.relation_code for item in eb.open_items("Debiteuren") if item.relation_code}
+        if self.config.customers == "with_open_items":
+            return codes
+        try:
+            sales = {b.relation_code for b in eb.bookings(purpose="other")
+                     if b.soort is MutatieSoort.FACTUUR_VERSTUURD and b.relation_code}
+        except BudgetExhausted as error:
+            self.ctx.log("WARNING", KIND, f"sales bookings not read this run ({error}); customers found before "
+                                          "and those with open items are imported")
+            sales = set()
+        self.state.add_customer_codes(sales - self.state.customer_codes())
+        return codes | self.state.customer_codes()
+
+    # ------------------------------------------------------------------ dry run and guards
+
+    def show(self, plan: RelationPlan, snapshot: Snapshot, pass_name: str) -> JobResult:
+        """The plan in words, in the logbook (subject = Debiteurnummer) and in the summary."""
+        lines = []
+        for action in plan.actions:
+            if isinstance(action, LinkUnchanged):
+                continue
+            subject, text = self.describe(action, snapshot)
+            self.ctx.log("INFO", KIND, f"plan: {text}", subject=subject)
+            lines.append(text)
+        unchanged = len(plan.of(LinkUnchanged))
+        head = (f"dry run ({pass_name}), nothing written: {len(plan.of(CreateInEboekhouden))} to create, "
+                f"{len(plan.of(UpdateInEboekhouden))} to update, {len(plan.of(ImportIntoPerfectView))} to import, "
+                f"{len(plan.of(RelationBlocked))} skipped, {unchanged} unchanged")
+        if plan.stop is not None:
+            self.ctx.log("WARNING", KIND, f"the real run would stop: {plan.stop.reason}")
+            lines.append(f"the real run would stop: {plan.stop.reason}")
+        return JobResult(counters={"planned": len(plan.writes())}, summary="\n    ".join([head, *lines]))
+
+    def describe(self, action: Any, snapshot: Snapshot) -> tuple[str, str]:
+        """(subject, one line in words) for the plan and the logbook."""
+        subject, what = self.what(action, snapshot)
+        if isinstance(action, (CreateInEboekhouden, ImportIntoPerfectView)):
+            return subject, f"{what}: {action.reason}"
+        if isinstance(action, UpdateInEboekhouden):
+            return subject, f"{what}: " + "; ".join(change.describe() for change in action.changes)
+        if isinstance(action, RelationBlocked):
+            return subject, f"{what}: " + "; ".join(str(p) for p in action.problems)
+        if isinstance(action, RelationDisappeared):
+            return subject, f"{what}: {action.reason}"
+        return subject, what
+
+    def what(self, action: Any, snapshot: Snapshot) -> tuple[str, str]:
+        """(subject, what the action does in a few words)."""
+        if isinstance(action, CreateInEboekhouden):
+            return action.code, f"create {action.code} ({action.wanted.bedrijf}) in e-Boekhouden"
+        if isinstance(action, UpdateInEboekhouden):
+            return action.code, f"update {action.code} ({action.wanted.bedrijf}) in e-Boekhouden"
+        if isinstance(action, ImportIntoPerfectView):
+            relation = action.relation
+            as_type = (self.settings.import_relation_type if relation.kind is RelationKind.ORGANISATION
+                       else "a person")
+            return action.code, (f"import {action.code} ({relation.name or relation.last_name}) into PerfectView "
+                                 f"as {as_type}")
+        if isinstance(action, RelationBlocked):
+            return self.code_of(action.pv_id, snapshot), f"skip {action.subject}"
+        if isinstance(action, RelationDisappeared):
+            return action.code, f"report {action.code}"
+        return action.code, f"keep {action.code}"
+
+    @staticmethod
+    def code_of(pv_id: str, snapshot: Snapshot) -> str:
+        return next((r.debtor_number.strip() for r in snapshot.perfectview if r.id == pv_id), "") or pv_id
+
+    def stopped(self, plan: RelationPlan) -> JobResult:
+        self.ctx.log("ERROR", KIND, f"relation sync stopped before writing anything: {plan.stop.reason}")
+        return JobResult(counters={"stopped": 1}, failures=1, summary=f"stopped: {plan.stop.reason}")
+
+    # ------------------------------------------------------------------ apply
+
+    def apply(self, plan: RelationPlan, snapshot: Snapshot) -> bool:
+        """Every action on its own; False when the run was asked to stop half-way."""
+        links = {link.pv_id: link for link in snapshot.links}
+        failed: set[str] = set()
+        fine: set[str] = set()
+        total = len(plan.actions)
+        for done, action in enumerate(plan.actions, start=1):
+            if self.ctx.should_stop():
+                self.tell_problems()
+                return False
+            key = self.key_of(action)
+            try:
+                if isinstance(action, CreateInEboekhouden):
+                    self.create(action)
+                elif isinstance(action, UpdateInEboekhouden):
+                    self.update(action)
+                elif isinstance(action, LinkUnchanged):
+                    self.unchanged(action, links.get(action.pv_id))
+                elif isinstance(action, ImportIntoPerfectView):
+                    if not self.import_relation(action):
+                        continue
+                elif isinstance(action, RelationBlocked):
+                    self.blocked(action, snapshot)
+                    continue
+                elif isinstance(action, RelationDisappeared):
+                    self.disappeared(action)
+                    continue
+                fine.add(key)
+            except (ServiceError, NotInDatabase) as error:
+                self.counters["failed"] += 1
+                failed.add(key)
+                subject, what = self.what(action, snapshot)
+                self.ctx.log("ERROR", KIND, f"{what} failed: {error}. It is tried again in the next run.",
+                             subject=subject)
+            finally:
+                self.ctx.progress("relations", done, total)
+        self.tell_problems()
+        known = self.state.problem_keys()
+        settled = known - set(self.noted) - failed if snapshot.full_pass else (known & fine) - set(self.noted)
+        self.state.clear_problems(settled)
+        return True
+
+    def note(self, key: str, *, subject: str, code: str, kind: str, problems: list[RelationProblem],
+             story: str, details: dict[str, str]) -> None:
+        noted = self.noted.get(key)
+        if noted is None:
+            self.noted[key] = NotedProblem(subject, code, kind, list(problems), [story], details)
+            return
+        noted.problems.extend(problems)
+        noted.story.append(story)
+        if kind == "blocked":
+            noted.kind, noted.subject = kind, subject
+
+    def tell_problems(self) -> None:
+        """Store this run's problems; a problem is told in the logbook when it is new or changed."""
+        for key, noted in self.noted.items():
+            if self.state.record_problems(key, subject=noted.subject, code=noted.code, kind=noted.kind,
+                                          problems=noted.problems):
+                self.ctx.log("WARNING", KIND, "; ".join(noted.story), subject=noted.code, details=noted.details)
+
+    def save_link(self, link: RelationLink) -> None:
+        moved_from = self.state.save_link(link)
+        if moved_from:
+            self.ctx.log("WARNING", KIND, f"{moved_from} is no longer linked: its PerfectView relation now has "
+                                          f"Debiteurnummer {link.code}. {moved_from} stays in e-Boekhouden as it is "
+                                          "(pvsync deletes nothing) and is not imported back into PerfectView",
+                         subject=moved_from, details={"perfectview_id": link.pv_id, "code": link.code})
+
+    @staticmethod
+    def key_of(action: Any) -> str:
+        if isinstance(action, ImportIntoPerfectView):
+            return f"e-Boekhouden {action.code}"
+        return action.pv_id
+
+    def create(self, action: CreateInEboekhouden) -> None:
+        eb = self.ctx.services.eboekhouden()
+        try:
+            eb_id, stored = eb.add_relation(action.wanted), action.wanted
+        except RequestInvalid:
+            raise
+        except ServiceError as error:
+            if isinstance(error, TransportFailure) and not error.maybe_processed:
+                raise
+            # Maybe processed, or refused because the code exists: never add twice.
+            found = eb.relation(action.code)
+            if found is None:
+                raise
+            # An empty hash never matches: the next run compares the adopted record field by field.
+            eb_id, stored = found.id, None
+            self.ctx.log("WARNING", KIND, f"{action.code} was already in e-Boekhouden ({error}); linked to that "
+                                          "relation, its fields are compared in the next run", subject=action.code)
+        self.save_link(RelationLink(action.pv_id, action.code, eb_id, action.pv_hash,
+                                          eboekhouden_hash(stored) if stored else ""))
+        self.counters["created"] += 1
+        self.ctx.log("INFO", KIND, f"created {action.code} ({action.wanted.bedrijf}) in e-Boekhouden",
+                     subject=action.code)
+
+    def update(self, action: UpdateInEboekhouden) -> None:
+        """Read-merge-write (the plan merged into the record as read), then one audit line per field."""
+        self.ctx.services.eboekhouden().update_relation(action.wanted)
+        self.save_link(RelationLink(action.pv_id, action.code, action.current.id, action.pv_hash,
+                                          eboekhouden_hash(action.wanted)))
+        self.counters["updated"] += 1
+        for change in action.changes:
+            self.ctx.log("INFO", KIND, f"e-Boekhouden {action.code}: PerfectView overwrote {change.describe()}",
+                         subject=action.code, details={"field": change.field, "old": change.old, "new": change.new,
+                                                       "perfectview_id": action.pv_id})
+
+    def unchanged(self, action: LinkUnchanged, link: RelationLink | None) -> None:
+        wanted = RelationLink(action.pv_id, action.code, action.eb_id, action.pv_hash, action.eb_hash)
+        if link != wanted:
+            self.save_link(wanted)
+        self.counters["unchanged"] += 1
+
+    def blocked(self, action: RelationBlocked, snapshot: Snapshot) -> None:
+        self.counters["blocked"] += 1
+        reasons = "; ".join(str(p) for p in action.problems)
+        self.note(action.pv_id, subject=action.subject, code=self.code_of(action.pv_id, snapshot), kind="blocked",
+                  problems=list(action.problems), story=f"{action.subject} is not written to e-Boekhouden: {reasons}",
+                  details={"perfectview_id": action.pv_id})
+
+    def disappeared(self, action: RelationDisappeared) -> None:
+        self.counters["disappeared"] += 1
+        hint = ("restore the relation or its Debiteurnummer in PerfectView" if action.side == "PerfectView"
+                else "restore the relation in e-Boekhouden, or clear the Debiteurnummer in PerfectView")
+        self.note(action.pv_id, subject=action.code, code=action.code, kind="disappeared",
+                  problems=[RelationProblem("link", action.reason, hint)], story=f"{action.code}: {action.reason}",
+                  details={"perfectview_id": action.pv_id, "side": action.side})
+
+    # ------------------------------------------------------------------ import into PerfectView
+
+    def import_relation(self, action: ImportIntoPerfectView) -> bool:
+        """RelationCreate; False when PerfectView refused the record (then it is listed as a problem)."""
+        pv = self.ctx.services.perfectview()
+        types, manager = self.import_target(pv)
+        relation = action.relation
+        try:
+            pv_id = pv.create_relation(relation, types[relation.kind], manager or None)
+        except (PerfectViewError, NotInDatabase) as refusal:  # refused, or e.g. a country it does not know
+            self.counters["blocked"] += 1
+            problem = RelationProblem("import", f"PerfectView refused {action.code}: {refusal}",
+                                      "correct the relation in e-Boekhouden; pvsync never shortens a value")
+            self.note(self.key_of(action), subject=f"{action.code} ({relation.name or relation.last_name})",
+                      code=action.code, kind="import", problems=[problem],
+                      story=f"{action.code} is not imported into PerfectView: {refusal}", details={})
+            return False
+        except TransportFailure as error:
+            if not error.maybe_processed:
+                raise
+            found = pv.relations_by_debtor_number(action.code)
+            if len(found) != 1:
+                raise
+            pv_id = found[0].id
+        created = replace(relation, id=pv_id)
+        self.save_link(RelationLink(pv_id, action.code, action.eb_id,
+                                          crm_hash(created, self.settings.person_name_format), action.eb_hash))
+        self.state.remember_debtor_number(pv_id, action.code)
+        self.counters["imported"] += 1
+        self.ctx.log("INFO", KIND, f"imported {action.code} ({relation.name or relation.last_name}) into "
+                                   f"PerfectView as {types[relation.kind]}", subject=action.code)
+        return True
+
+    def import_target(self, pv: Any) -> tuple[dict[RelationKind, str], str]:
+        """The relation type per kind and the relatiebeheerder's user id, resolved by name once a run.
+
+        The configured type (Klant, Prospect, ...) is an organisation type; a person goes to
+        the person type of that name, or to the database's one person type.
+        """
+        if self._import_target is None:
+            try:
+                configured = self.settings.import_relation_type
+                types = {RelationKind.ORGANISATION: _type_name(pv, configured, RelationKind.ORGANISATION)}
+                person_types = [t.name for t in pv.relation_types(RelationKind.PERSON)]
+                same = [name for name in person_types if name.casefold() == configured.casefold()]
+                if not same and len(person_types) != 1:
+                    raise NotInDatabase("person relation type", configured, person_types)
+                types[RelationKind.PERSON] = (same or person_types)[0]
+                manager = pv.user_id(self.config.account_manager) if self.config.account_manager else ""
+                self._import_target = (types, manager)
+            except NotInDatabase as error:
+                self.ctx.log("ERROR", "config", f"relations are not imported into PerfectView: {error}")
+                self._import_target = error
+        if isinstance(self._import_target, NotInDatabase):
+            raise self._import_target
+        return self._import_target
+
+
+def _type_name(pv: Any, name: str, kind: RelationKind) -> str:
+    pv.relation_type_id(name, kind)  # raises NotInDatabase naming the types that exist
+    return name
