@@ -300,10 +300,13 @@ def cmd_log(args: argparse.Namespace) -> int:
             page = store.logbook_page(limit=args.lines, **filters)
             for entry in reversed(page):
                 _print_entry(entry)
+            if page:
+                last_id = page[0].id
         if not args.follow:
             return EXIT_OK
-        last_id = max(last_id, store.logbook_bounds()[1])
-        seen_version = store.data_version()
+        # Follow from the last entry printed, not from the newest in the logbook: one
+        # written between the read above and this line must still be shown.
+        seen_version = None
         try:
             while True:
                 time.sleep(FOLLOW_POLL_SECONDS)

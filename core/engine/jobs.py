@@ -2,8 +2,7 @@
 
 A job is one stream of work (relations, invoices, payments) that reads both sides,
 plans and applies. The engine runs them in `JOB_ORDER`, each on its own: one job
-failing does not stop the next. The three registered here are placeholders until
-their own issues replace them with `register(...)`.
+failing does not stop the next.
 """
 
 from __future__ import annotations
@@ -67,28 +66,6 @@ class Job(Protocol):
     def run(self, ctx: RunContext) -> JobResult: ...
 
 
-class PlaceholderJob:
-    """Stands in for a job whose issue has not landed: says so, counts nothing."""
-
-    def __init__(self, name: str, kind: str, interval: Callable[[Any], timedelta],
-                 enabled: Callable[[Any], bool]):
-        self.name = name
-        self.kind = kind
-        self._interval = interval
-        self._enabled = enabled
-
-    def interval(self, config: Any) -> timedelta:
-        return self._interval(config)
-
-    def enabled(self, config: Any) -> bool:
-        return self._enabled(config)
-
-    def run(self, ctx: RunContext) -> JobResult:
-        message = f"nothing to do yet: {self.name} arrives with its own issue"
-        ctx.log("INFO", self.kind, message)
-        return JobResult(summary=message)
-
-
 _REGISTRY: dict[str, Job] = {}
 
 
@@ -98,12 +75,28 @@ def register(job: Job) -> None:
 
 
 def registered() -> list[Job]:
+    _register_sync_jobs()
     order = {name: index for index, name in enumerate(JOB_ORDER)}
     return sorted(_REGISTRY.values(), key=lambda job: order.get(job.name, len(order)))
 
 
-register(PlaceholderJob(
-    "relations", "relation", lambda c: c.schedule.relations,
-    lambda c: bool(c.relations.import_from_eboekhouden or c.relations.export_to_eboekhouden)))
-register(PlaceholderJob("invoices", "invoice", lambda c: c.schedule.invoices, lambda c: bool(c.invoices.enabled)))
-register(PlaceholderJob("payments", "payment", lambda c: c.schedule.payments, lambda c: bool(c.payments.enabled)))
+_sync_jobs_registered = False
+
+
+def _register_sync_jobs() -> None:
+    """The three jobs of core/sync, registered on first use.
+
+    Not at import: core/sync imports this module (for RunContext and JobResult), so
+    importing the jobs here at the top would be circular. A job registered before this
+    runs (a test's stand-in) is kept.
+    """
+    global _sync_jobs_registered
+    if _sync_jobs_registered:
+        return
+    _sync_jobs_registered = True
+    from core.sync.invoices import InvoicesJob
+    from core.sync.payments import PaymentsJob
+    from core.sync.relations import RelationsJob
+
+    for job in (RelationsJob(), InvoicesJob(), PaymentsJob()):
+        _REGISTRY.setdefault(job.name, job)

@@ -11,6 +11,8 @@ for the canaries.
 
 from __future__ import annotations
 
+from tests.engine.stand_in_jobs import StandInJob
+
 import socket
 import sys
 from datetime import timedelta
@@ -52,7 +54,7 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
-class CarelessJob(jobs.PlaceholderJob):
+class CarelessJob(StandInJob):
     def run(self, ctx):
         eb, pv = ctx.config.eboekhouden, ctx.config.perfectview
         everything = " ".join(s.reveal() for s in (eb.username, eb.security_code_1, eb.security_code_2,

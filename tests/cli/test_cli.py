@@ -3,6 +3,8 @@ status exit codes, the logbook, check, simulate and the console entry points."""
 
 from __future__ import annotations
 
+from tests.engine.stand_in_jobs import StandInJob
+
 import json
 import os
 import sys
@@ -101,7 +103,7 @@ def test_sync_runs_once_and_prints_a_summary(capsys, env, state_dir):
 def test_sync_passes_force_to_the_jobs_and_fails_when_a_job_fails(capsys, env, monkeypatch):
     seen = []
 
-    class Failing(jobs.PlaceholderJob):
+    class Failing(StandInJob):
         def run(self, ctx):
             seen.append(ctx.force)
             raise TransportFailure("e-Boekhouden", "GetRelaties", "no answer in time (ReadTimeout)")

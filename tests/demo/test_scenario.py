@@ -47,7 +47,7 @@ def test_headless_demo_runs_the_engine_and_says_where_things_are(tmp_path):
         from core.store import Store
 
         deadline = threading.Event()
-        for _ in range(200):
+        for _ in range(1200):  # up to a minute: the first run syncs the whole demo organisation
             state = tmp_path / "state"
             if (state / "pvsync.db").exists():
                 with Store.open(state, create=False) as store:

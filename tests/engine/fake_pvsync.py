@@ -2,9 +2,10 @@
 
 import sys
 
-from tests.engine import fake_config
+from tests.engine import fake_config, stand_in_jobs
 
 fake_config.install()
+stand_in_jobs.install()
 
 from core.cli import main  # noqa: E402
 

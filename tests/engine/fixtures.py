@@ -11,7 +11,8 @@ from typing import Callable
 
 import pytest
 
-from tests.engine import fake_config
+from core.engine import jobs
+from tests.engine import fake_config, stand_in_jobs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,6 +24,13 @@ def config_module(monkeypatch):
     for variable, value in fake_config.TEST_SECRETS.items():
         monkeypatch.setenv(variable, value)
     return fake_config
+
+
+@pytest.fixture(autouse=True)
+def sync_job_stand_ins(monkeypatch):
+    """The registry holds stand-ins for the three jobs (see stand_in_jobs.py)."""
+    for name, job in stand_in_jobs.stand_ins().items():
+        monkeypatch.setitem(jobs._REGISTRY, name, job)
 
 
 @pytest.fixture

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from core.demo.world import SimulatedWorld
+from core.store import Store
+
 import os
 
 from textual.binding import Binding
@@ -73,27 +76,32 @@ def test_every_binding_has_an_id_and_a_tooltip():
     assert missing == []
 
 
-async def test_embedded_the_console_runs_the_engine_and_s_starts_a_forced_run(config_path, state_dir, store):
+async def test_embedded_the_console_runs_the_engine_and_s_starts_a_forced_run(tmp_path):
     messages = []
-    app = create_app(config_path, state_dir, engine_mode="auto")
-    async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
-        await wait_until(pilot, lambda: app.link.mode.kind == "embedded", what="the embedded engine")
-        assert app.link.mode.pid == os.getpid()
-        await wait_until(pilot, lambda: store.last_run() is not None and store.last_run().finished_at,
-                         what="the scheduled first run")
-        await pilot.press("s")
-        await wait_until(pilot, lambda: any(isinstance(m, SyncRequested) for m in messages), what="request")
-        await wait_until(pilot, lambda: store.last_run().trigger == "forced" and store.last_run().finished_at,
-                         what="the forced run")
-        app._tick()
-        await settle(app, pilot)
-        assert "embedded: this console runs the engine" in static_text(app, "#engine-line")
-        await pilot.press("q")
-    # Quitting stops the embedded engine cleanly: lock released, engine marked stopped.
-    assert store.engine_status().state == "stopped"
-    lock = EngineLock(state_dir)
-    lock.acquire()
-    lock.release()
+    with SimulatedWorld(tmp_path, loopback=True) as world:  # real jobs against both simulators
+        state_dir = world.state_dir
+        app = create_app(world.config_path, state_dir, engine_mode="auto")
+        async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
+            await wait_until(pilot, lambda: app.link.mode.kind == "embedded", what="the embedded engine")
+            assert app.link.mode.pid == os.getpid()
+            store = Store.open(state_dir)
+            await wait_until(pilot, lambda: store.last_run() is not None and store.last_run().finished_at,
+                             what="the scheduled first run", timeout=60)
+            assert store.last_run().outcome == "ok"
+            await pilot.press("s")
+            await wait_until(pilot, lambda: any(isinstance(m, SyncRequested) for m in messages), what="request")
+            await wait_until(pilot, lambda: store.last_run().trigger == "forced" and store.last_run().finished_at,
+                             what="the forced run", timeout=60)
+            app._tick()
+            await settle(app, pilot)
+            assert "embedded: this console runs the engine" in static_text(app, "#engine-line")
+            await pilot.press("q")
+        # Quitting stops the embedded engine cleanly: lock released, engine marked stopped.
+        assert store.engine_status().state == "stopped"
+        store.close()
+        lock = EngineLock(state_dir)
+        lock.acquire()
+        lock.release()
 
 
 async def test_attached_s_writes_a_request_for_the_daemon(config_path, state_dir, store):
