@@ -20,8 +20,11 @@ from tui.state import ConsoleState
 
 OUTCOME_WORDS = {"ok": "OK", "partial": "PARTIAL", "failed": "FAILED", "interrupted": "INTERRUPTED",
                  "running": "RUNNING", "skipped": "SKIPPED"}
-JOB_COLUMNS = (("job", "Job"), ("last", "Last run"), ("outcome", "Outcome"), ("took", "Took"),
-               ("counts", "Counts"), ("next", "Next due"))
+# Fixed widths: cells are updated in place as runs go, and a column sized by its first
+# value would cut later, longer ones ("2026-03-09 14:29 (run 3)"). The counts come last:
+# at 80 columns they are the part that may be cut, at 120 they fit.
+JOB_COLUMNS = (("job", "Job", 9), ("last", "Last run", 24), ("outcome", "Outcome", 9), ("took", "Took", 6),
+               ("next", "Next due", 13), ("counts", "Counts", 40))
 
 
 def phase_id(phase: str) -> str:
@@ -77,8 +80,8 @@ class StatusScreen(ModeScreen):
 
     def on_mount(self) -> None:
         jobs = self.query_one("#jobs", DataTable)
-        for key, label in JOB_COLUMNS:
-            jobs.add_column(label, key=key)
+        for key, label, width in JOB_COLUMNS:
+            jobs.add_column(label, key=key, width=width)
         self.query_one("#paths-line", Static).update(self._paths_text())
 
     def _paths_text(self) -> Text:
@@ -150,4 +153,4 @@ class StatusScreen(ModeScreen):
                 for column, value in cells.items():
                     table.update_cell(name, column, value)
             else:
-                table.add_row(*(cells[key] for key, _ in JOB_COLUMNS), key=name)
+                table.add_row(*(cells[key] for key, _, _ in JOB_COLUMNS), key=name)
