@@ -49,6 +49,31 @@ def perfectview_client(config: Any, meter: CallMeter | None = None, *, retry: Re
                              ca_file=pv.ca_file, meter=meter, retry=retry, http=http)
 
 
+class DailyLimitMeter:
+    """Counts calls like the store does, and refuses the call that would pass the day's limit.
+
+    PerfectView counts API calls per day (ApiGetCalls); `perfectview.daily_call_limit` keeps
+    pvsync under a limit of the admin's choosing, so other integrations keep their share.
+    """
+
+    def __init__(self, meter: Any, service: str, limit: int):
+        self.meter, self.service, self.limit = meter, service, limit
+
+    def record(self, service: str, operation: str) -> None:
+        if service == self.service and self.meter.count_today(service) >= self.limit:
+            from core.soap.errors import BudgetExhausted
+
+            raise BudgetExhausted(service, operation, f"pvsync made its {self.limit} calls for today "
+                                                      "(perfectview.daily_call_limit); the rest waits for tomorrow")
+        self.meter.record(service, operation)
+
+    def count_this_month(self, service: str, operation: str) -> int:
+        return self.meter.count_this_month(service, operation)
+
+    def count_today(self, service: str, operation: str | None = None) -> int:
+        return self.meter.count_today(service, operation)
+
+
 class RunServices:
     """The two service clients of one run, made on first use and closed at its end.
 
@@ -78,7 +103,10 @@ class RunServices:
 
     def perfectview(self) -> Any:
         if self._pv is None:
-            self._pv = perfectview_client(self.config, self.meter, http=self._pv_http)
+            meter, limit = self.meter, self.config.perfectview.daily_call_limit
+            if limit and meter is not None:
+                meter = DailyLimitMeter(meter, "PerfectView", limit)
+            self._pv = perfectview_client(self.config, meter, http=self._pv_http)
         return self._pv
 
     def close(self) -> None:

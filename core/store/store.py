@@ -419,12 +419,14 @@ class Store:
     def count_this_month(self, service: str, operation: str) -> int:
         return self._count(service, operation, _amsterdam_day()[:7] + "-%")
 
-    def count_today(self, service: str, operation: str) -> int:
+    def count_today(self, service: str, operation: str | None = None) -> int:
+        """Calls made today (Amsterdam day) to one operation, or to the whole service."""
         return self._count(service, operation, _amsterdam_day())
 
-    def _count(self, service: str, operation: str, day_pattern: str) -> int:
+    def _count(self, service: str, operation: str | None, day_pattern: str) -> int:
         row = self._row("SELECT coalesce(sum(count), 0) AS n FROM api_calls "
-                        "WHERE service = ? AND operation = ? AND day LIKE ?", (service, operation, day_pattern))
+                        "WHERE service = ? AND (? IS NULL OR operation = ?) AND day LIKE ?",
+                        (service, operation, operation, day_pattern))
         return row["n"]
 
 
