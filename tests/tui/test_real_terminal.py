@@ -1,0 +1,93 @@
+"""The README's first command in a real terminal: `pvsync demo` under tmux.
+
+Starts the demo, sees the status screen after the first run, sends a new invoice in the
+demo's PerfectView (with a VAT code nobody mapped), presses `s`, and sees the forced run
+complete and the pending list grow by that invoice. Skipped, with the reason printed,
+where tmux cannot be had.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from core.config import load_config
+from core.engine.services import perfectview_client
+
+ROOT = Path(__file__).resolve().parents[2]
+SESSION = "pvsync-demo-test"
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None,
+                                reason="tmux is not installed here; the real-terminal test needs it")
+
+
+def tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True).stdout
+
+
+def screen() -> str:
+    return tmux("capture-pane", "-t", SESSION, "-p")
+
+
+def wait_for(predicate, what: str, timeout: float = 60.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        text = screen()
+        if predicate(text):
+            return text
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; the screen shows:\n{text}")
+        time.sleep(0.2)
+
+
+def pending_count(text: str) -> int | None:
+    match = re.search(r"(\d+) of (\d+) pending invoice", text)
+    return int(match.group(2)) if match else None
+
+
+@pytest.fixture
+def demo():
+    subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
+    command = f"{sys.executable} -c 'from core.cli import main; main([\"demo\"])'"
+    tmux("new-session", "-d", "-s", SESSION, "-x", "120", "-y", "40", "-c", str(ROOT), command)
+    try:
+        yield
+    finally:
+        subprocess.run(["tmux", "send-keys", "-t", SESSION, "q"], capture_output=True)
+        time.sleep(1)
+        subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
+
+
+def test_demo_status_sync_now_and_the_pending_list(demo):
+    text = wait_for(lambda t: "embedded: this console runs the engine" in t and re.search(r"invoices\s.*OK", t),
+                    "the status screen after the first run")
+    config_path = Path(re.search(r"Config\s+(\S+config\.toml)", text).group(1))
+
+    tmux("send-keys", "-t", SESSION, "4")
+    before = pending_count(wait_for(lambda t: pending_count(t) is not None, "the pending list"))
+
+    # Someone sends an invoice in the demo's PerfectView with a VAT code that is not mapped.
+    pv = perfectview_client(load_config(config_path))
+    customer = next(r.id for r in pv.relations() if r.debtor_number)
+    invoice = pv.create_invoice(customer, "F2026-TMUX1", date.today(), date.today() + timedelta(days=14))
+    pv.add_product_line(invoice, "Levering zonder btw", Decimal(1), Decimal("75.00"), "BTW 0%")
+    pv.move_to_step(invoice, "Verstuurd")
+    pv.close()
+
+    tmux("send-keys", "-t", SESSION, "1")
+    wait_for(lambda t: "Run     none in progress" in t, "the status screen")
+    tmux("send-keys", "-t", SESSION, "s")
+    wait_for(lambda t: re.search(r"invoices\s+\S+ \S+ \(run [2-9]\)\s+OK", t) is not None, "the forced run to complete")
+
+    tmux("send-keys", "-t", SESSION, "4")
+    after = wait_for(lambda t: "F2026-TMUX1" in t, "the new invoice in the pending list")
+    assert pending_count(after) == before + 1
+    assert "BLOCKED" in after and "'BTW 0%'" in after
