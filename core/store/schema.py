@@ -158,6 +158,8 @@ def _relation_state(conn: sqlite3.Connection) -> None:
       held by a relation that did not change, and never imports a customer PerfectView has.
     - relation_customers: e-Boekhouden codes once seen with a sales booking; GetMutaties
       only shows the latest 500 mutations, so a customer stays a customer once found.
+    - retired_links: codes whose PerfectView relation took another Debiteurnummer; the
+      e-Boekhouden relation stays, and is never imported back as a new PerfectView relation.
     """
     conn.execute("""
         CREATE TABLE relation_problems (
@@ -180,6 +182,12 @@ def _relation_state(conn: sqlite3.Connection) -> None:
         CREATE TABLE relation_customers (
             eboekhouden_code TEXT PRIMARY KEY,
             found_at TEXT NOT NULL
+        ) STRICT""")
+    conn.execute("""
+        CREATE TABLE retired_links (
+            eboekhouden_code TEXT PRIMARY KEY,
+            perfectview_id TEXT NOT NULL,
+            retired_at TEXT NOT NULL
         ) STRICT""")
 
 
