@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
 from typing import Callable
 
 from core.engine.health import Health, assess, pid_alive
@@ -41,21 +40,32 @@ class ConsoleState:
     attention: list[str] = field(default_factory=list)
 
 
-@cache
-def perfectview_operations() -> tuple[str, ...]:
-    """Every operation of the PerfectView WSDL: its daily quota counts all of them together."""
-    from lxml import etree
-
-    from core.perfectview.client import WSDL
-
-    wsdl = "{http://schemas.xmlsoap.org/wsdl/}"
-    tree = etree.parse(str(WSDL))
-    return tuple(sorted({op.get("name") for op in tree.iter(f"{wsdl}operation") if op.get("name")}))
-
-
 def read_calls(store: Store) -> CallCounts:
-    today = sum(store.count_today(PERFECTVIEW, operation) for operation in perfectview_operations())
-    return CallCounts(today, store.count_this_month(EBOEKHOUDEN, "GetMutaties"))
+    # PerfectView's daily quota counts every operation together.
+    return CallCounts(store.count_today(PERFECTVIEW), store.count_this_month(EBOEKHOUDEN, "GetMutaties"))
+
+
+MAX_ATTENTION_LINES = 8
+
+
+def read_attention(store: Store, health: Health) -> list[str]:
+    """What needs a person, in words: engine and run health, relations that are not
+    written, invoices that wait. The lists themselves are on their own screens."""
+    from core.store.relation_state import RelationState
+    from core.sync.invoice_commands import pending_invoices
+
+    items = list(health.problems)
+    problems = RelationState(store).problems()
+    for record in problems[:MAX_ATTENTION_LINES]:
+        first = record.problems[0] if record.problems else None
+        items.append(f"relation {record.subject}: {first}" if first else f"relation {record.subject} ({record.kind})")
+    if len(problems) > MAX_ATTENTION_LINES:
+        items.append(f"... and {len(problems) - MAX_ATTENTION_LINES} more relations with problems (pvsync log --kind relation)")
+    waiting = [invoice for invoice in pending_invoices(store) if invoice.state in ("blocked", "unknown")
+               or "choose" in invoice.document]
+    if waiting:
+        items.append(f"{len(waiting)} invoice(s) wait for you: see Pending invoices (4)")
+    return items
 
 
 def read_state(store: Store, now: datetime, *, alive: Callable[[int], bool] = pid_alive) -> ConsoleState:
@@ -63,4 +73,4 @@ def read_state(store: Store, now: datetime, *, alive: Callable[[int], bool] = pi
     health = assess(store, now, alive=alive)
     current = store.run(health.engine.current_run_id) if health.engine_up and health.engine.current_run_id else None
     return ConsoleState(read_at=now, data_version=version, health=health, current_run=current,
-                        calls=read_calls(store), attention=list(health.problems))
+                        calls=read_calls(store), attention=read_attention(store, health))

@@ -158,8 +158,6 @@ def _relation_state(conn: sqlite3.Connection) -> None:
       held by a relation that did not change, and never imports a customer PerfectView has.
     - relation_customers: e-Boekhouden codes once seen with a sales booking; GetMutaties
       only shows the latest 500 mutations, so a customer stays a customer once found.
-    - retired_links: codes whose PerfectView relation took another Debiteurnummer; the
-      e-Boekhouden relation stays, and is never imported back as a new PerfectView relation.
     """
     conn.execute("""
         CREATE TABLE relation_problems (
@@ -182,12 +180,6 @@ def _relation_state(conn: sqlite3.Connection) -> None:
         CREATE TABLE relation_customers (
             eboekhouden_code TEXT PRIMARY KEY,
             found_at TEXT NOT NULL
-        ) STRICT""")
-    conn.execute("""
-        CREATE TABLE retired_links (
-            eboekhouden_code TEXT PRIMARY KEY,
-            perfectview_id TEXT NOT NULL,
-            retired_at TEXT NOT NULL
         ) STRICT""")
 
 
@@ -221,6 +213,20 @@ def _invoice_journal_details(conn: sqlite3.Connection) -> None:
         conn.execute(f"ALTER TABLE invoices ADD COLUMN {column}")
 
 
+def _retired_links(conn: sqlite3.Connection) -> None:
+    """Codes whose PerfectView relation took another Debiteurnummer (core/store/relation_state.py).
+
+    The e-Boekhouden relation left behind stays as it is and is never imported back into
+    PerfectView as a new relation; a PerfectView relation that takes the code again links it.
+    """
+    conn.execute("""
+        CREATE TABLE retired_links (
+            eboekhouden_code TEXT PRIMARY KEY,
+            perfectview_id TEXT NOT NULL,
+            retired_at TEXT NOT NULL
+        ) STRICT""")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_initial, _payment_checks, _relation_state,
-                                                            _invoice_journal_details]
+                                                            _invoice_journal_details, _retired_links]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -32,7 +32,7 @@ from tests.sync.relations_world import RelationWorld, organisation, person
 
 settings.register_profile("relations-default", max_examples=8, stateful_step_count=12, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("relations-long", max_examples=200, stateful_step_count=40, deadline=None,
+settings.register_profile("relations-long", max_examples=100, stateful_step_count=30, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 PROFILE = "relations-long" if os.environ.get("PVSYNC_HYPOTHESIS_PROFILE") == "long" else "relations-default"
 
