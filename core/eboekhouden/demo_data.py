@@ -15,6 +15,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
+from stdnum import iban as stdnum_iban
+
 from core.model import AMSTERDAM, Booking, BookingLine, EbRelation, MutatieSoort, round_cents
 
 if TYPE_CHECKING:
@@ -56,6 +58,12 @@ _CITIES = (("Utrecht", "3511", "030"), ("Amsterdam", "1012", "020"), ("Rotterdam
            ("Leiden", "2311", "071"), ("Deventer", "7411", "0570"), ("Breda", "4811", "076"))
 _STREETS = ("Dorpsstraat", "Kerkstraat", "Stationsweg", "Molenweg", "Schoolstraat", "Hoofdstraat",
             "Julianastraat", "Nieuwstraat", "Marktplein", "Industrieweg", "Beatrixlaan", "Kanaalweg")
+def valid_iban(rng: random.Random) -> str:
+    """A Dutch IBAN with the right check digits, as a bank would issue it."""
+    account = f"RABO0{rng.randint(100000000, 999999999)}"
+    return f"NL{stdnum_iban.calc_check_digits('NL00' + account)}{account}"
+
+
 _POSTCODE_LETTERS = "ABCEGHJKLMNPRTVWXZ"  # no SA, SD, SS
 
 # (BTW-code, percentage, revenue ledger) the demo invoices use.
@@ -102,7 +110,7 @@ def _relations(rng: random.Random, today: date) -> list[EbRelation]:
             relations.append(EbRelation(**common, bedrijf=f"{trade} {surname} {form}".strip(), bp="B",
                                         contactpersoon=f"{first} {surname}", geslacht=gender,
                                         email=f"info@{trade.lower()}{slug}.nl", site=f"www.{slug}.nl",
-                                        iban=f"NL{rng.randint(10, 99)}RABO0{rng.randint(100000000, 999999999)}"))
+                                        iban=valid_iban(rng)))
     return relations
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
+from stdnum import iban as stdnum_iban
+
 from core.model import Address, CrmRelation, Gender, RelationKind
 from core.perfectview.client import PerfectViewClient
 
@@ -40,9 +42,8 @@ DEMO_PDF = b"%PDF-1.4\n% pvsync demo invoice\n"
 def dutch_iban(rng: random.Random) -> tuple[str, str]:
     """A well-formed (checksummed) Dutch IBAN and its BIC."""
     bank, bic = rng.choice(BANKS)
-    account = "".join(rng.choice("0123456789") for _ in range(10))
-    digits = "".join(str(int(c, 36)) for c in f"{bank}{account}NL00")
-    return f"NL{98 - int(digits) % 97:02d}{bank}{account}", bic
+    account = bank + "".join(rng.choice("0123456789") for _ in range(10))
+    return f"NL{stdnum_iban.calc_check_digits('NL00' + account)}{account}", bic
 
 
 def _address(rng: random.Random) -> Address:

@@ -279,3 +279,13 @@ def test_events_tell_what_happened(sim):
         client.add_relation(EbRelation(code="D20002", bedrijf="Logboek B.V."))
     assert "AddRelatie D20002 -> 1031" in sim.events
     assert json.dumps(sim.events)  # plain strings, safe to log
+
+
+def test_demo_relations_have_ibans_a_bank_would_accept():
+    from stdnum import iban
+
+    from core.eboekhouden.simulator import EboekhoudenSimulator
+
+    sim = EboekhoudenSimulator(seed_data="demo")
+    ibans = [sim.relation_by_code(code).iban for code in sim.relation_codes()]
+    assert ibans and all(iban.is_valid(value) for value in ibans if value)
