@@ -145,6 +145,21 @@ class VatRule:
     ledger: str  # grootboekrekening code for the revenue, e.g. 8000
 
 
+# --------------------------------------------------------------------------- problems
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a record cannot be written: the field, what is wrong, and what to do about it."""
+
+    field: str
+    message: str
+    hint: str
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})"
+
+
 # --------------------------------------------------------------------------- relations
 
 

@@ -14,10 +14,10 @@ where it and manual v4.9 differ), the codes those of sections 1.3 and 2.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from decimal import Decimal
 
-from core.model import BTW_CODES, Booking, BookingLine, EbRelation, MutatieSoort, VatSide
+from core.model import BTW_CODES, Booking, BookingLine, EbRelation, MutatieSoort, Problem, VatSide
 
 # (EbRelation attribute, cRelatie element, max length or None for "no limit"), in WSDL order.
 RELATION_TEXT_FIELDS: tuple[tuple[str, str, int | None], ...] = (
@@ -84,18 +84,6 @@ VAT_SIDE_FOR: dict[MutatieSoort, tuple[VatSide, ...]] = {
 
 # Characters XML 1.0 cannot carry at all: such a value cannot even be sent.
 _NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Why a value cannot go to e-Boekhouden: the field, what is wrong, what to do."""
-
-    field: str
-    message: str
-    hint: str
-
-    def __str__(self) -> str:
-        return f"{self.message} ({self.hint})"
 
 
 def too_long(field: str, value: str, limit: int, hint: str = "") -> Problem | None:

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from typing import Protocol
 
-from core.model import RelationLink
+from core.model import Problem, RelationLink
 from core.store.records import from_text, to_text, utc_now
 from core.store.store import Store
 
@@ -30,16 +30,6 @@ class ProblemLike(Protocol):
 
 
 @dataclass(frozen=True)
-class StoredProblem:
-    field: str
-    message: str
-    hint: str
-
-    def __str__(self) -> str:
-        return f"{self.message} ({self.hint})"
-
-
-@dataclass(frozen=True)
 class RelationProblemRecord:
     """One relation that waits for a person: not written, or its partner is gone."""
 
@@ -47,7 +37,7 @@ class RelationProblemRecord:
     subject: str  # "1001 (Bakkerij Jansen)"
     code: str
     kind: str  # "blocked", "disappeared" or "import"
-    problems: tuple[StoredProblem, ...]
+    problems: tuple[Problem, ...]
     first_seen: datetime
     last_seen: datetime
 
@@ -104,7 +94,7 @@ class RelationState:
         rows = self.store._rows("SELECT * FROM relation_problems ORDER BY first_seen, key")
         return [RelationProblemRecord(
             key=r["key"], subject=r["subject"], code=r["code"], kind=r["kind"],
-            problems=tuple(StoredProblem(**p) for p in json.loads(r["problems_json"])),
+            problems=tuple(Problem(**p) for p in json.loads(r["problems_json"])),
             first_seen=from_text(r["first_seen"]), last_seen=from_text(r["last_seen"])) for r in rows]
 
     def record_problems(self, key: str, *, subject: str, code: str, kind: str,

@@ -17,8 +17,7 @@ from stdnum import bic as stdnum_bic
 from stdnum import iban as stdnum_iban
 from stdnum.exceptions import ValidationError as StdnumError
 
-from core.eboekhouden.limits import Problem
-from core.model import PERSON_NAME_FORMATS, Address, CrmRelation, EbRelation, Gender, RelationKind
+from core.model import PERSON_NAME_FORMATS, Address, CrmRelation, EbRelation, Gender, Problem, RelationKind
 
 # The e-Boekhouden fields pvsync writes, per kind, in the order of section E.
 ORGANISATION_FIELDS = ("code", "bedrijf", "adres", "postcode", "plaats", "adres2", "postcode2", "plaats2",
