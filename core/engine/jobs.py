@@ -80,23 +80,18 @@ def registered() -> list[Job]:
     return sorted(_REGISTRY.values(), key=lambda job: order.get(job.name, len(order)))
 
 
-_sync_jobs_registered = False
-
-
 def _register_sync_jobs() -> None:
-    """The three jobs of core/sync, registered on first use.
+    """The three jobs of core/sync, added to the registry where their name is free.
 
-    Not at import: core/sync imports this module (for RunContext and JobResult), so
-    importing the jobs here at the top would be circular. A job registered before this
-    runs (a test's stand-in) is kept.
+    Imported here, when first needed: core/sync imports this module (for RunContext and
+    JobResult), so importing the jobs at the top would be circular. A job registered
+    under the same name (a test's stand-in) is kept; checked on every call, so a
+    stand-in removed again leaves the real job, not a hole.
     """
-    global _sync_jobs_registered
-    if _sync_jobs_registered:
-        return
-    _sync_jobs_registered = True
     from core.sync.invoices import InvoicesJob
     from core.sync.payments import PaymentsJob
     from core.sync.relations import RelationsJob
 
-    for job in (RelationsJob(), InvoicesJob(), PaymentsJob()):
-        _REGISTRY.setdefault(job.name, job)
+    for name, job_class in (("relations", RelationsJob), ("invoices", InvoicesJob), ("payments", PaymentsJob)):
+        if name not in _REGISTRY:
+            _REGISTRY[name] = job_class()

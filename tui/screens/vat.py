@@ -25,9 +25,10 @@ from tui.messages import VatRuleSaved
 from tui.screens.base import ModeScreen
 
 SALES_CODES = [code for code, btw in BTW_CODES.items() if btw.side is VatSide.SALES]
-# The meaning last: on a narrow terminal it is the column that may be cut.
-COLUMNS = (("pv", "PerfectView VAT code"), ("btw", "BTW-code"), ("ledger", "Grootboek"), ("check", "Check"),
-           ("what", "Meaning"))
+# The meaning last: on a narrow terminal it is the column that may be cut. Fixed widths:
+# rows are updated in place, and a column sized by its first values would cut later ones.
+COLUMNS = (("pv", "PerfectView VAT code", 22), ("btw", "BTW-code", 13), ("ledger", "Grootboek", 10),
+           ("check", "Check", 16), ("what", "Meaning", 40))
 
 
 @dataclass(frozen=True)
@@ -162,8 +163,8 @@ class VatScreen(ModeScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#vat-table", DataTable)
-        for key, label in COLUMNS:
-            table.add_column(label, key=key)
+        for key, label, width in COLUMNS:
+            table.add_column(label, key=key, width=width)
         table.focus()
         self.load()
 
@@ -193,7 +194,7 @@ class VatScreen(ModeScreen):
                 for column, value in cells.items():
                     table.update_cell(name, column, value)
             else:
-                table.add_row(*(cells[key] for key, _ in COLUMNS), key=name)
+                table.add_row(*(cells[key] for key, _, _ in COLUMNS), key=name)
         problem = mapping.problem
         if not self.console.config_path.exists():
             problem = "There is no config file yet: open Setup (ctrl+p, Open setup) first."
