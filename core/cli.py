@@ -281,12 +281,8 @@ def _print_entry(entry: Any) -> None:
 
 
 def cmd_log(args: argparse.Namespace) -> int:
-    from core.store import StateMissing, Store
-
-    try:
-        store = Store.open(_state_dir(args), create=False)
-    except StateMissing as missing:
-        _err(str(missing))
+    store = _open_state(args)
+    if store is None:
         return EXIT_FAILED
     filters = {"level": args.level, "kinds": args.kind or None}
     with store:

@@ -14,7 +14,7 @@ from decimal import Decimal
 from core.model import format_euro
 from core.store.invoice_journal import InvoiceJournal, JournalEntry
 from core.store.store import Store
-from core.sync.invoice_states import InvoiceState
+from core.sync.invoice_states import OPEN, InvoiceState
 
 STATES = tuple(state.value for state in InvoiceState)
 
@@ -69,7 +69,7 @@ def list_invoices(store: Store, state: str | None = None) -> list[InvoiceListing
     if state is None:
         entries = journal.entries()
     elif state == "pending":
-        entries = [e for e in journal.entries() if e.state.value in ("seen", "blocked", "ready", "booking", "unknown")
+        entries = [e for e in journal.entries() if e.state in OPEN
                    or e.document_state == "choose" or e.document_error]
     elif state in STATES:
         entries = journal.entries([InvoiceState(state)])

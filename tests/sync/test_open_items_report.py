@@ -6,23 +6,12 @@ import json
 from datetime import timedelta
 from decimal import Decimal
 
-import pytest
 
-from core.demo.world import SimulatedWorld
 from core.model import Booking, BookingLine, MutatieSoort
 from core.sync.open_items_report import open_items_report
-from tests.sync.test_payments import TODAY, Books
+from tests.sync.test_payments import TODAY, books  # noqa: F401  (the fixture)
 
 D = Decimal
-
-
-@pytest.fixture
-def books(tmp_path):
-    world = SimulatedWorld(tmp_path, seed="empty")
-    books = Books(world)
-    yield books
-    books.close()
-    world.close()
 
 
 def report_of(books):
