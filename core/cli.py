@@ -225,7 +225,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from core.engine.health import ENGINE_DOWN, assess
+    from core.engine.health import ENGINE_DOWN, assess, read_watch
     from core.store import StateMissing, Store
 
     try:
@@ -237,7 +237,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"Engine:   DOWN\nProblem:  {missing}")
         return ENGINE_DOWN
     with store:
-        health = assess(store)
+        health = assess(store, watch=read_watch(_config_path(args)))
     if args.json:
         print(json.dumps(health.to_json(), indent=2))
     else:
@@ -269,6 +269,10 @@ def _status_lines(health: Any, state_dir: Path) -> list[str]:
         run = health.last_run
         lines.append(f"Last run: {run.id} ({run.trigger}) {run.outcome} at {_local(run.finished_at)}"
                      + (f": {run.error}" if run.error else ""))
+    for number, service in enumerate(health.services):
+        when = _local(service.at) if service.at else ""
+        lines.append(f"{'Links:' if number == 0 else '':<10}{service.service:<13} {service.verdict(when)}")
+    lines += [f"Alert:    {alert.message}" for alert in health.alerts if alert.message not in health.problems]
     verdict = "healthy" if not health.problems else "; ".join(health.problems)
     lines.append(f"Health:   {verdict} (exit {health.exit_code})")
     return lines

@@ -336,6 +336,9 @@ class SalesInvoice:
     booked_marker: str = ""  # the "geboekt" field: date and mutatienummer once booked
     attachments: tuple[Attachment, ...] = ()
     modified_at: datetime | None = None
+    # Fields PerfectView holds that cannot be read (a total that is no amount): such an
+    # invoice is not booked until they are corrected.
+    problems: tuple[Problem, ...] = ()
 
 
 @dataclass(frozen=True)

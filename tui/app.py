@@ -25,6 +25,7 @@ from textual.binding import Binding
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
+from core.engine.health import Watch, read_watch
 from core.secrets import scrub
 from core.store import Store
 from core.store.records import utc_now
@@ -103,10 +104,13 @@ class PvsyncApp(App[int]):
         self.state: ConsoleState | None = None
         self.state_signal: Signal[ConsoleState] = Signal(self, "state")
         self._refresh_worker: Worker | None = None
+        self._watch: Watch | None = None
+        self._watch_stamp: int | None = None
 
     # ------------------------------------------------------------------ start and stop
 
     def on_mount(self) -> None:
+        self.apply_keymap()
         if not self.config_path.exists():
             self.switch_mode("setup")
         else:
@@ -118,6 +122,16 @@ class PvsyncApp(App[int]):
             # A dropped SSH session hangs up the terminal: stop the embedded engine cleanly
             # (after its current step) instead of dying half-way.
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.terminal_lost)
+
+    def apply_keymap(self) -> None:
+        """The user's own keys from `[console.keys]`; an entry with a problem keeps its default key."""
+        from core.config.console_keys import read_keymap
+
+        keymap, problems = read_keymap(self.config_path)
+        self.set_keymap(keymap)
+        for problem in problems:
+            self.notify(f"{problem}. The console's own key is used meanwhile.", title="Console keys",
+                        severity="warning", timeout=15)
 
     def terminal_lost(self) -> None:
         self.link.stop()
@@ -170,7 +184,17 @@ class PvsyncApp(App[int]):
         if (not force and last is not None and self.store.data_version() == last.data_version
                 and now - last.read_at < STALE_AFTER):
             return
-        self.post_message(StateRefreshed(read_state(self.store, now)))
+        self.post_message(StateRefreshed(read_state(self.store, now, watch=self.watch())))
+
+    def watch(self) -> Watch:
+        """What the watchdog measures against, from the config; read again when the file changed."""
+        try:
+            stamp = self.config_path.stat().st_mtime_ns
+        except OSError:
+            stamp = None
+        if self._watch is None or stamp != self._watch_stamp:
+            self._watch, self._watch_stamp = read_watch(self.config_path), stamp
+        return self._watch
 
     def on_state_refreshed(self, message: StateRefreshed) -> None:
         self.state = message.state

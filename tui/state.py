@@ -12,13 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
-from core.engine.health import Health, assess, pid_alive
+from core.engine.health import EBOEKHOUDEN, MUTATIES_MONTHLY_BUDGET, PERFECTVIEW, Health, Watch, assess, pid_alive
 from core.store import Run, Store
-
-# e-Boekhouden publishes a budget of GetMutaties calls per calendar month; pvsync's
-# client refuses the last tenth of it for anything but invoice lookups.
-MUTATIES_MONTHLY_BUDGET = 5000
-EBOEKHOUDEN, PERFECTVIEW = "e-Boekhouden", "PerfectView"  # service names as the call meter records them
 
 
 @dataclass(frozen=True)
@@ -49,12 +44,12 @@ MAX_ATTENTION_LINES = 8
 
 
 def read_attention(store: Store, health: Health) -> list[str]:
-    """What needs a person, in words: engine and run health, relations that are not
-    written, invoices that wait. The lists themselves are on their own screens."""
+    """What needs a person, in words: engine and run health, watchdog alerts, relations that
+    are not written, invoices that wait. The lists themselves are on their own screens."""
     from core.store.relation_state import RelationState
     from core.sync.invoice_commands import pending_invoices
 
-    items = list(health.problems)
+    items = health.attention()
     problems = RelationState(store).problems()
     for record in problems[:MAX_ATTENTION_LINES]:
         first = record.problems[0] if record.problems else None
@@ -68,9 +63,10 @@ def read_attention(store: Store, health: Health) -> list[str]:
     return items
 
 
-def read_state(store: Store, now: datetime, *, alive: Callable[[int], bool] = pid_alive) -> ConsoleState:
+def read_state(store: Store, now: datetime, *, alive: Callable[[int], bool] = pid_alive,
+               watch: Watch | None = None) -> ConsoleState:
     version = store.data_version()
-    health = assess(store, now, alive=alive)
+    health = assess(store, now, alive=alive, watch=watch)
     current = store.run(health.engine.current_run_id) if health.engine_up and health.engine.current_run_id else None
     return ConsoleState(read_at=now, data_version=version, health=health, current_run=current,
                         calls=read_calls(store), attention=read_attention(store, health))

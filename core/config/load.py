@@ -17,12 +17,13 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from core.config import console_keys
 from core.config import values as v
 from core.config.lines import KeyPath, key_lines, line_of
 from core.config.problems import ConfigError, ConfigProblem, Invalid
 from core.config.secret_sources import (ENVIRONMENT, SecretProblem, env_name, file_key, find_secret,
                                         group_or_others_can_read, how_to_give)
-from core.config.settings import Config, DocumentSettings, SecretOption, Table, VatSettings
+from core.config.settings import Config, ConsoleSettings, DocumentSettings, SecretOption, Table, VatSettings
 from core.model import VatRule
 from core.secrets import Secret, scrub
 
@@ -136,8 +137,12 @@ class _Reader:
                     self.problem(key, f"is {v.kind_of(sub)}, expected a section",
                                  f"write it as a section header [{'.'.join(key)}] with its keys on the lines below")
                     continue
-                values[f.name] = self.vat(sub, key) if parse.settings is VatSettings else \
-                    self.section(parse.settings, sub, key)
+                if parse.settings is VatSettings:
+                    values[f.name] = self.vat(sub, key)
+                elif parse.settings is ConsoleSettings:
+                    values[f.name] = self.console(sub, key)
+                else:
+                    values[f.name] = self.section(parse.settings, sub, key)
             elif f.name in raw:
                 try:
                     values[f.name] = parse(raw[f.name], self.ctx)
@@ -269,3 +274,31 @@ class _Reader:
             if len(parsed) == len(_VAT_RULE_KEYS):
                 rules[name] = VatRule(perfectview_vat=name, **parsed)
         return rules
+
+    # ------------------------------------------------------------------ console keys
+
+    def console(self, raw: dict[str, Any], path: KeyPath) -> ConsoleSettings:
+        for key in raw.keys() - {"keys"}:
+            self.unknown_key(path, key, ["keys"])
+        table = raw.get("keys", {})
+        if not isinstance(table, dict):
+            self.problem(path + ("keys",), f"is {v.kind_of(table)}, expected a section",
+                         'write it as [console.keys] with lines like "sync-now" = "f9" below it')
+            table = {}
+        keymap: dict[str, tuple[str, ...]] = {}
+        for binding_id, value in table.items():
+            key = path + ("keys", binding_id)
+            if binding_id not in console_keys.BINDINGS:
+                self.problem(key, f"{binding_id} is not a key binding of the console",
+                             console_keys.unknown_id_fix(binding_id))
+                continue
+            try:
+                keymap[binding_id] = console_keys.parse_keys(value)
+            except Invalid as problem:
+                self.problem(key, problem.message, problem.fix)
+        for binding_id, shared, other in console_keys.clashes(keymap):
+            where = console_keys.where_both_work(binding_id, other)
+            self.problem(path + ("keys", binding_id), f"{shared} is also the key of {other} "
+                         f"({console_keys.BINDINGS[other].does}) {where}",
+                         f"choose another key, or give {other} another key as well")
+        return ConsoleSettings(keys=MappingProxyType(keymap))

@@ -163,9 +163,18 @@ class LogbookSettings:
 
 @dataclass(frozen=True)
 class EngineSettings:
-    run_deadline: timedelta = option(timedelta(minutes=30),
-                                     v.duration(timedelta(minutes=1), timedelta(hours=24), example="30m"))
+    # A wall-clock bound on one run (the HTTP timeouts bound one call); see the sample for why 2h.
+    run_deadline: timedelta = option(timedelta(hours=2),
+                                     v.duration(timedelta(minutes=1), timedelta(hours=24), example="2h"))
     concurrency: int = option(4, v.whole_number(1, 16, example=4))
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    """The console's own keys: binding id -> keys (`core.config.console_keys`), read by the loader's
+    keymap reader (its keys are binding ids, not field names)."""
+
+    keys: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -179,5 +188,8 @@ class Config:
     vat: VatSettings = table(VatSettings)
     logbook: LogbookSettings = table(LogbookSettings)
     engine: EngineSettings = table(EngineSettings)
+    # The console's keys are no sync setting: left out of the fingerprint (compare=False).
+    console: ConsoleSettings = field(default_factory=ConsoleSettings, compare=False,
+                                     metadata={"parse": Table(ConsoleSettings)})
     # Where each secret came from, in words ("environment variable PVSYNC_..."), for `pvsync check`.
     secret_sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), compare=False)

@@ -310,9 +310,11 @@ class _Writer:
         step = "Concept" if rng.random() < self.concept_share else "Verstuurd"
         if step == "Verstuurd":
             self._flow(activity_id, "Verstuurd")
+        # The total as the simulator keeps it from the lines: what a booking made here is checked against.
+        total = Decimal(self.pv.db["activities"][activity_id]["values"][fields["total"].id])
         return SalesInvoice(activity_id=activity_id, activity_number=activity["Number"], invoice_number=number,
                             relation_id=relation.id, invoice_date=invoice_date, due_date=due_date, step=step,
-                            lines=lines, amounts_include_vat=includes_vat)
+                            lines=lines, amounts_include_vat=includes_vat, total=total)
 
     def _line(self, activity_id: str, description: str, quantity: Decimal, amount: Decimal, vat: str,
               product_id: str) -> InvoiceLine:

@@ -1,8 +1,9 @@
 """The e-Boekhouden.nl SOAP client every feature uses.
 
 One session per run: `with client:` opens it (OpenSession) and always closes it
-(CloseSession in a finally). Every call carries SessionID and SecurityCode2, every answer's
-ErrorMsg is checked, and a session that is lost mid-run is reopened once. Reads are
+(CloseSession in a finally); calls from several threads share it. Every call carries
+SessionID and SecurityCode2, every answer's ErrorMsg is checked, and a session that is
+lost mid-run is reopened once. Reads are
 retried by the shared caller; writes (AddRelatie, UpdateRelatie, AddMutatie) never are,
 because e-Boekhouden cannot undo a booking: after a transport failure on a write the
 caller looks the record up before sending it again. Records are checked against
@@ -16,6 +17,7 @@ is kept for exactly-once lookups, the ones that decide whether an invoice was bo
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -68,6 +70,7 @@ class EboekhoudenClient:
         self.mutaties_budget = mutaties_budget
         self.log = log
         self._session: Secret | None = None
+        self._reopening = threading.Lock()
         self._depth = 0
         self._warned_budget = False
 
@@ -123,18 +126,21 @@ class EboekhoudenClient:
         Repeating a write after a session error is safe: the service refused it in-band
         before processing anything.
         """
-        if self._session is None:
-            raise RuntimeError("e-Boekhouden calls need an open session: use `with client:`")
         for attempt in (1, 2):
-            result = self.caller.call(operation, write=write, record=record, SessionID=self._session.reveal(),
+            session = self._session
+            if session is None:
+                raise RuntimeError("e-Boekhouden calls need an open session: use `with client:`")
+            result = self.caller.call(operation, write=write, record=record, SessionID=session.reveal(),
                                       SecurityCode2=self._code2.reveal(), **arguments)
             try:
                 return self._checked(operation, result, record)
             except SessionLost:
                 if attempt == 2:
                     raise
-                self.log.info("e-Boekhouden session lost during %s; opening a new one", operation)
-                self._open_session()
+                with self._reopening:  # calls in flight together lose the session together: one reopens
+                    if self._session is session:
+                        self.log.info("e-Boekhouden session lost during %s; opening a new one", operation)
+                        self._open_session()
         raise AssertionError("unreachable")
 
     def _checked(self, operation: str, result: Any, record: str) -> Any:
@@ -247,6 +253,8 @@ class EboekhoudenClient:
         record = f"invoice {b.invoice_number}" if b.invoice_number else f"booking {b.boekstuk or b.description}"
         _refuse_problems("AddMutatie", record, booking_problems(b))
         result = self._call("AddMutatie", write=True, record=record, oMut=translate.booking_to_soap(b))
+        if result.Mutatienummer is None:  # it may well be booked: the caller treats this as no answer
+            raise ResponseInvalid(SERVICE, "AddMutatie", "the answer has no Mutatienummer", record=record)
         return int(result.Mutatienummer)
 
 

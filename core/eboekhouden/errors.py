@@ -28,6 +28,8 @@ class EboekhoudenError(ApiError):
 class SessionLost(EboekhoudenError):
     """The session is unknown or expired; nothing was processed."""
 
+    maybe_processed = False
+
 
 class InvalidForEboekhouden(RequestInvalid):
     """A record breaks e-Boekhouden's limits; it was not sent."""

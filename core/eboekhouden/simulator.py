@@ -74,6 +74,70 @@ class Refusal(Exception):
         super().__init__(f"{code}: {description}")
 
 
+class IndexedTable(dict):
+    """Records by ID that are also found by a key of their own (a relation by Code, a booking
+    by Factuurnummer) without a scan, so a large administration answers as fast as a small one.
+
+    Every change goes through the dict's own methods (tests change the tables directly too),
+    and each of them keeps the index in step.
+    """
+
+    def __init__(self, key: Callable[[Any], str], records: dict | None = None):
+        super().__init__()
+        self._key = key
+        self._index: dict[str, dict[Any, None]] = defaultdict(dict)  # key -> IDs, oldest first
+        self.update(records or {})
+
+    def find(self, key: str) -> list[Any]:
+        """The records with this key, oldest first."""
+        return [self[record_id] for record_id in self._index.get(key, ())]
+
+    def __setitem__(self, record_id: Any, record: Any) -> None:
+        if record_id in self:
+            self._unindex(record_id)
+        super().__setitem__(record_id, record)
+        self._index[self._key(record)][record_id] = None
+
+    def __delitem__(self, record_id: Any) -> None:
+        self._unindex(record_id)
+        super().__delitem__(record_id)
+
+    def _unindex(self, record_id: Any) -> None:
+        key = self._key(self[record_id])
+        ids = self._index[key]
+        ids.pop(record_id, None)
+        if not ids:
+            del self._index[key]
+
+    def pop(self, record_id: Any, *default: Any) -> Any:
+        if record_id not in self:
+            return super().pop(record_id, *default)
+        record = self[record_id]
+        del self[record_id]
+        return record
+
+    def popitem(self) -> tuple[Any, Any]:
+        record_id = next(reversed(self))
+        return record_id, self.pop(record_id)
+
+    def clear(self) -> None:
+        super().clear()
+        self._index.clear()
+
+    def setdefault(self, record_id: Any, default: Any = None) -> Any:
+        if record_id not in self:
+            self[record_id] = default
+        return self[record_id]
+
+    def update(self, *others: Any, **more: Any) -> None:
+        for record_id, record in dict(*others, **more).items():
+            self[record_id] = record
+
+    def __ior__(self, other: Any) -> IndexedTable:
+        self.update(other)
+        return self
+
+
 class EboekhoudenSimulator(SoapSimulator):
     namespace = NAMESPACE
     path = "/soap.asmx"
@@ -90,9 +154,9 @@ class EboekhoudenSimulator(SoapSimulator):
         self.mutaties_monthly_cap = mutaties_monthly_cap
         self.clock = clock
         self.sessions: dict[str, float] = {}  # SessionID -> last use (clock)
-        self.relations: dict[int, EbRelation] = {}
+        self.relations = _relation_table()
         self.ledgers: dict[int, Ledger] = {}
-        self.mutations: dict[int, Booking] = {}
+        self.mutations = _mutation_table()
         self.mutaties_calls: Counter[str] = Counter()  # GetMutaties calls per month "YYYY-MM"
         self.next_relation_id = 1001
         self.next_mutation_number = 1
@@ -108,13 +172,13 @@ class EboekhoudenSimulator(SoapSimulator):
         return sorted(r.code for r in self.relations.values())
 
     def relation_by_code(self, code: str) -> EbRelation | None:
-        return next((r for r in self.relations.values() if r.code == code), None)
+        return next(iter(self.relations.find(code)), None)
 
     def booking(self, number: int) -> Booking | None:
         return self.mutations.get(number)
 
     def bookings_for_invoice(self, invoice_number: str) -> list[Booking]:
-        return [b for b in self.mutations.values() if b.invoice_number == invoice_number]
+        return self.mutations.find(invoice_number)
 
     def open_item(self, invoice_number: str, kind: str = "Debiteuren") -> tuple[Decimal, Decimal, Decimal] | None:
         """(Bedrag, Voldaan, Openstaand) of an invoice, also when it is fully paid; None when unknown."""
@@ -240,8 +304,8 @@ class EboekhoudenSimulator(SoapSimulator):
         return next((g for g in self.ledgers.values() if g.code == code), None) if code else None
 
     def _invoice(self, soort: MutatieSoort, relation_code: str, invoice_number: str) -> Booking | None:
-        return next((b for b in self.mutations.values() if b.soort is soort and b.relation_code == relation_code
-                     and b.invoice_number == invoice_number), None)
+        return next((b for b in self.mutations.find(invoice_number) if b.soort is soort
+                     and b.relation_code == relation_code), None)
 
     def _invoices_with_payments(self, kind: str) -> list[tuple[Booking, Decimal]]:
         invoice_soort, payment_soort = OPEN_ITEM_SOORTEN[kind]
@@ -339,7 +403,8 @@ class EboekhoudenSimulator(SoapSimulator):
         wanted_id = _long(flt, "ID")
 
         def work():
-            found = [r for r in sorted(self.relations.values(), key=lambda r: r.id)
+            candidates = self.relations.find(code) if code else self.relations.values()
+            found = [r for r in sorted(candidates, key=lambda r: r.id)
                      if (not wanted_id or r.id == wanted_id) and (not code or r.code == code)
                      and (not keyword or any(keyword in v.lower() for v in (r.code, r.bedrijf, r.plaats,
                                                                            r.contactpersoon, r.email, r.bp)))]
@@ -381,7 +446,8 @@ class EboekhoudenSimulator(SoapSimulator):
                                                      "GetMutaties per maand bereikt.")
             self.mutaties_calls[month] += 1
             self.dirty = True
-            found = [b for b in sorted(self.mutations.values(), key=lambda m: m.number)
+            candidates = self.mutations.find(invoice) if invoice else self.mutations.values()
+            found = [b for b in sorted(candidates, key=lambda m: m.number)
                      if (not number or b.number == number) and (low is None or b.number >= low)
                      and (high is None or b.number <= high) and (not invoice or b.invoice_number == invoice)
                      and date_from <= b.datum <= date_to]
@@ -466,12 +532,20 @@ class EboekhoudenSimulator(SoapSimulator):
         }
 
     def state_from_json(self, data: Any) -> None:
-        self.relations = {r.id: r for r in map(_relation_from_json, data["relations"])}
+        self.relations = _relation_table({r.id: r for r in map(_relation_from_json, data["relations"])})
         self.ledgers = {g["id"]: Ledger(**g) for g in data["ledgers"]}
-        self.mutations = {b.number: b for b in map(_booking_from_json, data["mutations"])}
+        self.mutations = _mutation_table({b.number: b for b in map(_booking_from_json, data["mutations"])})
         self.mutaties_calls = Counter(data["mutaties_calls"])
         self.next_relation_id = data["next_relation_id"]
         self.next_mutation_number = data["next_mutation_number"]
+
+
+def _relation_table(records: dict[int, EbRelation] | None = None) -> IndexedTable:
+    return IndexedTable(lambda relation: relation.code, records)
+
+
+def _mutation_table(records: dict[int, Booking] | None = None) -> IndexedTable:
+    return IndexedTable(lambda booking: booking.invoice_number, records)
 
 
 # --------------------------------------------------------------------------- reading requests strictly

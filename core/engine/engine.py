@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
+from core.config.values import format_duration
 from core.engine.jobs import Job, JobResult, RunContext, registered
 from core.engine.lock import EngineBusy, EngineLock
 from core.engine.schedule import due_at
@@ -29,6 +30,7 @@ from core.store.records import utc_now
 HEARTBEAT_SECONDS = 5.0
 PROGRESS_WRITE_SECONDS = 0.5  # progress reaches the database at most this often (plus at the end of a phase)
 RETENTION_EVERY = timedelta(days=1)
+NOT_STARTED = "not started"  # the summary of a job a stopping run never began
 
 
 @dataclass(frozen=True)
@@ -228,7 +230,8 @@ class Engine:
         jobs = [job for job in self.jobs if only is None or job.name in only]
         store = self.store
         started = time.monotonic()
-        deadline = utc_now() + config.engine.run_deadline
+        # Monotonic: a clock set back or forward must not stretch or cut the run.
+        deadline = started + config.engine.run_deadline.total_seconds()
         run_id = store.start_run(trigger, [job.name for job in jobs], self.config_hash, dry_run=dry_run)
         self._progress = {}
         store.update_engine(state="running", current_run_id=run_id, progress={})
@@ -236,7 +239,7 @@ class Engine:
                                  f"{', '.join(job.name for job in jobs) or 'no jobs'}", run_id=run_id)
 
         def should_stop() -> bool:
-            return self._stop.is_set() or utc_now() > deadline
+            return self._stop.is_set() or time.monotonic() > deadline
 
         outcomes: list[JobOutcome] = []
         services = self.make_services(config, store)
@@ -254,8 +257,8 @@ class Engine:
         outcome = _run_outcome(outcomes)
         error = "; ".join(f"{o.job}: {o.error}" for o in outcomes if o.error) or None
         if outcome == "interrupted" and not self._stop.is_set():
-            error = (f"the run deadline of {config.engine.run_deadline} passed; the remaining work continues "
-                     f"in the next run")
+            error = (f"stopped by the run deadline ({format_duration(config.engine.run_deadline)}, "
+                     f"engine.run_deadline); left for the next run: {self._left_over(outcomes)}")
         report = RunReport(run_id, trigger, dry_run, outcome, outcomes, time.monotonic() - started, error)
         store.finish_run(run_id, outcome, {o.job: o.result.counters for o in outcomes if o.result.counters},
                          error, job_outcomes={o.job: o.status for o in outcomes})
@@ -264,6 +267,17 @@ class Engine:
         store.log(level, "run", f"run {run_id} {outcome} in {report.seconds:.1f} s"
                                 + (f": {error}" if error else ""), run_id=run_id)
         return report
+
+    @staticmethod
+    def _left_over(outcomes: list[JobOutcome]) -> str:
+        """The jobs a stopped run did not finish, in words: what each did before it stopped, or
+        that it never started."""
+        left = []
+        for o in outcomes:
+            if o.status == "interrupted":
+                done = "not started" if o.result.summary == NOT_STARTED else f"stopped part-way ({o.result.summary})"
+                left.append(f"{o.job} {done}")
+        return "; ".join(left)
 
     def _close_services(self, services: RunServices, run_id: int) -> None:
         try:
@@ -279,7 +293,7 @@ class Engine:
                       subject=job.name)
             return JobOutcome(job.name, "skipped", JobResult(summary="switched off in the config"))
         if should_stop():
-            return JobOutcome(job.name, "interrupted", JobResult(complete=False, summary="not started"))
+            return JobOutcome(job.name, "interrupted", JobResult(complete=False, summary=NOT_STARTED))
         ctx = RunContext(store=store, config=config, run_id=run_id, job=job.name, dry_run=dry_run, force=force,
                          should_stop=should_stop, report_progress=self._report_progress, services=services)
         started = time.monotonic()

@@ -7,10 +7,14 @@ beats and when each enabled job is due; the runs tell how the last ones ended.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Callable
 
+from core.config.values import format_duration
 from core.engine.engine import HEARTBEAT_SECONDS
 from core.engine.jobs import JOB_ORDER
 from core.store import EngineStatus, Run, Store
@@ -20,6 +24,76 @@ HEALTHY, LAST_RUN_FAILED, ENGINE_DOWN, OVERDUE = 0, 1, 2, 3
 HEARTBEAT_STALE = timedelta(seconds=3 * HEARTBEAT_SECONDS)
 # A due job may wait this long (a run in progress, a slow start) before it counts as overdue.
 OVERDUE_GRACE = timedelta(minutes=30)
+EBOEKHOUDEN, PERFECTVIEW = "e-Boekhouden", "PerfectView"  # service names as the call meter records them
+# e-Boekhouden publishes a budget of GetMutaties calls per calendar month; pvsync's
+# client refuses the last tenth of it for anything but invoice lookups.
+MUTATIES_MONTHLY_BUDGET = 5000
+ALERT_PERCENT = 80  # a budget past this share is worth a person's attention before it runs out
+FAILED_IN_A_ROW = 3
+NO_SUCCESS_FACTOR = 2  # a job without a successful run for this many intervals
+
+
+@dataclass(frozen=True)
+class Watch:
+    """What the watchdog measures against: the enabled jobs' intervals and the call limits.
+    From the config, whose secrets are not needed; without a config only the alerts that
+    need none (heartbeat, failures in a row, the GetMutaties budget) are given."""
+
+    intervals: Mapping[str, timedelta] = field(default_factory=dict)
+    perfectview_daily_limit: int | None = None
+    mutaties_budget: int = MUTATIES_MONTHLY_BUDGET
+
+
+def watch_from_config(config: Any) -> Watch:
+    from core.engine.jobs import registered
+
+    intervals = {job.name: job.interval(config) for job in registered() if job.enabled(config)}
+    return Watch(intervals, config.perfectview.daily_call_limit)
+
+
+def read_watch(config_path: Path) -> Watch:
+    """The watch of the config file at `config_path`; the default one when it cannot be read."""
+    from core.config.load import check_text, read_config_text
+    from core.config.problems import ConfigError
+
+    try:
+        config, _ = check_text(read_config_text(config_path), config_path, env={}, with_secrets=False)
+    except ConfigError:
+        return Watch()
+    return watch_from_config(config) if config is not None else Watch()
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A watchdog alert: something a person should look at before it becomes a failure."""
+
+    kind: str  # heartbeat_stale, no_success, failing_in_a_row, mutaties_budget, perfectview_calls
+    message: str
+
+
+@dataclass(frozen=True)
+class ServiceHealth:
+    """How a service last answered, as the logbook of the newest run tells it."""
+
+    service: str
+    state: str  # OK, FAILING, or UNKNOWN (no run yet)
+    run_id: int | None
+    at: datetime | None  # when the run finished (OK), or the failure was logged
+    message: str  # the failed call, from its operation on; "" when OK
+    calls_today: int
+
+    def verdict(self, when: str = "") -> str:
+        """In words; `when` is `at` as the front end writes times."""
+        at = f" ({when})" if when else ""
+        if self.state == "OK":
+            return f"OK{at}: no call failed in run {self.run_id}; {self.calls_today} calls today"
+        if self.state == "FAILING":
+            return f"FAILING{at} in run {self.run_id}: {self.message}"
+        return f"not called yet: no run has finished; {self.calls_today} calls today"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"state": self.state, "run_id": self.run_id, "at": to_text(self.at), "message": self.message,
+                "calls_today": self.calls_today}
 
 
 @dataclass(frozen=True)
@@ -40,6 +114,12 @@ class Health:
     jobs: list[JobHealth]
     last_run: Run | None
     checked_at: datetime
+    alerts: list[Alert] = field(default_factory=list)
+    services: list[ServiceHealth] = field(default_factory=list)
+
+    def attention(self) -> list[str]:
+        """Problems and watchdog alerts, each said once (a stale heartbeat is both)."""
+        return [*self.problems, *(f"watchdog: {a.message}" for a in self.alerts if a.message not in self.problems)]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,6 +143,8 @@ class Health:
                 } for job in self.jobs
             },
             "last_run": _run_json(self.last_run),
+            "alerts": [{"kind": alert.kind, "message": alert.message} for alert in self.alerts],
+            "services": {service.service: service.to_json() for service in self.services},
         }
 
 
@@ -89,8 +171,10 @@ def engine_up(engine: EngineStatus, now: datetime, alive: Callable[[int], bool] 
             and now - engine.heartbeat_at <= HEARTBEAT_STALE and alive(engine.pid))
 
 
-def assess(store: Store, now: datetime | None = None, *, alive: Callable[[int], bool] = pid_alive) -> Health:
-    """Exit code by severity: engine down (2), else last run failed (1), else overdue (3)."""
+def assess(store: Store, now: datetime | None = None, *, alive: Callable[[int], bool] = pid_alive,
+           watch: Watch | None = None) -> Health:
+    """Exit code by severity: engine down (2), else last run failed (1), else overdue (3).
+    Watchdog alerts and the services' health are told, and leave the exit code alone."""
     now = now or utc_now()
     engine = store.engine_status()
     up = engine_up(engine, now, alive)
@@ -117,7 +201,9 @@ def assess(store: Store, now: datetime | None = None, *, alive: Callable[[int], 
         code = OVERDUE
     else:
         code = HEALTHY
-    return Health(code, problems, up, engine, jobs, last, now)
+    alerts = watchdog(store, engine, jobs, now, watch or Watch())
+    services = [service_health(store, service, current, last) for service in (EBOEKHOUDEN, PERFECTVIEW)]
+    return Health(code, problems, up, engine, jobs, last, now, alerts, services)
 
 
 def _down_reason(engine: EngineStatus, now: datetime) -> str:
@@ -125,5 +211,87 @@ def _down_reason(engine: EngineStatus, now: datetime) -> str:
         return "no engine has run with this state folder yet (start one: pvsync daemon)"
     if engine.state == "stopped":
         return f"the engine is stopped (since {engine.heartbeat_at.astimezone():%Y-%m-%d %H:%M})"
+    return _stale_heartbeat(engine, now)
+
+
+def _stale_heartbeat(engine: EngineStatus, now: datetime) -> str:
     seconds = int((now - engine.heartbeat_at).total_seconds())
     return f"the engine (pid {engine.pid}) stopped beating {seconds} s ago: it crashed or hangs"
+
+
+# ---------------------------------------------------------------------- watchdog
+
+
+def watchdog(store: Store, engine: EngineStatus, jobs: list[JobHealth], now: datetime, watch: Watch) -> list[Alert]:
+    alerts = []
+    if engine.state != "stopped" and engine.heartbeat_at is not None and now - engine.heartbeat_at > HEARTBEAT_STALE:
+        alerts.append(Alert("heartbeat_stale", _stale_heartbeat(engine, now)))
+    by_name = {job.job: job for job in jobs}
+    for name, interval in watch.intervals.items():
+        alert = _no_success(by_name.get(name), name, interval, engine, now)
+        if alert is not None:
+            alerts.append(alert)
+    alerts += _failing_in_a_row(store)
+    used = store.count_this_month(EBOEKHOUDEN, "GetMutaties")
+    if used * 100 > watch.mutaties_budget * ALERT_PERCENT:
+        alerts.append(Alert("mutaties_budget", f"e-Boekhouden GetMutaties: {used} of the month's "
+                                               f"{watch.mutaties_budget} calls used (past {ALERT_PERCENT} %); "
+                                               "the last tenth is kept for invoice lookups"))
+    limit = watch.perfectview_daily_limit
+    calls = store.count_today(PERFECTVIEW)
+    if limit and calls * 100 > limit * ALERT_PERCENT:
+        alerts.append(Alert("perfectview_calls", f"PerfectView: {calls} of today's {limit} calls used (past "
+                                                 f"{ALERT_PERCENT} % of perfectview.daily_call_limit)"))
+    return alerts
+
+
+def _no_success(job: JobHealth | None, name: str, interval: timedelta, engine: EngineStatus,
+                now: datetime) -> Alert | None:
+    success = job.last_success if job else None
+    since = success.started_at if success else engine.started_at
+    if since is None or now - since <= NO_SUCCESS_FACTOR * interval:
+        return None
+    every = f"it runs every {format_duration(interval)}"
+    if success is None:
+        return Alert("no_success", f"{name} has not run through once since the engine started "
+                                   f"{format_duration(now - since)} ago ({every}); see the logbook")
+    return Alert("no_success", f"{name} has had no successful run for {format_duration(now - since)} ({every}; "
+                               f"the last was run {success.id})")
+
+
+def _failing_in_a_row(store: Store) -> list[Alert]:
+    finished = [run for run in store.runs(limit=50) if run.finished_at and not run.dry_run]
+    alerts = []
+    for job in [*JOB_ORDER, *sorted({j for run in finished for j in run.jobs} - set(JOB_ORDER))]:
+        recent = [run for run in finished if job in run.jobs][:FAILED_IN_A_ROW]
+        if len(recent) == FAILED_IN_A_ROW and all(run.job_outcomes.get(job) == "failed" for run in recent):
+            alerts.append(Alert("failing_in_a_row", f"{job} failed in each of the last {FAILED_IN_A_ROW} runs "
+                                                    f"({', '.join(str(run.id) for run in reversed(recent))}); "
+                                                    "why: pvsync log --kind run"))
+    return alerts
+
+
+# ---------------------------------------------------------------------- the services
+
+
+def _service_error(service: str) -> re.Pattern[str]:
+    # How a failed call reads (core.soap.errors.ServiceError): "<service> <Operation>[ for <record>]: ..."
+    return re.compile(rf"{re.escape(service)} [A-Z][A-Za-z]+(?: for [^:]*)?: ")
+
+
+def service_health(store: Store, service: str, current: Run | None, last: Run | None) -> ServiceHealth:
+    """From the logbook of the run in progress (when a call failed there already) or the last
+    finished run: a failed call of this service is logged with its name and operation."""
+    pattern = _service_error(service)
+    calls = store.count_today(service)
+    for run in (current, last):
+        if run is None:
+            continue
+        for entry in store.logbook_page(run_id=run.id, level="WARNING", limit=500):
+            found = pattern.search(entry.message)
+            if found:
+                message = entry.message[found.start() + len(service) + 1:]
+                return ServiceHealth(service, "FAILING", run.id, entry.at, message, calls)
+    if last is None:
+        return ServiceHealth(service, "UNKNOWN", None, None, "", calls)
+    return ServiceHealth(service, "OK", last.id, last.finished_at, "", calls)

@@ -15,6 +15,8 @@ from core.secrets import scrub
 from core.soap.caller import NO_RETRY, CallMeter, RetryPolicy
 from core.soap.errors import ServiceError, TransportFailure
 from core.soap.transport import Timeouts
+from core.store import Store
+from core.store.call_counts import BatchedCallMeter
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,8 @@ class RunServices:
     def __init__(self, config: Any, meter: CallMeter | None, *, eboekhouden_http: httpx.Client | None = None,
                  perfectview_http: httpx.Client | None = None):
         self.config = config
-        self.meter = meter
+        # The store counts reads in batches (core.store.call_counts); flushed in close().
+        self.meter = BatchedCallMeter(meter) if isinstance(meter, Store) else meter
         self._eb_http, self._pv_http = eboekhouden_http, perfectview_http
         self._eb: Any = None
         self._pv: Any = None
@@ -111,13 +114,17 @@ class RunServices:
 
     def close(self) -> None:
         eb, pv, self._eb, self._pv = self._eb, self._pv, None, None
-        if eb is not None:
-            try:
-                eb.__exit__(None, None, None)  # CloseSession, also after a failed run
-            finally:
-                eb.close()
-        if pv is not None:
-            pv.close()
+        try:
+            if eb is not None:
+                try:
+                    eb.__exit__(None, None, None)  # CloseSession, also after a failed run
+                finally:
+                    eb.close()
+            if pv is not None:
+                pv.close()
+        finally:
+            if isinstance(self.meter, BatchedCallMeter):
+                self.meter.flush()
 
 
 def _open_eboekhouden_session(client: Any) -> str:

@@ -10,6 +10,7 @@ clearly what exists when a name does not.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable
@@ -112,13 +113,16 @@ class Catalog:
 
     def __init__(self) -> None:
         self._cache: dict[tuple, Any] = {}
+        self._loading = threading.RLock()  # calls from several threads load each entry once
 
     def _read(self, operation: str, *, record: str = "", **arguments: Any) -> Any:
         raise NotImplementedError
 
     def _cached(self, key: tuple, load: Callable[[], Any]) -> Any:
         if key not in self._cache:
-            self._cache[key] = load()
+            with self._loading:
+                if key not in self._cache:
+                    self._cache[key] = load()
         return self._cache[key]
 
     # ------------------------------------------------------------------ service
@@ -272,12 +276,16 @@ def _fields(result: Any) -> list[PvField]:
             for f in items(result.Fields, "PvFieldData")]
 
 
-def resolve_fields(table: dict[str, FieldRef], fields: list[PvField], where: str) -> dict[str, PvField]:
+def resolve_fields(table: dict[str, FieldRef], fields: list[PvField], where: str,
+                   optional: frozenset[str] = frozenset()) -> dict[str, PvField]:
     """Every attribute of a field table mapped to the database's field; the first one the
-    database lacks raises NotInDatabase listing the fields it does have."""
+    database lacks raises NotInDatabase listing the fields it does have, unless it is
+    `optional` (then it is left out of the map)."""
     resolved: dict[str, PvField] = {}
     for attribute, ref in table.items():
         match = next((f for f in fields if ref.matches(f.category, f.label, f.name)), None)
+        if match is None and attribute in optional:
+            continue
         if match is None:
             listing = [f"{f.name}" if ref.name else str(f) for f in fields]
             raise NotInDatabase(f"field ({where}, for {attribute})", str(ref), listing)

@@ -10,6 +10,7 @@ fields are found by category and label through core/perfectview/fields.py.
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -25,8 +26,8 @@ from core.soap.transport import Timeouts, check_endpoint, make_http_client, make
 from core.perfectview import translate
 from core.perfectview.catalog import Catalog, PvField, PvWorkflow, items, resolve_fields
 from core.perfectview.errors import SERVICE, NotInDatabase, PerfectViewError
-from core.perfectview.fields import (CUSTOMER_RELATIONSHIP_TYPE, NIL_GUID, ROOT_RELATION_ID, field_tables,
-                                     table_for)
+from core.perfectview.fields import (CUSTOMER_RELATIONSHIP_TYPE, NIL_GUID, OPTIONAL, ROOT_RELATION_ID,
+                                     field_tables, table_for)
 
 WSDL = Path(__file__).with_name("perfectview.asmx.wsdl")
 NAMESPACE = "https://Api.perfectview.nl"
@@ -86,8 +87,9 @@ class PerfectViewClient(Catalog):
                                    **arguments)
         # zeep unwraps a result whose only member is Result (ActivityFlow, notes) to the Result itself.
         outcome = result if getattr(result, "Succeeded", None) is not None else getattr(result, "Result", None)
-        if outcome is None:
-            raise ResponseInvalid(SERVICE, operation, "the answer carries no Result", record=record)
+        if outcome is None or outcome.Succeeded is None:
+            raise ResponseInvalid(SERVICE, operation, "the answer says neither success nor failure (no "
+                                  "Result.Succeeded)", record=record)
         if not outcome.Succeeded:
             raise PerfectViewError(operation, outcome.Code or "", outcome.Description or "",
                                    number=outcome.Number or 0, record=record,
@@ -132,7 +134,16 @@ class PerfectViewClient(Catalog):
 
     def invoice_field_map(self, workflow: str = DEFAULT_WORKFLOW) -> dict[str, PvField]:
         return self._cached(("map", "invoice", workflow.casefold()), lambda: resolve_fields(
-            self.tables["invoice"], self.activity_fields(workflow), f"fields of workflow {workflow!r}"))
+            self.tables["invoice"], self.activity_fields(workflow), f"fields of workflow {workflow!r}",
+            OPTIONAL["invoice"]))
+
+    def invoice_total_unchecked(self, workflow: str = DEFAULT_WORKFLOW) -> str:
+        """Why invoices of `workflow` carry no PerfectView total to check the bookings
+        against, in words; empty when they do."""
+        if "total" in self.invoice_field_map(workflow):
+            return ""
+        return (f"workflow {workflow!r} has no field {self.tables['invoice']['total']} (an older PerfectView "
+                "database); the check is on again once the workflow has that field")
 
     # ------------------------------------------------------------------ relations
 
@@ -251,9 +262,12 @@ class PerfectViewClient(Catalog):
     # ------------------------------------------------------------------ sales invoices
 
     def sales_invoices(self, workflow: str = DEFAULT_WORKFLOW, modified_since: datetime | None = None, *,
-                       until: datetime | None = None) -> Iterator[SalesInvoice]:
+                       until: datetime | None = None, details: bool = True) -> Iterator[SalesInvoice]:
         """Every activity of the invoice workflow, or those modified in [modified_since, until),
-        with product lines, attachment metadata, step name and booked marker."""
+        with product lines, attachment metadata, step name and booked marker.
+
+        `details=False` leaves the lines and attachments out (two calls per invoice): read
+        them with `invoice_details` for the invoices that need them."""
         flow = self.workflow(workflow)
         common = {"includeFields": True, "includeCounters": False}
         if modified_since is None:
@@ -263,7 +277,7 @@ class PerfectViewClient(Catalog):
             source = self._pages("RelationGetActivitiesModified_V2", "Activities", "PvActivityData",
                                  relationId=NIL_GUID, **self._period(modified_since, until), **common,
                                  workflowIds={"guid": [flow.id]})
-        yield from self._invoices(source, flow)
+        yield from self._invoices(source, flow, details)
 
     def sales_invoices_dated(self, start: date, end: date, workflow: str = DEFAULT_WORKFLOW) -> Iterator[SalesInvoice]:
         """Invoices whose Factuurdatum lies in [start, end): a reconciliation pass by period
@@ -276,10 +290,10 @@ class PerfectViewClient(Catalog):
                              includeFields=True, includeCounters=False)
         yield from self._invoices(source, flow)
 
-    def _invoices(self, source: Iterator[Any], flow: PvWorkflow) -> Iterator[SalesInvoice]:
+    def _invoices(self, source: Iterator[Any], flow: PvWorkflow, details: bool = True) -> Iterator[SalesInvoice]:
         for data in source:
             if str(data.Settings.WorkflowId).lower() == flow.id:
-                yield self._invoice_from(data, flow.name)
+                yield self._invoice_from(data, flow.name, details)
 
     def invoice(self, activity_id: str) -> SalesInvoice:
         result = self._read("ActivityGet", record=activity_id, activityId=activity_id,
@@ -291,9 +305,13 @@ class PerfectViewClient(Catalog):
         return self._invoice_from(result.Activity, flow.name)
 
     def set_booked_marker(self, activity_id: str, text: str, workflow: str = DEFAULT_WORKFLOW) -> None:
-        field = self.invoice_field_map(workflow)["booked_marker"]
+        self.update_invoice(activity_id, {"booked_marker": text}, workflow)
+
+    def update_invoice(self, activity_id: str, values: Mapping[str, str], workflow: str = DEFAULT_WORKFLOW) -> None:
+        """Write invoice fields by attribute ("booked_marker", "total", ...), as a person would."""
+        fields = self.invoice_field_map(workflow)
         self._write("ActivityUpdate", record=activity_id, activityId=activity_id,
-                    fieldValues=_field_list([{"Id": field.id, "Value": text}]))
+                    fieldValues=_field_list([{"Id": fields[a].id, "Value": v} for a, v in values.items()]))
 
     def move_to_step(self, activity_id: str, step_name: str, workflow: str = DEFAULT_WORKFLOW) -> None:
         """ActivityFlow to `step_name`; the service refuses a transition the workflow lacks.
@@ -314,20 +332,27 @@ class PerfectViewClient(Catalog):
         data = result.Attachment
         return translate.attachment_from(data, base64.b64decode(data.Base64EncodedFile or ""))
 
-    def _invoice_from(self, data: Any, workflow: str) -> SalesInvoice:
+    def _invoice_from(self, data: Any, workflow: str, details: bool = True) -> SalesInvoice:
         activity_id = str(data.Id).lower()
-        lines = self._read("ActivityGetProductLines", record=activity_id, activityId=activity_id)
-        files = self._read("ActivityGetAttachments", record=activity_id, activityId=activity_id,
-                           includeFile=False)
         parent = data.ParentRelationship
         if parent is None:
             parent = self._read("RelationshipGet", record=activity_id, includeFields=False,
                                 relationshipId=data.Settings.ParentRelationshipId).Relationship
-        return translate.invoice_from(
+        invoice = translate.invoice_from(
             data, self.invoice_field_map(workflow), relation_id=str(parent.ChildRelationId).lower(),
-            step=self.step_name(workflow, str(data.Settings.WorkflowStepId)),
-            lines=[translate.line_from(line, self.vat_code) for line in items(lines.ProductLines, "PvProductLineData")],
-            attachments=[translate.attachment_from(a) for a in items(files.Attachments, "PvAttachmentData")])
+            step=self.step_name(workflow, str(data.Settings.WorkflowStepId)), lines=[], attachments=[])
+        return self.invoice_details(invoice) if details else invoice
+
+    def invoice_details(self, invoice: SalesInvoice) -> SalesInvoice:
+        """The invoice with its product lines and attachment metadata read (two calls)."""
+        activity_id = invoice.activity_id
+        lines = self._read("ActivityGetProductLines", record=activity_id, activityId=activity_id)
+        files = self._read("ActivityGetAttachments", record=activity_id, activityId=activity_id,
+                           includeFile=False)
+        return replace(invoice, lines=tuple(translate.line_from(line, self.vat_code)
+                                            for line in items(lines.ProductLines, "PvProductLineData")),
+                       attachments=tuple(translate.attachment_from(a)
+                                         for a in items(files.Attachments, "PvAttachmentData")))
 
     # ------------------------------------------------------------------ filling a database (demo, tests)
 

@@ -91,8 +91,13 @@ INVOICE_FIELDS: dict[str, FieldRef] = {
     "due_date": FieldRef("Factuur", "Vervaldatum"),
     # A checkbox per invoice: whether the product lines' amounts include VAT.
     "amounts_include_vat": FieldRef("Factuur", "Bedragen incl. BTW"),
+    # PerfectView's own invoice total (incl. VAT): what pvsync books is checked against it.
+    "total": FieldRef("Factuur", "Totaalbedrag"),
     "booked_marker": FieldRef("Boekhouding", "Geboekt in e-Boekhouden"),
 }
+# Attributes a database may lack: pvsync then does without them (an older database has no
+# invoice total, so the total check is off) instead of refusing to start.
+OPTIONAL: dict[str, frozenset[str]] = {"invoice": frozenset({"total"})}
 
 TABLES: dict[str, dict[str, FieldRef]] = {
     "organisation": ORGANISATION_FIELDS,

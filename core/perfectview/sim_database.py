@@ -64,12 +64,18 @@ RELATIONSHIP_FIELDS = [
     ("Communicatie", "E-mail", "CON_email", "PvMailTextBox", "String", 150, False),
 ]
 
+TOTAL_FIELD = "INV_totalamount"
+INCLUDES_VAT_FIELD = "INV_amountsinclvat"
+
 INVOICE_FIELDS = [
     ("Algemeen", "Onderwerp", "COR_subject", "TextBox", "String", 200, False),
     ("Factuur", "Factuurnummer", "INV_number", "TextBox", "String", 30, False),
     ("Factuur", "Factuurdatum", "INV_date", "PvDateTimePicker", "DateTime", 0, False),
     ("Factuur", "Vervaldatum", "INV_duedate", "PvDateTimePicker", "DateTime", 0, False),
-    ("Factuur", "Bedragen incl. BTW", "INV_amountsinclvat", "CheckBox", "Boolean", 0, False),
+    ("Factuur", "Bedragen incl. BTW", INCLUDES_VAT_FIELD, "CheckBox", "Boolean", 0, False),
+    # Kept by PerfectView from the product lines (the simulator's _recompute_total); a person
+    # or an add-in may still overwrite it. Invented: the public record names no total field.
+    ("Factuur", "Totaalbedrag", TOTAL_FIELD, "PvNumericTextBox", "Decimal", 0, False),
     ("Boekhouding", "Geboekt in e-Boekhouden", "INV_booked", "TextBox", "String", 200, False),
 ]
 

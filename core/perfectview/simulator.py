@@ -29,8 +29,10 @@ import json
 import signal
 import threading
 import uuid
+from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Mapping
@@ -39,6 +41,7 @@ from core.model import AMSTERDAM, round_cents
 from core.perfectview import sim_database
 from core.perfectview.wire import Schema, Unreadable
 from core.soap.simulator import ClientFault, Knobs, SoapSimulator
+from core.sync.booking import vat_for
 
 WSDL = Path(__file__).with_name("perfectview.asmx.wsdl")
 NIL = "00000000-0000-0000-0000-000000000000"
@@ -78,6 +81,13 @@ def _schema() -> Schema:
 
 def _parse(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return Decimal(text).is_finite()
+    except InvalidOperation:
+        return False
 
 
 class PerfectViewSimulator(SoapSimulator):
@@ -268,8 +278,13 @@ class PerfectViewSimulator(SoapSimulator):
     def _api_user(self) -> dict:
         return self._user(self.db["credentials"]["user_id"])
 
-    def _field_by_name(self, scope: str, name: str) -> dict:
-        return next(f for f in self._fields(scope) if f["Name"] == name)
+    def _field_by_name(self, scope: str, name: str) -> dict | None:
+        return next((f for f in self._fields(scope) if f["Name"] == name), None)
+
+    def _field_id(self, flow: dict, name: str) -> str | None:
+        """The Id of a field of the workflow's activities by Name; None when this database lacks it."""
+        field = self._field_by_name(flow["EntityTypeId"], name)
+        return field["Id"] if field else None
 
     def _labelled(self, values: dict[str, str]) -> dict[str, str]:
         fields = {f["Id"]: f for f in self.db["fields"]}
@@ -315,6 +330,8 @@ class PerfectViewSimulator(SoapSimulator):
                 return f"'{text}' is not a date (yyyy-mm-dd)"
         if field["Type"] == "Boolean" and text not in ("True", "False"):
             return f"'{text}' is not True or False"
+        if field["Type"] == "Decimal" and not _is_number(text):
+            return f"'{text}' is not a number (use a point for decimals: 1234.56)"
         return ""
 
     @staticmethod
@@ -382,6 +399,23 @@ class PerfectViewSimulator(SoapSimulator):
     def _touch_activity(self, act: dict) -> None:
         act["modified"] = self._stamp()
         self.dirty = True
+
+    def _recompute_total(self, act: dict) -> None:
+        """Keep the invoice total as PerfectView does: VAT per rate total, rounded half-up to
+        cents, on amounts excluding or including VAT as the invoice's checkbox says. A total
+        typed over by hand stands until the lines or the checkbox change."""
+        flow = self._workflow(act["WorkflowId"])
+        total_field = self._field_id(flow, sim_database.TOTAL_FIELD)
+        if total_field is None:
+            return  # an older database: no total field
+        includes_vat = act["values"].get(self._field_id(flow, sim_database.INCLUDES_VAT_FIELD) or "") == "True"
+        rates = {v["Id"]: Decimal(v["Percentage"]) for v in self.db["vats"]}
+        per_rate: dict[Decimal, Decimal] = defaultdict(Decimal)
+        for line in self.db["lines"].get(act["Id"], []):
+            per_rate[rates.get(line["VatId"], Decimal(0))] += Decimal(line["TotalAmount"])  # no VAT code: none
+        total = sum((vat_for(base, rate, includes_vat=includes_vat)[2] for rate, base in per_rate.items()),
+                    Decimal("0.00"))
+        act["values"][total_field] = str(total)
 
     # ------------------------------------------------------------------ metadata operations
 
@@ -580,6 +614,8 @@ class PerfectViewSimulator(SoapSimulator):
         act = {"Id": self._new_id(), "Number": str(self.db["next_number"]), "WorkflowId": flow["Id"],
                "WorkflowStepId": step["Id"], "ParentRelationshipId": parent["Id"], "ChildRelationshipId": child,
                "values": values, "created": now, "modified": now}
+        if self._field_id(flow, sim_database.TOTAL_FIELD) not in values:
+            self._recompute_total(act)
         self.db["next_number"] += 1
         self.db["activities"][act["Id"]] = act
         self.dirty = True
@@ -588,8 +624,13 @@ class PerfectViewSimulator(SoapSimulator):
 
     def op_ActivityUpdate(self, args):
         act = self._activity_rec(args["activityId"])
-        values = self._check_values(self._workflow(act["WorkflowId"])["EntityTypeId"], args["fieldValues"])
+        flow = self._workflow(act["WorkflowId"])
+        values = self._check_values(flow["EntityTypeId"], args["fieldValues"])
         act["values"] = {**act["values"], **values}
+        # The checkbox changes what the lines mean; a total written along with it is a person's own.
+        if self._field_id(flow, sim_database.INCLUDES_VAT_FIELD) in values and \
+                self._field_id(flow, sim_database.TOTAL_FIELD) not in values:
+            self._recompute_total(act)
         self._touch_activity(act)
         return {"ErrorInformation": None, "Info": None}
 
@@ -630,6 +671,7 @@ class PerfectViewSimulator(SoapSimulator):
                 "TotalAmount": str(round_cents(quantity * amount)), "PurchaseAmount": str(args["purchaseAmount"]),
                 "VatId": vat_id, "ProductId": product_id, "Description": args["description"] or ""}
         self.db["lines"].setdefault(act["Id"], []).append(line)
+        self._recompute_total(act)
         self._touch_activity(act)
         return {"ProductLineData": line}
 

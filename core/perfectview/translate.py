@@ -13,8 +13,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Callable
 
-from core.model import (Address, Attachment, CrmRelation, Gender, InvoiceLine, PvVatCode, RelationKind,
-                        SalesInvoice)
+from core.model import (Address, Attachment, CrmRelation, Gender, InvoiceLine, Problem, PvVatCode, RelationKind,
+                        SalesInvoice, money)
 from core.perfectview.catalog import PvField, items
 
 GENDERS = {"man": Gender.MALE, "vrouw": Gender.FEMALE, "onbekend": Gender.UNKNOWN}
@@ -99,14 +99,27 @@ def attachment_from(data: Any, content: bytes | None = None) -> Attachment:
                       created_at=data.CreationDate, content=content)
 
 
+def invoice_total(text: str, field: PvField) -> tuple[Decimal | None, tuple[Problem, ...]]:
+    """PerfectView's invoice total: None when the invoice has none (empty, or a database
+    without the field); a value that is no amount is a problem that holds the invoice back."""
+    if not text:
+        return None, ()
+    try:
+        return money(text), ()
+    except ValueError:
+        return None, (Problem(str(field), f"PerfectView's invoice total '{text}' is not an amount",
+                              f"correct the field {field} of the invoice in PerfectView"),)
+
+
 def invoice_from(data: Any, fields: dict[str, PvField], *, relation_id: str, step: str,
                  lines: list[InvoiceLine], attachments: list[Attachment]) -> SalesInvoice:
     value = _reader(field_values(data), fields)
     audit = getattr(data, "AuditData", None)
+    total, problems = invoice_total(value("total"), fields["total"]) if "total" in fields else (None, ())
     return SalesInvoice(
         activity_id=str(data.Id).lower(), activity_number=data.Number or "",
         invoice_number=value("invoice_number"), relation_id=relation_id,
         invoice_date=parse_date(value("invoice_date")), due_date=parse_date(value("due_date")),
         step=step, lines=tuple(lines), amounts_include_vat=parse_checkbox(value("amounts_include_vat")),
         booked_marker=value("booked_marker"), attachments=tuple(attachments),
-        modified_at=getattr(audit, "ModifiedAt", None))
+        modified_at=getattr(audit, "ModifiedAt", None), total=total, problems=problems)

@@ -15,7 +15,7 @@ import zeep.exceptions
 from lxml import etree
 
 from core.soap.errors import RequestInvalid, ResponseInvalid, ServiceError, SoapFault, TransportFailure
-from core.soap.transport import HttpxTransport, ResponseTooLarge
+from core.soap.transport import AnswerTooSlow, HttpxTransport, ResponseTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,13 @@ class SoapCaller:
             raise fail(TransportFailure, f"connection broke ({type(exc).__name__}: {exc})") from None
         except ResponseTooLarge as exc:
             raise fail(ResponseInvalid, str(exc)) from None
+        except AnswerTooSlow as exc:
+            raise fail(TransportFailure, str(exc)) from None
         except zeep.exceptions.Fault as exc:
+            if exc.code is None:  # zeep's word for an HTTP error whose page happens to be XML: no soap:Fault in it
+                status = self.transport.status() if self.transport is not None else None
+                raise fail(TransportFailure, f"HTTP {status or 'error'} with an error page instead of a SOAP answer",
+                           status_code=status) from None
             code = exc.code.text if hasattr(exc.code, "text") else str(exc.code or "")
             raise SoapFault(service, operation, str(exc.message or ""), record=record, code=code) from None
         except zeep.exceptions.TransportError as exc:

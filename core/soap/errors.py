@@ -61,7 +61,12 @@ class SoapFault(ServiceError):
 
 
 class ApiError(ServiceError):
-    """The service processed the call and refused it in-band (ErrorMsg, Result.Succeeded=false)."""
+    """The service processed the call and refused it in-band (ErrorMsg, Result.Succeeded=false).
+
+    `maybe_processed` is False for a refusal that comes before any work (a lost session):
+    then a write was certainly not done and may simply be sent again later."""
+
+    maybe_processed = True
 
     def __init__(self, service: str, operation: str, code: str, description: str, *, record: str = ""):
         self.code = code

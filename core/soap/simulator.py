@@ -30,11 +30,12 @@ XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 XSD_NS = "http://www.w3.org/2001/XMLSchema"
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 
-FAULT_KINDS = ("reset", "lost", "http500", "malformed", "slow", "session", "spike")
+FAULT_KINDS = ("reset", "lost", "http500", "fault", "malformed", "slow", "session", "spike")
 FAULT_HELP = {
     "reset": "connection reset before the request is processed (nothing happens)",
     "lost": "the request is processed and committed, then the connection drops (response lost)",
     "http500": "HTTP 500 with an HTML error page, nothing processed",
+    "fault": "HTTP 500 with a soap:Server fault (an unhandled error in the service), nothing processed",
     "malformed": "the request is processed and committed, the answer is truncated XML",
     "slow": "the answer's body stalls for `slow_seconds` halfway (a read timeout on the client)",
     "session": "the session expires just before this call (in-band session error)",
@@ -229,6 +230,7 @@ class SoapSimulator:
             return [body]
         delay = self.knobs.latency_ms / 1000.0
         if self.roll("spike"):
+            self.events.append("fault spike")
             delay += self.knobs.spike_ms / 1000.0
         if delay:
             time.sleep(delay)  # outside the lock: concurrent callers overlap like on a real network
@@ -237,6 +239,10 @@ class SoapSimulator:
             operation, request = self._read_request(raw, envelope_ns, soap12, environ)
         except ClientFault as fault:
             return self._fault(start_response, envelope_ns, fault)
+        if self.roll("fault"):
+            self.events.append(f"fault fault (soap:Server) before {operation}")
+            return self._fault(start_response, envelope_ns, ServerFault(
+                "Server was unable to process request. ---> Object reference not set to an instance of an object."))
         with self.lock:
             self.calls[operation] += 1
             if self.roll("session"):

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import ssl
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
 import zeep
+from lxml import etree
 from zeep.transports import Transport
+from zeep.xsd.types.simple import AnySimpleType
 
 from core.secrets import quiet_wire_loggers
 
@@ -39,6 +42,16 @@ class Timeouts:
 
 class ResponseTooLarge(Exception):
     pass
+
+
+class AnswerTooSlow(Exception):
+    """The answer kept arriving, slower than any real service sends, past the call's deadline."""
+
+
+# A whole answer may take this many read timeouts. The read timeout bounds each pause between
+# bytes; a server that drips a byte just inside it would otherwise hold a call (and the run)
+# for ever. Five is far above what a few MB of GetRelaties needs on any working line.
+ANSWER_DEADLINE_READS = 5
 
 
 def make_http_client(*, timeouts: Timeouts = Timeouts(), ca_file: str | Path | None = None,
@@ -76,24 +89,35 @@ class HttpxTransport(Transport):
         self.operation_timeout = http.timeout.read
         self.http = http
         self.max_response_bytes = max_response_bytes
+        self.answer_deadline = ANSWER_DEADLINE_READS * http.timeout.read if http.timeout.read else None
         self._close_session = False
         self._local = threading.local()
 
     def begin_call(self) -> None:
         self._local.posted = False
+        self._local.status = None
 
     def posted(self) -> bool:
         """Whether the current thread's call got as far as sending its request."""
         return getattr(self._local, "posted", True)
 
+    def status(self) -> int | None:
+        """The HTTP status of the current thread's call, once its answer started."""
+        return getattr(self._local, "status", None)
+
     def post(self, address, message, headers):
         self._local.posted = True
+        started = time.monotonic()
         with self.http.stream("POST", address, content=message, headers=headers) as response:
+            self._local.status = response.status_code
             chunks, size = [], 0
             for chunk in response.iter_bytes():
                 size += len(chunk)
                 if size > self.max_response_bytes:
                     raise ResponseTooLarge(f"answer larger than {self.max_response_bytes // (1024 * 1024)} MB")
+                if self.answer_deadline is not None and time.monotonic() - started > self.answer_deadline:
+                    raise AnswerTooSlow(f"the answer was still arriving after {self.answer_deadline:g} s "
+                                        f"({size} bytes so far); the call was given up")
                 chunks.append(chunk)
             return _Reply(response.status_code, response.headers, b"".join(chunks), response.encoding)
 
@@ -115,6 +139,25 @@ class HttpxTransport(Transport):
 
     def __del__(self):  # the http client belongs to whoever made it
         pass
+
+
+def _parse_or_refuse(self, xmlelement, schema=None, allow_none=True, context=None, schema_type=None):
+    """zeep's AnySimpleType.parse_xmlelement, but a value that does not convert raises.
+
+    Even in strict mode zeep logs "abc" for an int (or a date) and reads it as missing; an
+    answer like that is not one to act on, so it is refused (the caller turns the ValueError
+    into ResponseInvalid) instead of reaching a sync as an empty value. (zeep reads any
+    boolean other than "true"/"1" as false without an error; that stays as it is.)
+    """
+    if xmlelement.text is None:
+        return None
+    try:
+        return self.pythonvalue(xmlelement.text)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{etree.QName(xmlelement).localname} is not {type(self).__name__}: {exc}") from None
+
+
+AnySimpleType.parse_xmlelement = _parse_or_refuse
 
 
 def zeep_settings() -> zeep.Settings:

@@ -18,8 +18,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Iterable
 
-from core.model import (Attachment, Booking, BookingLine, InvoiceLine, MutatieSoort, SalesInvoice, from_cents,
-                        round_cents, to_cents)
+from core.model import (Attachment, Booking, BookingLine, InvoiceLine, MutatieSoort, Problem, SalesInvoice,
+                        from_cents, round_cents, to_cents)
 from core.store.records import from_text, to_text, utc_now
 from core.store.store import Store
 from core.sync.invoice_states import NEEDS_LOOKUP, OPEN, InvoiceState, check_transition
@@ -113,6 +113,7 @@ def invoice_to_json(invoice: SalesInvoice) -> dict[str, Any]:
         "attachments": [{"id": a.id, "file_name": a.file_name, "extension": a.extension,
                          "created_at": a.created_at.isoformat() if a.created_at else None}
                         for a in invoice.attachments],
+        "problems": [[p.field, p.message, p.hint] for p in invoice.problems],
     }
 
 
@@ -129,7 +130,8 @@ def invoice_from_json(data: dict[str, Any]) -> SalesInvoice:
                                 vat_percentage=_dec(l["vat_percentage"]), id=l["id"]) for l in data["lines"]),
         attachments=tuple(Attachment(id=a["id"], file_name=a["file_name"], extension=a["extension"],
                                      created_at=datetime.fromisoformat(a["created_at"]) if a["created_at"] else None)
-                          for a in data["attachments"]))
+                          for a in data["attachments"]),
+        problems=tuple(Problem(*p) for p in data.get("problems", ())))
 
 
 def booking_to_json(booking: Booking) -> dict[str, Any]:

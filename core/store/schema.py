@@ -227,6 +227,32 @@ def _retired_links(conn: sqlite3.Connection) -> None:
         ) STRICT""")
 
 
+def _logbook_search(conn: sqlite3.Connection) -> None:
+    """A trigram index of the logbook's subject and message, so the console's text filter
+    finds a name or number among a million entries without reading them all (a LIKE
+    '%...%' has to). It holds no text of its own (external content: the logbook rows) and
+    triggers keep it in step with every insert and delete, also the purge's.
+    """
+    conn.execute("CREATE VIRTUAL TABLE logbook_text USING fts5(subject, message, content='logbook', "
+                 "content_rowid='id', tokenize='trigram')")
+    conn.execute("""
+        CREATE TRIGGER logbook_text_insert AFTER INSERT ON logbook BEGIN
+            INSERT INTO logbook_text (rowid, subject, message) VALUES (new.id, new.subject, new.message);
+        END""")
+    conn.execute("""
+        CREATE TRIGGER logbook_text_delete AFTER DELETE ON logbook BEGIN
+            INSERT INTO logbook_text (logbook_text, rowid, subject, message)
+            VALUES ('delete', old.id, old.subject, old.message);
+        END""")
+    conn.execute("""
+        CREATE TRIGGER logbook_text_update AFTER UPDATE OF subject, message ON logbook BEGIN
+            INSERT INTO logbook_text (logbook_text, rowid, subject, message)
+            VALUES ('delete', old.id, old.subject, old.message);
+            INSERT INTO logbook_text (rowid, subject, message) VALUES (new.id, new.subject, new.message);
+        END""")
+    conn.execute("INSERT INTO logbook_text (logbook_text) VALUES ('rebuild')")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_initial, _payment_checks, _relation_state,
-                                                            _invoice_journal_details, _retired_links]
+                                                            _invoice_journal_details, _retired_links, _logbook_search]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -17,7 +17,7 @@ import threading
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 import sqlite_utils
 
@@ -32,6 +32,7 @@ from core.store.records import (
 from core.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 BUSY_TIMEOUT_S = 30
+TRIGRAM = 3  # the shortest text the logbook index looks up; a shorter one is found by a scan
 _UNCHANGED: Any = object()
 
 
@@ -196,11 +197,16 @@ class Store:
         oldest first going forward from `after_id`. `level` is the minimum level."""
         where: list[str] = []
         params: list[Any] = []
+        # A text of three characters or more is looked up in the trigram index (schema:
+        # _logbook_search), which then also walks the ids, newest or oldest first.
+        indexed = bool(text) and len(text) >= TRIGRAM
+        source, id_column = ("logbook_text JOIN logbook ON logbook.id = logbook_text.rowid", "logbook_text.rowid") \
+            if indexed else ("logbook", "id")
         if after_id is not None:
-            where.append("id > ?")
+            where.append(f"{id_column} > ?")
             params.append(after_id)
         elif before_id is not None:
-            where.append("id < ?")
+            where.append(f"{id_column} < ?")
             params.append(before_id)
         if level:
             wanted = levels_at_least(level)
@@ -212,7 +218,10 @@ class Store:
         if run_id is not None:
             where.append("run_id = ?")
             params.append(run_id)
-        if text:
+        if indexed:
+            where.append("logbook_text MATCH ?")
+            params.append('"' + text.replace('"', '""') + '"')  # one phrase: the text as typed, nothing special
+        elif text:
             pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             where.append("(message LIKE ? ESCAPE '\\' OR subject LIKE ? ESCAPE '\\')")
             params.extend([pattern, pattern])
@@ -220,8 +229,8 @@ class Store:
             where.append("at >= ?")
             params.append(to_text(since))
         order = "ASC" if after_id is not None else "DESC"
-        sql = (f"SELECT * FROM logbook {'WHERE ' + ' AND '.join(where) if where else ''} "
-               f"ORDER BY id {order} LIMIT ?")
+        sql = (f"SELECT logbook.* FROM {source} {'WHERE ' + ' AND '.join(where) if where else ''} "
+               f"ORDER BY {id_column} {order} LIMIT ?")
         return [_log_entry(row) for row in self._rows(sql, [*params, limit])]
 
     def logbook_bounds(self) -> tuple[int, int]:
@@ -411,17 +420,21 @@ class Store:
     # ------------------------------------------------------------------ API call meter (a CallMeter)
 
     def record(self, service: str, operation: str) -> None:
+        self.record_calls({(service, operation, amsterdam_day()): 1})
+
+    def record_calls(self, counts: Mapping[tuple[str, str, str], int]) -> None:
+        """Add call counts per (service, operation, Amsterdam day), in one transaction."""
         with self.write():
-            self.conn.execute("INSERT INTO api_calls (service, operation, day, count) VALUES (?, ?, ?, 1) "
-                              "ON CONFLICT (service, operation, day) DO UPDATE SET count = count + 1",
-                              (service, operation, _amsterdam_day()))
+            self.conn.executemany("INSERT INTO api_calls (service, operation, day, count) VALUES (?, ?, ?, ?) "
+                                  "ON CONFLICT (service, operation, day) DO UPDATE SET count = count + excluded.count",
+                                  [(service, operation, day, n) for (service, operation, day), n in counts.items()])
 
     def count_this_month(self, service: str, operation: str) -> int:
-        return self._count(service, operation, _amsterdam_day()[:7] + "-%")
+        return self._count(service, operation, amsterdam_day()[:7] + "-%")
 
     def count_today(self, service: str, operation: str | None = None) -> int:
         """Calls made today (Amsterdam day) to one operation, or to the whole service."""
-        return self._count(service, operation, _amsterdam_day())
+        return self._count(service, operation, amsterdam_day())
 
     def _count(self, service: str, operation: str | None, day_pattern: str) -> int:
         row = self._row("SELECT coalesce(sum(count), 0) AS n FROM api_calls "
@@ -430,7 +443,7 @@ class Store:
         return row["n"]
 
 
-def _amsterdam_day() -> str:
+def amsterdam_day() -> str:
     # Budgets follow e-Boekhouden's calendar, which is Amsterdam's.
     return utc_now().astimezone(AMSTERDAM).date().isoformat()
 

@@ -90,6 +90,9 @@ def plan_booking(invoice: SalesInvoice, *, debtor_number: str, relation_name: st
                  ) -> Ready | Blocked:
     """The FactuurVerstuurd booking for `invoice`, or why it cannot be made yet."""
     number = invoice.invoice_number.strip()
+    if invoice.problems:
+        problem = invoice.problems[0]
+        return Blocked("unreadable_field", f"invoice {number}: {problem.message}", problem.hint)
     if not debtor_number:
         return Blocked("no_debtor_number", f"relation of invoice {number} has no Debiteurnummer",
                        "fill in Financieel - Administratie - Debiteurnummer on the relation in PerfectView")

@@ -2,7 +2,9 @@
 
 Each works on the state store alone: a console attached to a daemon writes the journal
 change (or a request) and the engine acts on it in its next run. Errors are
-`InvoiceCommandError` with a message a person can act on.
+`InvoiceCommandError` with a message a person can act on. The console's invoice details
+(`invoice_details`) also need the config, for the VAT mapping a booking would use now;
+never its secrets, which may live only in the daemon's environment.
 """
 
 from __future__ import annotations
@@ -10,10 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from core.model import format_euro
+from core.model import AMSTERDAM, Attachment, SalesInvoice, format_euro
 from core.store.invoice_journal import InvoiceJournal, JournalEntry
+from core.store.payment_state import PaymentCheck, PaymentChecks
 from core.store.store import Store
+from core.sync.booking import Blocked, BookingSettings, plan_booking
 from core.sync.invoice_states import OPEN, InvoiceState
 
 STATES = tuple(state.value for state in InvoiceState)
@@ -38,13 +43,28 @@ class InvoiceListing:
     document: str  # the document's state in words; empty when documents are not sent
     attempts: int
     updated_at: datetime | None
+    document_state: str = ""  # the journal's: choose | pending | sent | no_attachment | ""
+    payment: str = ""  # a booked invoice: what e-Boekhouden last showed of its payment, in words
+    outstanding: Decimal | None = None  # a booked invoice's Openstaand, as e-Boekhouden last listed it
+
+    @property
+    def waits_for_document_choice(self) -> bool:
+        return self.document_state == "choose"
+
+    @property
+    def open_amount(self) -> Decimal | None:
+        """What is still to be received: the Openstaand once booked and listed, else the whole total."""
+        return self.outstanding if self.outstanding is not None else self.total_incl_vat
+
+    def notes(self) -> str:
+        """Why it waits, its document, its payment: what a person reads after the state."""
+        return "; ".join(part for part in (self.reason, self.document, self.payment) if part)
 
     def line(self) -> str:
         total = format_euro(self.total_incl_vat) if self.total_incl_vat is not None else "-"
         mutatie = str(self.mutatienummer) if self.mutatienummer else "-"
         text = f"{self.invoice_number:<16} {self.state:<8} {self.relation_code:<12} {total:>14}  {mutatie:>8}"
-        extra = "; ".join(part for part in (self.reason, self.document) if part)
-        return f"{text}  {extra}".rstrip()
+        return f"{text}  {self.notes()}".rstrip()
 
 
 def _document_words(entry: JournalEntry) -> str:
@@ -55,11 +75,39 @@ def _document_words(entry: JournalEntry) -> str:
             "no_attachment": "no document on the activity"}.get(entry.document_state, "")
 
 
-def _listing(entry: JournalEntry) -> InvoiceListing:
+def payment_words(check: PaymentCheck | None) -> str:
+    """A booked invoice's payment as the payments job last saw it in e-Boekhouden."""
+    if check is None:
+        return "payment not checked yet (the payments job reads e-Boekhouden's open items)"
+    if check.proven_settled:
+        return "settled in e-Boekhouden, not yet marked paid in PerfectView (the logbook says why)"
+    if not check.listed:
+        return "missing from e-Boekhouden's open items: its payments are looked up in the next payments run"
+    if check.outstanding is None or check.amount is None:
+        return "listed in e-Boekhouden's open items"
+    if check.partly_paid:
+        return f"partly paid, {format_euro(check.outstanding)} of {format_euro(check.amount)} open"
+    if check.outstanding == 0:
+        return "settled in e-Boekhouden: marked paid in the next payments run"
+    return f"unpaid, {format_euro(check.outstanding)} open"
+
+
+def _listing(entry: JournalEntry, check: PaymentCheck | None = None, *, payments_watched: bool = False
+             ) -> InvoiceListing:
+    """`payments_watched`: the payments job is on, so a booked invoice it has not checked yet
+    says so (with the job off, nothing is said about payment at all)."""
     reason = f"{entry.reason} — {entry.way_out}" if entry.reason and entry.way_out else entry.reason
+    booked = entry.state is InvoiceState.BOOKED
+    payment = payment_words(check) if booked and (check is not None or payments_watched) else ""
+    outstanding = check.outstanding if booked and check is not None and check.listed else None
     return InvoiceListing(entry.activity_id, entry.invoice_number, entry.state.value, entry.relation_code,
                           entry.total_incl_vat, entry.mutatienummer, reason, _document_words(entry), entry.attempts,
-                          entry.updated_at)
+                          entry.updated_at, entry.document_state, payment, outstanding)
+
+
+def _waits(entry: JournalEntry) -> bool:
+    """Not booked yet, or its document waits for a choice or failed."""
+    return entry.state in OPEN or entry.document_state == "choose" or bool(entry.document_error)
 
 
 def list_invoices(store: Store, state: str | None = None) -> list[InvoiceListing]:
@@ -69,18 +117,28 @@ def list_invoices(store: Store, state: str | None = None) -> list[InvoiceListing
     if state is None:
         entries = journal.entries()
     elif state == "pending":
-        entries = [e for e in journal.entries() if e.state in OPEN
-                   or e.document_state == "choose" or e.document_error]
+        entries = [e for e in journal.entries() if _waits(e)]
     elif state in STATES:
         entries = journal.entries([InvoiceState(state)])
     else:
         raise InvoiceCommandError(f"unknown state {state!r}; choose from {', '.join(STATES)} or pending")
-    return [_listing(entry) for entry in entries]
+    checks = PaymentChecks(store).all()
+    return [_listing(entry, checks.get(entry.activity_id)) for entry in entries]
 
 
 def pending_invoices(store: Store) -> list[InvoiceListing]:
-    """What the console's pending screen lists (`Store.pending_invoices` in tui/screens/pending.py)."""
+    """What waits for pvsync or for a person (`pvsync invoices list --state pending`); the
+    console's pending screen adds `unpaid_invoices` when the payments job is on."""
     return list_invoices(store, "pending")
+
+
+def unpaid_invoices(store: Store) -> list[InvoiceListing]:
+    """Booked invoices not yet paid that `pending_invoices` does not list already, each with
+    its payment in words and its open amount (the payments job's last GetOpenPosten)."""
+    journal = InvoiceJournal(store)
+    checks = PaymentChecks(store).all()
+    return [_listing(entry, checks.get(entry.activity_id), payments_watched=True)
+            for entry in journal.entries([InvoiceState.BOOKED]) if not _waits(entry)]
 
 
 def _one(store: Store, invoice_number: str) -> JournalEntry:
@@ -140,6 +198,121 @@ def choose_document(store: Store, invoice_number: str, attachment: str) -> str:
     return f"invoice {entry.invoice_number}: {matches[0].file_name} is the invoice document; the next run mails it"
 
 
+@dataclass(frozen=True)
+class DocumentChoice:
+    """An invoice waiting for a person to say which attachment is its invoice document."""
+
+    activity_id: str
+    invoice_number: str
+    attachments: tuple[Attachment, ...]  # as the invoices job last read them (PerfectView lists no sizes)
+
+
+def document_choice(store: Store, invoice_number: str) -> DocumentChoice:
+    """The attachments to choose from; for an invoice that does not wait for a choice,
+    `InvoiceCommandError` says what happens to its document instead."""
+    entry = _one(store, invoice_number)
+    if entry.document_state != "choose":
+        what = _document_words(entry) or "pvsync sends no document for it"
+        raise InvoiceCommandError(f"invoice {entry.invoice_number} does not wait for a choice of document ({what})")
+    return DocumentChoice(entry.activity_id, entry.invoice_number, entry.attachments())
+
+
+def attachment_added(attachment: Attachment) -> str:
+    if attachment.created_at is None:
+        return "-"
+    return attachment.created_at.astimezone(AMSTERDAM).strftime("%d-%m-%Y %H:%M")
+
+
+# --------------------------------------------------------------------------- the console's invoice details
+
+
+def invoice_details(store: Store, activity_id: str, config: Any | None, config_problem: str = "") -> list[str]:
+    """Plain lines for the console's details of one invoice, after its journal state: its
+    lines with the VAT mapping each gets, the booking the current config would make (or
+    made), its payment and its attachments. `config` is read without secrets; None when the
+    file cannot be read (`config_problem` says why)."""
+    entry = InvoiceJournal(store).get(activity_id)
+    if entry is None:
+        return []
+    lines: list[str] = []
+    if entry.invoice is not None:
+        lines += _invoice_lines(entry.invoice, config)
+    lines += _booking_lines(entry, config, config_problem)
+    if entry.state is InvoiceState.BOOKED:
+        lines += _payment_lines(PaymentChecks(store).get(activity_id))
+    if entry.attachments():
+        chosen = entry.document_attachment_id
+        lines += ["", "Attachments (PerfectView):"]
+        lines += [f"  {'* ' if a.id == chosen else '  '}{a.file_name}  ({a.extension or 'no type'}, added "
+                  f"{attachment_added(a)})" for a in entry.attachments()]
+    return lines
+
+
+def _vat_words(line: Any, config: Any | None) -> str:
+    if not line.vat_id or line.vat_percentage is None:
+        return "no VAT code: it cannot be booked"
+    code = f"{line.vat_description} ({line.vat_percentage}%)"
+    if config is None:
+        return f"{code}: mapping not known (the config cannot be read)"
+    rule = config.vat.own_rules().get(line.vat_description)
+    if rule is None:
+        return f"{code} -> not mapped for {config.vat.own_country}"
+    return f"{code} -> BTW-code {rule.btw_code}, grootboekrekening {rule.ledger}"
+
+
+def _invoice_lines(invoice: SalesInvoice, config: Any | None) -> list[str]:
+    amounts = "incl. VAT" if invoice.amounts_include_vat else "excl. VAT"
+    lines = ["", f"Invoice lines in PerfectView (amounts {amounts}) and the VAT mapping each gets:"]
+    for position, line in enumerate(invoice.lines, start=1):
+        lines.append(f"  {position:>2}. {line.description}: {line.quantity.normalize():f} x {format_euro(line.amount)}"
+                     f" = {format_euro(line.total_amount)}")
+        lines.append(f"      {_vat_words(line, config)}")
+    if not invoice.lines:
+        lines.append("  none")
+    return lines
+
+
+def _booking_lines(entry: JournalEntry, config: Any | None, config_problem: str) -> list[str]:
+    from core.sync.invoices import describe_booking  # the dry run's own wording of a booking
+
+    if entry.state in (InvoiceState.BOOKED, InvoiceState.PAID, InvoiceState.BOOKING, InvoiceState.UNKNOWN):
+        if entry.booking is None:
+            return []
+        made = (f"made as mutatie {entry.mutatienummer}" if entry.mutatienummer
+                else "sent to e-Boekhouden (outcome being looked up)")
+        booking, title = entry.booking, f"The booking {made}"
+    elif entry.invoice is None:
+        return []
+    elif config is None:
+        return ["", f"The booking cannot be shown: the config cannot be read ({config_problem or 'unknown reason'})"]
+    else:
+        settings = config.invoices
+        planned = plan_booking(entry.invoice, debtor_number=entry.relation_code, relation_name=entry.relation_name,
+                               # as the last run found it: the console does not ask e-Boekhouden
+                               relation_in_eboekhouden=entry.block_code != "relation_unknown",
+                               rules=dict(config.vat.own_rules()), own_country=config.vat.own_country,
+                               settings=BookingSettings(settings.debtors_ledger, settings.description_template))
+        if isinstance(planned, Blocked):
+            return ["", "No booking can be made yet:", f"  {planned}"]
+        booking, title = planned.booking, "The booking the current config would make"
+    header = (f"{title}: {booking.soort.value} on {booking.ledger}, relation {booking.relation_code}, dated "
+              f"{booking.datum.strftime('%d-%m-%Y')}, Boekstuk {booking.boekstuk}")
+    # describe_booking joins the booking lines and the totals with "; ": one per line here.
+    return ["", header, f"  {booking.description}", *(f"  {part}" for part in describe_booking(booking).split("; "))]
+
+
+def _payment_lines(check: PaymentCheck | None) -> list[str]:
+    lines = ["", f"Payment: {payment_words(check)}"]
+    if check is not None and check.listed and check.amount is not None:
+        paid, outstanding = check.paid or Decimal(0), check.outstanding or Decimal(0)
+        checked = check.checked_at.astimezone(AMSTERDAM).strftime("%d-%m-%Y %H:%M")
+        lines.append(f"  e-Boekhouden lists {format_euro(check.amount)}, received {format_euro(paid)}, "
+                     f"open {format_euro(outstanding)} (checked {checked})")
+    if check is not None and check.evidence:
+        lines.append(f"  evidence: {check.evidence}")
+    return lines
+
+
 # --------------------------------------------------------------------------- requests from a console
 
 
@@ -152,10 +325,10 @@ def answer_retry_request(store: Store, payload: dict) -> tuple[str, str]:
 
 
 def answer_choose_document_request(store: Store, payload: dict) -> tuple[str, str]:
-    """The engine's handler for a `choose_document` request
-    ({"invoice_number": ..., "attachment": id or file name})."""
-    return _answer(store, lambda: choose_document(store, str(payload.get("invoice_number", "")),
-                                                  str(payload.get("attachment", ""))))
+    """The engine's handler for a `choose_document` request ({"invoice_number": ...} or, from
+    the console, {"activity_id": ...}, and "attachment": id or file name)."""
+    key = payload.get("activity_id") or payload.get("invoice_number") or ""
+    return _answer(store, lambda: choose_document(store, str(key), str(payload.get("attachment", ""))))
 
 
 def _answer(store: Store, action) -> tuple[str, str]:

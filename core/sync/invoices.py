@@ -10,7 +10,9 @@ One run:
    they become ready by themselves once the cause is fixed (the VAT mapping edited, the
    relation created in e-Boekhouden).
 3. Book each ready invoice: the intent (state `booking`, the booking frozen) is committed
-   before AddMutatie is sent; the answer decides booked / unknown / blocked.
+   before AddMutatie is sent; the answer decides booked / unknown / blocked. Up to
+   `engine.concurrency` bookings are in flight at once; their answers are recorded in
+   order on the job's thread (core.sync.in_flight).
 4. Tell PerfectView (booked marker field and a note on the activity) and mail the
    invoice document to the archive address when that is switched on.
 
@@ -21,13 +23,13 @@ is edited in PerfectView afterwards is reported once and never booked again:
 e-Boekhouden cannot change a booking through its API.
 
 Crash points ("after_intent_commit", "after_remote_booking", "after_local_commit",
-"after_marker") are named so tests can stop the job there and check that a fresh run
+"after_marker", "after_note") are named so tests can stop the job there and check that a fresh run
 neither books twice nor loses the invoice.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
@@ -37,12 +39,14 @@ from core.soap.errors import ApiError, BudgetExhausted, RequestInvalid, ServiceE
 from core.store.invoice_journal import InvoiceJournal, JournalEntry, invoice_hash
 from core.store.records import from_text, to_text, utc_now
 from core.sync.booking import Blocked, BookingSettings, Ready, plan_booking
+from core.sync.catalog_snapshot import refresh_catalog_snapshot
 from core.sync.documents import DocumentNotSent, build_message, choose_attachment, send_document
+from core.sync.in_flight import InFlight, Outcome
 from core.sync.invoice_states import AlreadyBooked, Ambiguous, InvoiceState, NotBooked, interpret_lookup
 
 KIND = "invoice"
 S = InvoiceState
-CRASH_POINTS = ("after_intent_commit", "after_remote_booking", "after_local_commit", "after_marker")
+CRASH_POINTS = ("after_intent_commit", "after_remote_booking", "after_local_commit", "after_marker", "after_note")
 MODIFIED_CURSOR = "invoices.modified_since"
 FULL_PASS_CURSOR = "invoices.full_pass"
 FULL_PASS_EVERY = timedelta(hours=24)
@@ -135,6 +139,7 @@ class _InvoiceRun:
         self._rules: Any = None
         self._country = ""
         self._would_book: list[tuple[SalesInvoice, Booking]] = []
+        self.unplanned = 0  # invoices a service failure kept from being planned this run
 
     @property
     def eb(self) -> Any:
@@ -155,33 +160,53 @@ class _InvoiceRun:
         self.resolve_doubts()
         invoices, full = self.read(started)
         read = set()
-        for invoice in invoices:
-            if self.ctx.should_stop():
-                return self.result(complete=False)
-            read.add(invoice.activity_id)
-            self.take_in(invoice)
+        with InFlight(self.ctx.config.engine.concurrency, name="pvsync-read") as reads:
+            for invoice in invoices:
+                if self.ctx.should_stop():
+                    reads.finish_all()
+                    return self.result(complete=False)
+                read.add(invoice.activity_id)
+                self.read_more(invoice, reads)
         for entry in self.journal.open_entries():
             if entry.activity_id not in read:
-                self.plan_again(entry)
+                self.or_next_run(entry.invoice_number, self.plan_again, entry)
         if self.dry_run:
             self.show_dry_run()
             return self.result(complete=True)
         ready = self.journal.entries([S.READY])
-        for done, entry in enumerate(ready):
-            if self.ctx.should_stop():
-                return self.result(complete=False)
-            self.ctx.progress("invoices", done, len(ready))
-            self.book(entry)
+        with InFlight(self.ctx.config.engine.concurrency) as writes:
+            for done, entry in enumerate(ready):
+                if self.ctx.should_stop():
+                    writes.finish_all()
+                    return self.result(complete=False)
+                self.ctx.progress("invoices", done, len(ready))
+                self.book(entry, writes)
         self.ctx.progress("invoices", len(ready), len(ready))
-        for entry in self.journal.perfectview_pending():
-            if self.ctx.should_stop():
-                return self.result(complete=False)
-            self.tell_perfectview(entry, retrying=entry.activity_id in retrying_perfectview)
+        with InFlight(self.ctx.config.engine.concurrency) as writes:
+            for entry in self.journal.perfectview_pending():
+                if self.ctx.should_stop():
+                    writes.finish_all()
+                    return self.result(complete=False)
+                self.tell_perfectview(entry, retrying=entry.activity_id in retrying_perfectview, writes=writes)
         self.send_documents()
+        if self.unplanned:  # an invoice not planned must be read again: the cursors stay
+            return self.result(complete=True)
         self.ctx.store.set_cursor(MODIFIED_CURSOR, to_text(started))
         if full:
             self.ctx.store.set_cursor(FULL_PASS_CURSOR, to_text(started))
+            refresh_catalog_snapshot(self.ctx)  # the VAT mapping screen's lists, once a day
         return self.result(complete=True)
+
+    def or_next_run(self, number: str, plan: Callable[[Any], None], item: Any) -> None:
+        """Plan one invoice; a service failure while planning it (its relation could not be
+        read) costs that invoice this run, not the run of every other invoice."""
+        try:
+            plan(item)
+        except ServiceError as error:
+            self.unplanned += 1
+            self.log("WARNING", f"invoice {number} was not planned this run: {error}. It is planned again in the "
+                                "next run", subject=number)
+            self.tally.fail("not_planned")
 
     def result(self, *, complete: bool) -> JobResult:
         c = self.tally.counters
@@ -204,11 +229,37 @@ class _InvoiceRun:
         full = since is None or last_full is None or now - last_full >= FULL_PASS_EVERY or self.ctx.force
         workflow = self.settings.workflow
         if full:
-            invoices = list(self.pv.sales_invoices(workflow))
+            invoices = list(self.pv.sales_invoices(workflow, details=False))
         else:
-            invoices = list(self.pv.sales_invoices(workflow, modified_since=since - CURSOR_OVERLAP, until=now))
+            invoices = list(self.pv.sales_invoices(workflow, modified_since=since - CURSOR_OVERLAP, until=now,
+                                                   details=False))
         self.tally.add("read", len(invoices))
+        unchecked = self.pv.invoice_total_unchecked(workflow) if invoices else ""
+        if unchecked:
+            self.log("WARNING", "the totals pvsync books are not compared with PerfectView's invoice totals: "
+                                f"{unchecked}")
         return invoices, full
+
+    def read_more(self, invoice: SalesInvoice, reads: InFlight) -> None:
+        """`take_in`, in the order PerfectView listed the invoices. One that may be planned or
+        checked first has its lines and attachments read (and a candidate its relation looked
+        up) in a worker, C at a time; the others need no more calls."""
+        entry = self.journal.get(invoice.activity_id)
+        if (entry.needs_lookup if entry is not None else not self.is_candidate(invoice)):
+            reads.start(None, lambda _: self.or_next_run(invoice.invoice_number, self.take_in, invoice))
+            return
+        plannable = entry is None or entry.state not in (S.BOOKED, S.PAID)
+        pv, eb = self.pv, (self.eb if plannable else None)
+
+        def read() -> SalesInvoice:
+            full = pv.invoice_details(invoice)
+            if plannable and self.is_candidate(full):
+                party = self.party(full.relation_id)  # kept for `plan`
+                if party is not None and party.debtor_number:
+                    self.in_eboekhouden(party.debtor_number, eb)
+            return full
+        reads.start(read, lambda outcome: self.or_next_run(invoice.invoice_number, lambda _: self.take_in(outcome()),
+                                                            None), keys=(invoice.relation_id,))
 
     def is_candidate(self, invoice: SalesInvoice) -> bool:
         return bool(invoice.invoice_number.strip()) and invoice.step == self.settings.sent_step
@@ -264,6 +315,8 @@ class _InvoiceRun:
         current = invoice_hash(invoice)
         if current in (entry.source_hash, entry.change_reported) or not entry.source_hash:
             return
+        if invoice_hash(replace(invoice, total=None)) == entry.source_hash and invoice.total == entry.total_incl_vat:
+            return  # fingerprinted before pvsync read PerfectView's total, and the total is the one booked
         if self.dry_run:
             return
         what = (f"booked as mutatie {entry.mutatienummer}" if entry.state in (S.BOOKED, S.PAID)
@@ -284,9 +337,9 @@ class _InvoiceRun:
                                           else Party(relation.debtor_number.strip(), relation_name(relation)))
         return self._parties[relation_id]
 
-    def in_eboekhouden(self, code: str) -> bool:
+    def in_eboekhouden(self, code: str, eb: Any = None) -> bool:
         if code not in self._in_eboekhouden:
-            self._in_eboekhouden[code] = self.eb.relation(code) is not None
+            self._in_eboekhouden[code] = (eb or self.eb).relation(code) is not None
         return self._in_eboekhouden[code]
 
     def rules(self) -> Any:
@@ -476,7 +529,8 @@ class _InvoiceRun:
 
     # ------------------------------------------------------------------ booking
 
-    def book(self, entry: JournalEntry) -> None:
+    def book(self, entry: JournalEntry, writes: InFlight) -> None:
+        """The intent committed, then AddMutatie in flight (`booked` takes its answer)."""
         number = entry.invoice_number
         if entry.invoice is not None and not entry.resend:
             clash = self.same_number_elsewhere(entry.invoice)
@@ -488,9 +542,14 @@ class _InvoiceRun:
                 return
         entry = self.journal.claim_for_booking(entry.activity_id)  # committed before anything is sent
         self.job.crash_at("after_intent_commit")
-        booking = entry.booking
+        eb = self.eb
+        writes.start(lambda: eb.add_booking(entry.booking), lambda outcome: self.booked(entry, outcome),
+                     keys=(number,))
+
+    def booked(self, entry: JournalEntry, outcome: Outcome[int]) -> None:
+        number, booking = entry.invoice_number, entry.booking
         try:
-            mutatienummer = self.eb.add_booking(booking)
+            mutatienummer = outcome()
         except RequestInvalid as error:  # refused before sending (e-Boekhouden's limits)
             self.refused(entry, str(error), looked_up=None)
             return
@@ -498,6 +557,9 @@ class _InvoiceRun:
             self.no_answer(entry, error)
             return
         except ApiError as error:
+            if not error.maybe_processed:  # refused before any work (the session was lost again): not booked
+                self.no_answer(entry, error)
+                return
             # An in-band refusal may mean "this invoice number exists": look before deciding.
             found = self.look_up(number, "blocked")
             self.refused(entry, f"e-Boekhouden refused it: {error.detail}", looked_up=found)
@@ -556,8 +618,9 @@ class _InvoiceRun:
     def first_document_state(self) -> str:
         return "pending" if self.settings.document.send else ""
 
-    def tell_perfectview(self, entry: JournalEntry, *, retrying: bool) -> None:
-        """The booked marker (date and Mutatienummer) and a note on the activity."""
+    def tell_perfectview(self, entry: JournalEntry, *, retrying: bool, writes: InFlight) -> None:
+        """The booked marker (date and Mutatienummer) and a note on the activity, sent from a
+        worker; `told` records it."""
         number, mutatie = entry.invoice_number, entry.mutatienummer
         booked_on = (entry.booked_at or utc_now()).astimezone(AMSTERDAM).date()
         marker = f"{booked_on:%d-%m-%Y} mutatie {mutatie}"
@@ -567,17 +630,26 @@ class _InvoiceRun:
         else:
             totals = (f"total {format_euro(entry.total_incl_vat)}" if entry.total_incl_vat is not None else "")
             note = f"{prefix}booked in e-Boekhouden as mutatie {mutatie} on {booked_on:%d-%m-%Y}; {totals}."
-        try:
-            self.pv.set_booked_marker(entry.activity_id, marker, self.settings.workflow)
+        pv = self.pv
+
+        def send() -> None:
+            pv.set_booked_marker(entry.activity_id, marker, self.settings.workflow)
             self.job.crash_at("after_marker")
             # After a crash the note may be there already; only then is it worth a read.
-            if not retrying or not any(text.startswith(prefix) for text in self.pv.activity_notes(entry.activity_id)):
-                self.pv.add_activity_note(entry.activity_id, note)
+            if not retrying or not any(text.startswith(prefix) for text in pv.activity_notes(entry.activity_id)):
+                pv.add_activity_note(entry.activity_id, note)
+        writes.start(send, lambda outcome: self.told(entry, outcome), keys=(entry.activity_id,))
+
+    def told(self, entry: JournalEntry, outcome: Outcome[None]) -> None:
+        number, mutatie = entry.invoice_number, entry.mutatienummer
+        try:
+            outcome()
         except ServiceError as error:
             self.log("ERROR", f"invoice {number} is booked (mutatie {mutatie}) but PerfectView could not be told: "
                               f"{error}. pvsync tries again next run", subject=number)
             self.tally.fail("perfectview_failed")
             return
+        self.job.crash_at("after_note")
         self.journal.perfectview_finished(entry.activity_id)
 
     def send_documents(self) -> None:

@@ -146,3 +146,15 @@ def open_items_report(store: Store, eb: Any, pv: Any, config: Any) -> OpenItemsR
 
 def _relation(item: OpenItem) -> str:
     return f"{item.relation_code} {item.relation_name}".strip()
+
+
+def read_open_items_report(store: Store, config: Any) -> OpenItemsReport:
+    """The report with service clients of its own, closed afterwards; its calls are counted
+    in `store` like a run's (they spend the same budgets)."""
+    from core.engine.services import RunServices
+
+    services = RunServices(config, store)
+    try:
+        return open_items_report(store, services.eboekhouden(), services.perfectview(), config)
+    finally:
+        services.close()

@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
 
 from core.engine.jobs import JobResult, RunContext
 from core.model import Booking, MutatieSoort, OpenItem, format_euro
@@ -44,6 +44,8 @@ GUARD_MIN_UNPAID = 5  # "many": more than this many booked invoices unpaid ...
 GUARD_SHARE = Decimal("0.5")  # ... and more than this share of them missing at once
 PROBE_LIMIT = 3  # consecutive lookups showing no settlement before a suspicious answer is given up on
 RECHECK_UNPROVEN = timedelta(days=7)
+# Named steps where a crash matters (tests stop the job there; see tests/reliability).
+CRASH_POINTS = ("after_paid_step", "after_paid_note", "after_paid_commit")
 
 
 # --------------------------------------------------------------------------- evidence (pure)
@@ -135,6 +137,9 @@ class PaymentsJob:
     name = "payments"
     kind = KIND
 
+    def __init__(self, *, crash_at: Callable[[str], None] | None = None):
+        self.crash_at = crash_at or (lambda point: None)
+
     def interval(self, config: Any) -> timedelta:
         return config.schedule.payments
 
@@ -200,7 +205,7 @@ class PaymentsJob:
             if ctx.should_stop():
                 return self._result(tally, complete=False)
             ctx.progress("payments", done, len(settled))
-            if mark_paid(ctx, pv, entry.invoice, entry.evidence):
+            if mark_paid(ctx, pv, entry.invoice, entry.evidence, crash_at=self.crash_at):
                 tally.add("marked_paid")
             else:
                 tally.add("failed")
@@ -313,7 +318,8 @@ def note_marker(invoice_number: str) -> str:
     return f"pvsync: invoice {invoice_number} is paid in e-Boekhouden"
 
 
-def mark_paid(ctx: RunContext, pv: Any, invoice: BookedInvoice, evidence: str) -> bool:
+def mark_paid(ctx: RunContext, pv: Any, invoice: BookedInvoice, evidence: str, *,
+              crash_at: Callable[[str], None] = lambda point: None) -> bool:
     """Paid step, note, then journal + logbook in one transaction. Safe to repeat after a
     crash anywhere in between: a move to a step the activity is already in counts as done,
     and the note is added only when it is not there yet."""
@@ -323,6 +329,7 @@ def mark_paid(ctx: RunContext, pv: Any, invoice: BookedInvoice, evidence: str) -
         try:
             pv.move_to_step(invoice.activity_id, config.paid_step, config.workflow)
             moved_now = True
+            crash_at("after_paid_step")
         except ServiceError as error:
             step = pv.invoice(invoice.activity_id).step
             if step != config.paid_step:
@@ -337,6 +344,7 @@ def mark_paid(ctx: RunContext, pv: Any, invoice: BookedInvoice, evidence: str) -
         marker = note_marker(number)
         if moved_now or not any(text.startswith(marker) for text in pv.activity_notes(invoice.activity_id)):
             pv.add_activity_note(invoice.activity_id, f"{marker} ({evidence}); moved to {config.paid_step}.")
+        crash_at("after_paid_note")
     except ServiceError as error:
         PaymentChecks(ctx.store).record_settled(invoice.activity_id, evidence, run_id=ctx.run_id)
         ctx.log("ERROR", KIND, f"invoice {number} is paid in e-Boekhouden, but PerfectView could not be updated: "
@@ -347,4 +355,5 @@ def mark_paid(ctx: RunContext, pv: Any, invoice: BookedInvoice, evidence: str) -
         PaymentChecks(ctx.store).record_settled(invoice.activity_id, evidence, run_id=ctx.run_id)
         ctx.log("INFO", KIND, f"invoice {number} marked {config.paid_step} in PerfectView: {evidence}",
                 subject=number)
+    crash_at("after_paid_commit")
     return True

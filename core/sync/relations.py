@@ -7,14 +7,15 @@ longer matches; PerfectView must win there too), a relation that did not change 
 shares a Debiteurnummer with one that did (a duplicate must block both), and the blocked
 relations (their cause may have been fixed in another relation). e-Boekhouden is
 read whole with one GetRelaties. Each write is applied and its link saved on its own, so a
-failure costs that one relation and the run goes on.
+failure costs that one relation and the run goes on; up to `engine.concurrency` writes are
+in flight at once, their links saved in plan order (core.sync.in_flight).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from core.eboekhouden.limits import relation_problems
 from core.engine.jobs import JobResult, RunContext
@@ -23,6 +24,7 @@ from core.perfectview.errors import NotInDatabase, PerfectViewError
 from core.soap.errors import BudgetExhausted, RequestInvalid, ServiceError, TransportFailure
 from core.store.records import utc_now
 from core.store.relation_state import RelationState
+from core.sync.in_flight import InFlight, Outcome
 from core.sync.mapping import RelationProblem, crm_hash, eboekhouden_hash
 from core.sync.relations_plan import (CreateInEboekhouden, ImportIntoPerfectView, LinkUnchanged, RelationBlocked,
                                       RelationDisappeared, RelationPlan, RelationSyncSettings, UpdateInEboekhouden,
@@ -33,6 +35,10 @@ KIND = "relation"
 # edit. Reading a relation twice costs nothing, its hash is unchanged.
 CURSOR_OVERLAP = timedelta(minutes=10)
 COUNTERS = ("created", "updated", "unchanged", "imported", "blocked", "disappeared", "failed")
+# Named steps where a crash matters (tests stop the job there; see tests/reliability).
+CRASH_POINTS = ("before_add_relation", "after_add_relation", "after_add_relation_link", "before_update_relation",
+                "after_update_relation", "after_update_relation_link", "before_perfectview_import",
+                "after_perfectview_import", "after_perfectview_import_link")
 
 
 @dataclass
@@ -66,9 +72,11 @@ class RelationsJob:
     name = "relations"
     kind = KIND
 
-    def __init__(self, *, cursor_overlap: timedelta = CURSOR_OVERLAP):
+    def __init__(self, *, cursor_overlap: timedelta = CURSOR_OVERLAP,
+                 crash_at: Callable[[str], None] | None = None):
         # Tests set no overlap, so that a modified-since read really is one.
         self.cursor_overlap = cursor_overlap
+        self.crash_at = crash_at or (lambda point: None)
 
     def interval(self, config: Any) -> timedelta:
         return config.schedule.relations
@@ -77,7 +85,7 @@ class RelationsJob:
         return bool(config.relations.import_from_eboekhouden or config.relations.export_to_eboekhouden)
 
     def run(self, ctx: RunContext) -> JobResult:
-        return RelationRun(ctx, self.cursor_overlap).run()
+        return RelationRun(ctx, self.cursor_overlap, self.crash_at).run()
 
 
 def sync_settings(config: Any) -> RelationSyncSettings:
@@ -92,9 +100,11 @@ def sync_settings(config: Any) -> RelationSyncSettings:
 class RelationRun:
     """One run of the relations job."""
 
-    def __init__(self, ctx: RunContext, cursor_overlap: timedelta = CURSOR_OVERLAP):
+    def __init__(self, ctx: RunContext, cursor_overlap: timedelta = CURSOR_OVERLAP,
+                 crash_at: Callable[[str], None] | None = None):
         self.ctx = ctx
         self.cursor_overlap = cursor_overlap
+        self.crash_at = crash_at or (lambda point: None)
         self.config = ctx.config.relations
         self.settings = sync_settings(ctx.config)
         self.state = RelationState(ctx.store)
@@ -254,46 +264,71 @@ class RelationRun:
     # ------------------------------------------------------------------ apply
 
     def apply(self, plan: RelationPlan, snapshot: Snapshot) -> bool:
-        """Every action on its own; False when the run was asked to stop half-way."""
+        """Every action on its own, up to `engine.concurrency` remote writes in flight; each
+        action's link and logbook lines follow in plan order on this thread (see
+        core.sync.in_flight). False when the run was asked to stop half-way."""
         links = {link.pv_id: link for link in snapshot.links}
         failed: set[str] = set()
         fine: set[str] = set()
         total = len(plan.actions)
-        for done, action in enumerate(plan.actions, start=1):
-            if self.ctx.should_stop():
-                self.tell_problems()
-                return False
-            key = self.key_of(action)
-            try:
-                if isinstance(action, CreateInEboekhouden):
-                    self.create(action)
-                elif isinstance(action, UpdateInEboekhouden):
-                    self.update(action)
-                elif isinstance(action, LinkUnchanged):
-                    self.unchanged(action, links.get(action.pv_id))
-                elif isinstance(action, ImportIntoPerfectView):
-                    if not self.import_relation(action):
-                        continue
-                elif isinstance(action, RelationBlocked):
-                    self.blocked(action, snapshot)
-                    continue
-                elif isinstance(action, RelationDisappeared):
-                    self.disappeared(action)
-                    continue
-                fine.add(key)
-            except (ServiceError, NotInDatabase) as error:
-                self.counters["failed"] += 1
-                failed.add(key)
-                subject, what = self.what(action, snapshot)
-                self.ctx.log("ERROR", KIND, f"{what} failed: {error}. It is tried again in the next run.",
-                             subject=subject)
-            finally:
-                self.ctx.progress("relations", done, total)
+
+        def finisher(action: Any, done: int, complete: Callable[[Any], bool]) -> Callable[[Outcome], None]:
+            def finish(outcome: Outcome) -> None:
+                key = self.key_of(action)
+                try:
+                    if complete(outcome()):
+                        fine.add(key)
+                except (ServiceError, NotInDatabase) as error:
+                    self.counters["failed"] += 1
+                    failed.add(key)
+                    subject, what = self.what(action, snapshot)
+                    self.ctx.log("ERROR", KIND, f"{what} failed: {error}. It is tried again in the next run.",
+                                 subject=subject)
+                finally:
+                    self.ctx.progress("relations", done, total)
+            return finish
+
+        with InFlight(self.ctx.config.engine.concurrency) as writes:
+            for done, action in enumerate(plan.actions, start=1):
+                if self.ctx.should_stop():
+                    writes.finish_all()
+                    self.tell_problems()
+                    return False
+                try:
+                    remote, complete = self.steps(action, links.get(getattr(action, "pv_id", "")), snapshot)
+                except (ServiceError, NotInDatabase) as error:
+                    remote, complete = None, _raising(error)
+                writes.start(remote, finisher(action, done, complete),
+                             keys=(self.key_of(action), f"code {getattr(action, 'code', '')}"))
         self.tell_problems()
         known = self.state.problem_keys()
         settled = known - set(self.noted) - failed if snapshot.full_pass else (known & fine) - set(self.noted)
         self.state.clear_problems(settled)
         return True
+
+    def steps(self, action: Any, link: RelationLink | None,
+              snapshot: Snapshot) -> tuple[Callable[[], Any] | None, Callable[[Any], bool]]:
+        """(the remote call, sent from a worker; None when there is none, and what follows it
+        here: True when the relation is fine now)."""
+        if isinstance(action, CreateInEboekhouden):
+            eb = self.ctx.services.eboekhouden()
+            self.crash_at("before_add_relation")
+            return lambda: self.send_create(eb, action), lambda sent: self.created(action, *sent)
+        if isinstance(action, UpdateInEboekhouden):
+            eb = self.ctx.services.eboekhouden()
+            self.crash_at("before_update_relation")
+            return lambda: eb.update_relation(action.wanted), lambda _: self.updated(action)
+        if isinstance(action, ImportIntoPerfectView):
+            pv = self.ctx.services.perfectview()
+            types, manager = self.import_target(pv)
+            self.crash_at("before_perfectview_import")
+            return (lambda: self.send_import(pv, action, types[action.relation.kind], manager),
+                    lambda sent: self.imported(action, types[action.relation.kind], sent))
+        if isinstance(action, LinkUnchanged):
+            return None, lambda _: self.unchanged(action, link)
+        if isinstance(action, RelationBlocked):
+            return None, lambda _: self.blocked(action, snapshot)
+        return None, lambda _: self.disappeared(action)
 
     def note(self, key: str, *, subject: str, code: str, kind: str, problems: list[RelationProblem],
              story: str, details: dict[str, str]) -> None:
@@ -327,10 +362,12 @@ class RelationRun:
             return f"e-Boekhouden {action.code}"
         return action.pv_id
 
-    def create(self, action: CreateInEboekhouden) -> None:
-        eb = self.ctx.services.eboekhouden()
+    @staticmethod
+    def send_create(eb: Any, action: CreateInEboekhouden) -> tuple[int, EbRelation | None, ServiceError | None]:
+        """AddRelatie (in a worker): (e-Boekhouden id, the record as stored or None when an
+        existing one was adopted, the error that made it adopt)."""
         try:
-            eb_id, stored = eb.add_relation(action.wanted), action.wanted
+            return eb.add_relation(action.wanted), action.wanted, None
         except RequestInvalid:
             raise
         except ServiceError as error:
@@ -341,78 +378,102 @@ class RelationRun:
             if found is None:
                 raise
             # An empty hash never matches: the next run compares the adopted record field by field.
-            eb_id, stored = found.id, None
-            self.ctx.log("WARNING", KIND, f"{action.code} was already in e-Boekhouden ({error}); linked to that "
+            return found.id, None, error
+
+    def created(self, action: CreateInEboekhouden, eb_id: int, stored: EbRelation | None,
+                adopted: ServiceError | None) -> bool:
+        if adopted is not None:
+            self.ctx.log("WARNING", KIND, f"{action.code} was already in e-Boekhouden ({adopted}); linked to that "
                                           "relation, its fields are compared in the next run", subject=action.code)
-        self.save_link(RelationLink(action.pv_id, action.code, eb_id, action.pv_hash,
-                                          eboekhouden_hash(stored) if stored else ""))
+        self.crash_at("after_add_relation")
+        with self.ctx.store.write():  # the link and its logbook line: one transaction
+            self.save_link(RelationLink(action.pv_id, action.code, eb_id, action.pv_hash,
+                                        eboekhouden_hash(stored) if stored else ""))
+            self.ctx.log("INFO", KIND, f"created {action.code} ({action.wanted.bedrijf}) in e-Boekhouden",
+                         subject=action.code)
+        self.crash_at("after_add_relation_link")
         self.counters["created"] += 1
-        self.ctx.log("INFO", KIND, f"created {action.code} ({action.wanted.bedrijf}) in e-Boekhouden",
-                     subject=action.code)
+        return True
 
-    def update(self, action: UpdateInEboekhouden) -> None:
-        """Read-merge-write (the plan merged into the record as read), then one audit line per field."""
-        self.ctx.services.eboekhouden().update_relation(action.wanted)
-        self.save_link(RelationLink(action.pv_id, action.code, action.current.id, action.pv_hash,
-                                          eboekhouden_hash(action.wanted)))
+    def updated(self, action: UpdateInEboekhouden) -> bool:
+        """After UpdateRelatie (read-merge-write: the plan merged into the record as read):
+        the link, then one audit line per field."""
+        self.crash_at("after_update_relation")
+        with self.ctx.store.write():
+            self.save_link(RelationLink(action.pv_id, action.code, action.current.id, action.pv_hash,
+                                        eboekhouden_hash(action.wanted)))
+            for change in action.changes:
+                self.ctx.log("INFO", KIND, f"e-Boekhouden {action.code}: PerfectView overwrote {change.describe()}",
+                             subject=action.code, details={"field": change.field, "old": change.old,
+                                                           "new": change.new, "perfectview_id": action.pv_id})
+        self.crash_at("after_update_relation_link")
         self.counters["updated"] += 1
-        for change in action.changes:
-            self.ctx.log("INFO", KIND, f"e-Boekhouden {action.code}: PerfectView overwrote {change.describe()}",
-                         subject=action.code, details={"field": change.field, "old": change.old, "new": change.new,
-                                                       "perfectview_id": action.pv_id})
+        return True
 
-    def unchanged(self, action: LinkUnchanged, link: RelationLink | None) -> None:
+    def unchanged(self, action: LinkUnchanged, link: RelationLink | None) -> bool:
         wanted = RelationLink(action.pv_id, action.code, action.eb_id, action.pv_hash, action.eb_hash)
         if link != wanted:
             self.save_link(wanted)
         self.counters["unchanged"] += 1
+        return True
 
-    def blocked(self, action: RelationBlocked, snapshot: Snapshot) -> None:
+    def blocked(self, action: RelationBlocked, snapshot: Snapshot) -> bool:
         self.counters["blocked"] += 1
         reasons = "; ".join(str(p) for p in action.problems)
         self.note(action.pv_id, subject=action.subject, code=self.code_of(action.pv_id, snapshot), kind="blocked",
                   problems=list(action.problems), story=f"{action.subject} is not written to e-Boekhouden: {reasons}",
                   details={"perfectview_id": action.pv_id})
+        return False
 
-    def disappeared(self, action: RelationDisappeared) -> None:
+    def disappeared(self, action: RelationDisappeared) -> bool:
         self.counters["disappeared"] += 1
         hint = ("restore the relation or its Debiteurnummer in PerfectView" if action.side == "PerfectView"
                 else "restore the relation in e-Boekhouden, or clear the Debiteurnummer in PerfectView")
         self.note(action.pv_id, subject=action.code, code=action.code, kind="disappeared",
                   problems=[RelationProblem("link", action.reason, hint)], story=f"{action.code}: {action.reason}",
                   details={"perfectview_id": action.pv_id, "side": action.side})
+        return False
 
     # ------------------------------------------------------------------ import into PerfectView
 
-    def import_relation(self, action: ImportIntoPerfectView) -> bool:
-        """RelationCreate; False when PerfectView refused the record (then it is listed as a problem)."""
-        pv = self.ctx.services.perfectview()
-        types, manager = self.import_target(pv)
-        relation = action.relation
+    @staticmethod
+    def send_import(pv: Any, action: ImportIntoPerfectView, relation_type: str,
+                    manager: str) -> str | PerfectViewError | NotInDatabase:
+        """RelationCreate (in a worker): the new relation's id, or PerfectView's refusal."""
         try:
-            pv_id = pv.create_relation(relation, types[relation.kind], manager or None)
+            return pv.create_relation(action.relation, relation_type, manager or None)
         except (PerfectViewError, NotInDatabase) as refusal:  # refused, or e.g. a country it does not know
-            self.counters["blocked"] += 1
-            problem = RelationProblem("import", f"PerfectView refused {action.code}: {refusal}",
-                                      "correct the relation in e-Boekhouden; pvsync never shortens a value")
-            self.note(self.key_of(action), subject=f"{action.code} ({relation.name or relation.last_name})",
-                      code=action.code, kind="import", problems=[problem],
-                      story=f"{action.code} is not imported into PerfectView: {refusal}", details={})
-            return False
+            return refusal
         except TransportFailure as error:
             if not error.maybe_processed:
                 raise
             found = pv.relations_by_debtor_number(action.code)
             if len(found) != 1:
                 raise
-            pv_id = found[0].id
-        created = replace(relation, id=pv_id)
-        self.save_link(RelationLink(pv_id, action.code, action.eb_id,
-                                          crm_hash(created, self.settings.person_name_format), action.eb_hash))
-        self.state.remember_debtor_number(pv_id, action.code)
+            return found[0].id
+
+    def imported(self, action: ImportIntoPerfectView, relation_type: str,
+                 sent: str | PerfectViewError | NotInDatabase) -> bool:
+        """False when PerfectView refused the record (then it is listed as a problem)."""
+        relation = action.relation
+        if not isinstance(sent, str):
+            self.counters["blocked"] += 1
+            problem = RelationProblem("import", f"PerfectView refused {action.code}: {sent}",
+                                      "correct the relation in e-Boekhouden; pvsync never shortens a value")
+            self.note(self.key_of(action), subject=f"{action.code} ({relation.name or relation.last_name})",
+                      code=action.code, kind="import", problems=[problem],
+                      story=f"{action.code} is not imported into PerfectView: {sent}", details={})
+            return False
+        created = replace(relation, id=sent)
+        self.crash_at("after_perfectview_import")
+        with self.ctx.store.write():
+            self.save_link(RelationLink(sent, action.code, action.eb_id,
+                                        crm_hash(created, self.settings.person_name_format), action.eb_hash))
+            self.state.remember_debtor_number(sent, action.code)
+            self.ctx.log("INFO", KIND, f"imported {action.code} ({relation.name or relation.last_name}) into "
+                                       f"PerfectView as {relation_type}", subject=action.code)
+        self.crash_at("after_perfectview_import_link")
         self.counters["imported"] += 1
-        self.ctx.log("INFO", KIND, f"imported {action.code} ({relation.name or relation.last_name}) into "
-                                   f"PerfectView as {types[relation.kind]}", subject=action.code)
         return True
 
     def import_target(self, pv: Any) -> tuple[dict[RelationKind, str], str]:
@@ -438,6 +499,13 @@ class RelationRun:
         if isinstance(self._import_target, NotInDatabase):
             raise self._import_target
         return self._import_target
+
+
+def _raising(error: Exception) -> Callable[[Any], bool]:
+    """An action that failed before anything was sent, finished in its turn like the others."""
+    def fail(_: Any) -> bool:
+        raise error
+    return fail
 
 
 def _type_name(pv: Any, name: str, kind: RelationKind) -> str:

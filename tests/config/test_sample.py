@@ -101,7 +101,7 @@ def test_the_fingerprint_ignores_comments_order_spelling_and_secrets(tmp_path, e
     first = load_config(write(tmp_path / "a.toml", SAMPLE), env=env)
     # The same settings written differently: defaults left out, other order, other notation, no comments.
     vat = SAMPLE[SAMPLE.index("[vat]"):SAMPLE.index("[logbook]")]
-    terse = '[engine]\nrun_deadline = 30\n\n[logbook]\nlevel = "info"\n\n' + vat
+    terse = '[engine]\nrun_deadline = 120\n\n[logbook]\nlevel = "info"\n\n' + vat
     second = load_config(write(tmp_path / "b.toml", terse), env={**env, "PVSYNC_PERFECTVIEW_API_KEY": GUID_B})
     assert second.perfectview.api_key != first.perfectview.api_key
     assert config_hash(first) == config_hash(second)

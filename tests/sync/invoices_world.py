@@ -118,6 +118,14 @@ class InvoiceWorld:
             self.pv.move_to_step(activity, "Verstuurd")
         return activity
 
+    def edit_total(self, activity: str, text: str) -> None:
+        """A person types over PerfectView's invoice total (or an add-in rounds it per line)."""
+        self.pv.update_invoice(activity, {"total": text})
+
+    def total(self, activity: str) -> str:
+        """PerfectView's invoice total as the simulator keeps it."""
+        return self.world.perfectview.activity(activity)["fields"].get("Factuur / Totaalbedrag", "")
+
     def booked(self, number: str) -> list[Booking]:
         """What e-Boekhouden holds for this invoice number (the simulator's own record)."""
         return self.world.eboekhouden.bookings_for_invoice(number)

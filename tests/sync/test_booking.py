@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal as D
 
 import pytest
 
-from core.model import InvoiceLine, MutatieSoort, SalesInvoice, VatRule
+from core.model import InvoiceLine, MutatieSoort, Problem, SalesInvoice, VatRule
 from core.sync.booking import BookingSettings, Blocked, Ready, plan_booking, vat_for
 
 VAT = {  # PerfectView VAT description -> (percentage, id)
@@ -126,6 +127,9 @@ def test_credit_invoice_is_booked_negative():
      "vat_wrong_side", "unknown"),
     (invoice(line("10.00")), {"settings": BookingSettings(description_template="{relation_name}" * 30)},
      "field_too_long", "at most 200"),
+    (replace(invoice(line("10.00")), problems=(Problem("Factuur / Totaalbedrag", "the total 'x' is not an amount",
+                                                       "correct it in PerfectView"),)),
+     {}, "unreadable_field", "invoice F2026-001: the total 'x' is not an amount — correct it in PerfectView"),
 ])
 def test_blocked_reasons_name_the_cause_and_the_way_out(inv, kw, code, words):
     result = plan(inv, **kw)

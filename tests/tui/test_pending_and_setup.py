@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import stat
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -12,6 +11,7 @@ from textual.widgets import DataTable, Input, Static
 
 from core.config import load_config
 from core.store import Store
+from core.sync.invoice_commands import InvoiceListing
 from tests.tui.conftest import NOW, SECRETS, frozen_clock, settle, wait_until
 from tui.screens import pending as pending_module
 from tui.app import create_app
@@ -21,24 +21,17 @@ from tui.screens.details import DetailsScreen
 from tui.screens.setup import field_id
 
 
-@dataclass(frozen=True)
-class JournalRow:
-    activity_id: str
-    invoice_number: str
-    relation_code: str
-    state: str
-    reason: str
-    attempts: int
-    total_incl_vat: Decimal | None
-    updated_at: datetime
+def row(activity_id: str, number: str, relation: str, state: str, reason: str, attempts: int, total: str,
+        updated_at: datetime) -> InvoiceListing:
+    return InvoiceListing(activity_id, number, state, relation, Decimal(total), None, reason, "", attempts,
+                          updated_at)
 
 
 JOURNAL = [
-    JournalRow("a1", "F2026-001", "D1001", "blocked", "VAT code BTW 6% is not mapped", 0, Decimal("121.00"),
-               NOW - timedelta(days=2)),
-    JournalRow("a2", "F2026-002", "D1002", "unknown", "no answer to AddMutatie; looked up next run", 1,
-               Decimal("1234.56"), NOW - timedelta(hours=3)),
-    JournalRow("a3", "F2026-003", "D1001", "ready", "", 0, Decimal("50.00"), NOW - timedelta(minutes=5)),
+    row("a1", "F2026-001", "D1001", "blocked", "VAT code BTW 6% is not mapped", 0, "121.00", NOW - timedelta(days=2)),
+    row("a2", "F2026-002", "D1002", "unknown", "no answer to AddMutatie; looked up next run", 1, "1234.56",
+        NOW - timedelta(hours=3)),
+    row("a3", "F2026-003", "D1001", "ready", "", 0, "50.00", NOW - timedelta(minutes=5)),
 ]
 
 

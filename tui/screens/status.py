@@ -65,6 +65,10 @@ class PhaseProgress(Horizontal):
 
 
 class StatusScreen(ModeScreen):
+    # A link's line is cut rather than wrapped: the whole failure is in the logbook.
+    DEFAULT_CSS = """
+    StatusScreen #connections { text-wrap: nowrap; text-overflow: ellipsis; }
+    """
     HELP = ("The engine (embedded in this console, or a daemon this console is attached to), each job's last "
             "run and when it is next due, the run in progress, the API call budgets, and what needs you.")
 
@@ -76,6 +80,7 @@ class StatusScreen(ModeScreen):
             yield Vertical(id="progress")
             yield DataTable(id="jobs", cursor_type="row", zebra_stripes=False)
             yield Static(id="calls-line")
+            yield Static(id="connections")
             yield Static(id="attention")
 
     def on_mount(self) -> None:
@@ -103,6 +108,7 @@ class StatusScreen(ModeScreen):
         self.query_one("#calls-line", Static).update(Text.assemble(
             ("Calls   ", "bold"), f"PerfectView {calls.perfectview_today} today; e-Boekhouden GetMutaties "
                                   f"{calls.mutaties_this_month} of {calls.mutaties_budget} this month"))
+        self.query_one("#connections", Static).update(self._connections_text(state))
         attention = Text("Needs attention\n", style="bold")
         if state.attention:
             for item in state.attention:
@@ -110,6 +116,16 @@ class StatusScreen(ModeScreen):
         else:
             attention.append("  nothing\n", style="")
         self.query_one("#attention", Static).update(attention)
+
+    def _connections_text(self, state: ConsoleState) -> Text:
+        """How each service last answered, in words (FAILING also in bold, never in colour alone)."""
+        text = Text()
+        for number, service in enumerate(state.health.services):
+            text.append("Links   " if number == 0 else "        ", style="bold")
+            text.append(f"{service.service:<13}")
+            verdict = service.verdict(moment_text(service.at) if service.at else "")
+            text.append(verdict + "\n", style="bold" if service.state == "FAILING" else "")
+        return text
 
     def _show_run(self, state: ConsoleState) -> None:
         run = state.current_run

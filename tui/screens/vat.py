@@ -1,14 +1,19 @@
 """VAT mapping (key 3): per PerfectView VAT code of the own country, the BTW-code and grootboekrekening.
 
-The mapping lives in the config file. The screen reads it without the secrets (those
-may live only in the daemon's environment), checks an edited row with the same parsers
-the config loader uses, and saves through `set_vat_rule`, which keeps the file's
-comments. After a save the engine is asked to reload its config.
+The rows are PerfectView's own VAT codes, and the ledgers offered are e-Boekhouden's,
+both as the engine last read them (`core.sync.catalog_snapshot`): the console may have no
+secrets (they can live only in the daemon's environment), so it shows that snapshot and
+its age, and reads the services itself (F5) only when it has the credentials. The mapping
+lives in the config file: an edited row is checked with the config loader's own parsers
+and against the snapshot (sales code, ledger exists, percentage fits), then saved through
+`set_vat_rule`, which keeps the file's comments; the engine is asked to reload its config,
+and invoices waiting on that code are planned again in its next run.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from rich.text import Text
@@ -20,28 +25,41 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from core.model import BTW_CODES, VatRule, VatSide
+from core.sync.catalog_snapshot import CatalogSnapshot, row_status, rule_problems
 from tui.commands import PaletteCommand
+from tui.formatting import age_text, moment_text
 from tui.messages import VatRuleSaved
 from tui.screens.base import ModeScreen
 
-SALES_CODES = [code for code, btw in BTW_CODES.items() if btw.side is VatSide.SALES]
+SALES_CODES = [code for code, btw in BTW_CODES.items() if btw.side is VatSide.SALES and btw.current]
 # The meaning last: on a narrow terminal it is the column that may be cut. Fixed widths:
 # rows are updated in place, and a column sized by its first values would cut later ones.
-COLUMNS = (("pv", "PerfectView VAT code", 22), ("btw", "BTW-code", 13), ("ledger", "Grootboek", 10),
-           ("check", "Check", 16), ("what", "Meaning", 40))
+COLUMNS = (("pv", "PerfectView VAT code", 20), ("pct", "%", 3), ("btw", "BTW-code", 13), ("ledger", "Grootboek", 9),
+           ("check", "Check", 18), ("what", "Meaning", 40))
 
 
 @dataclass(frozen=True)
 class VatMapping:
-    """What the screen shows: the own country and its rules, or why they cannot be read."""
+    """What the screen shows: the own country and its rules, or why they cannot be read,
+    and PerfectView's VAT codes and e-Boekhouden's ledgers as last read (None: never)."""
 
     country: str
     rules: list[VatRule]
     problem: str = ""
+    snapshot: CatalogSnapshot | None = None
+
+    def rows(self) -> list[str]:
+        """PerfectView's VAT codes, then mapped descriptions PerfectView does not have."""
+        listed = [code.description for code in self.snapshot.vat_codes] if self.snapshot else []
+        return listed + [rule.perfectview_vat for rule in self.rules if rule.perfectview_vat not in listed]
+
+    def rule(self, perfectview_vat: str) -> VatRule | None:
+        return next((rule for rule in self.rules if rule.perfectview_vat == perfectview_vat), None)
 
 
-def read_vat_mapping(config_path: Path) -> VatMapping:
-    """The own country's rules from the config file, secrets not needed."""
+def read_vat_mapping(config_path: Path, snapshot: CatalogSnapshot | None = None) -> VatMapping:
+    """The own country's rules from the config file, secrets not needed. The own country is
+    PerfectView's (as the invoices job decides), else the config's `vat.own_country`."""
     from core.config import ConfigError
     from core.config.load import check_text, read_config_text
 
@@ -51,16 +69,19 @@ def read_vat_mapping(config_path: Path) -> VatMapping:
         return VatMapping("", [], problem=error.problems[0].message if error.problems else str(error))
     config, problems = check_text(text, config_path, env={}, with_secrets=False)
     if config is None:
-        return VatMapping("", [], problem=str(problems[0]))
-    rules = sorted(config.vat.own_rules().values(), key=lambda rule: rule.perfectview_vat.lower())
+        return VatMapping("", [], problem=str(problems[0]), snapshot=snapshot)
+    country = (snapshot.own_country if snapshot else "") or config.vat.own_country
+    rules = sorted(config.vat.mappings.get(country, {}).values(), key=lambda rule: rule.perfectview_vat.lower())
     vat_problems = [p for p in problems if p.key.startswith("vat")]
-    return VatMapping(config.vat.own_country, rules, problem=str(vat_problems[0]) if vat_problems else "")
+    return VatMapping(country, rules, problem=str(vat_problems[0]) if vat_problems else "", snapshot=snapshot)
 
 
-def check_vat_rule(config_path: Path, perfectview_vat: str, btw_code: str, ledger: str) -> list[str]:
+def check_vat_rule(config_path: Path, perfectview_vat: str, btw_code: str, ledger: str,
+                   snapshot: CatalogSnapshot | None = None) -> list[str]:
     """Everything wrong with a row, in words; empty when it may be saved.
 
-    Uses the config loader's own parsers, so what the screen accepts the file accepts."""
+    Uses the config loader's own parsers, so what the screen accepts the file accepts;
+    with a snapshot also what the services have (the VAT code, its percentage, the ledger)."""
     from core.config import values
     from core.config.problems import Invalid
 
@@ -77,50 +98,75 @@ def check_vat_rule(config_path: Path, perfectview_vat: str, btw_code: str, ledge
     code = BTW_CODES.get(btw_code.strip().upper())
     if code is not None and code.side is VatSide.SALES and not code.current:
         problems.append(f"BTW-code {code.code} is an old rate ({code.description}); choose a current code")
+    if snapshot is not None and perfectview_vat.strip():
+        problems += rule_problems(snapshot, perfectview_vat.strip(), btw_code.strip().upper(), ledger.strip())
     return problems
 
 
-def rule_check(rule: VatRule) -> str:
-    code = BTW_CODES.get(rule.btw_code)
-    if code is None or code.side is not VatSide.SALES:
-        return "NOT A SALES CODE"
-    return "OK" if code.current else "OLD RATE"
+def snapshot_text(snapshot: CatalogSnapshot | None, now: datetime) -> str:
+    if snapshot is None:
+        return ("PerfectView's VAT codes and e-Boekhouden's ledgers have not been read yet: the engine reads "
+                "them on the invoices job's daily full pass (F5 reads them now if this console has the "
+                "credentials).")
+    return (f"{len(snapshot.vat_codes)} PerfectView VAT codes and {len(snapshot.ledgers)} e-Boekhouden ledgers, "
+            f"read {age_text(now, snapshot.read_at)} ({moment_text(snapshot.read_at)}); F5 reads them again.")
 
 
 class VatRuleEditor(ModalScreen[VatRule | None]):
-    """Edit or add one row; Save checks first and stays open, naming each problem."""
+    """Edit or add one row; Save checks first and stays open, naming each problem.
+
+    `perfectview_vat` is the row's PerfectView VAT code (None: a new row, typed in);
+    with a snapshot the grootboekrekening is chosen from e-Boekhouden's revenue ledgers."""
 
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Cancel", id="vat-cancel", tooltip="Close without saving"),
         Binding("f2", "save", "Save", id="vat-save", tooltip="Check and save this row"),
     ]
 
-    def __init__(self, config_path: Path, rule: VatRule | None):
+    def __init__(self, config_path: Path, perfectview_vat: str | None, rule: VatRule | None,
+                 snapshot: CatalogSnapshot | None = None):
         super().__init__()
         self.config_path = config_path
+        self.perfectview_vat = perfectview_vat
         self.rule = rule
+        self.snapshot = snapshot
 
     def compose(self) -> ComposeResult:
-        rule = self.rule
+        rule, fixed = self.rule, self.perfectview_vat is not None
+        vat = self.snapshot.vat_code(self.perfectview_vat) if self.snapshot and fixed else None
         options = [(f"{code}  {BTW_CODES[code].description}", code) for code in SALES_CODES]
         with Vertical(classes="modal-body"):
-            yield Static("Add a VAT mapping row" if rule is None else "Edit a VAT mapping row",
+            yield Static("Add a VAT mapping row" if not fixed else "Map a PerfectView VAT code",
                          classes="modal-title")
-            yield Label("PerfectView VAT code (its description)")
-            yield Input(rule.perfectview_vat if rule else "", id="vat-pv", disabled=rule is not None,
-                        placeholder="BTW hoog 21%")
+            yield Label("PerfectView VAT code (its description)" + (f": {vat.percentage}%" if vat else ""))
+            yield Input(self.perfectview_vat or "", id="vat-pv", disabled=fixed, placeholder="BTW hoog 21%")
             yield Label("e-Boekhouden BTW-code (sales)")
             yield Select(options, id="vat-btw", allow_blank=rule is None,
                          value=rule.btw_code if rule and rule.btw_code in SALES_CODES else Select.NULL)
             yield Label("Grootboekrekening (revenue)")
-            yield Input(rule.ledger if rule else "", id="vat-ledger", placeholder="8000")
+            yield from self._ledger_field(rule.ledger if rule else "")
             yield Static("", id="vat-problems")
             with Horizontal(classes="modal-buttons"):
                 yield Button("Save (F2)", id="vat-save-button", variant="primary")
                 yield Button("Cancel", id="vat-cancel-button")
 
+    def _ledger_field(self, current: str) -> ComposeResult:
+        if self.snapshot is None or not self.snapshot.ledgers:
+            yield Input(current, id="vat-ledger", placeholder="8000")
+            return
+        ledgers = self.snapshot.revenue_ledgers() or list(self.snapshot.ledgers)
+        options = [(f"{ledger.code}  {ledger.description}", ledger.code) for ledger in ledgers]
+        if current and current not in [code for _, code in options]:
+            options.append((f"{current}  (not a revenue ledger in e-Boekhouden)", current))
+        yield Select(options, id="vat-ledger", allow_blank=not current, value=current or Select.NULL)
+
     def on_mount(self) -> None:
-        self.query_one("#vat-btw" if self.rule else "#vat-pv").focus()
+        self.query_one("#vat-btw" if self.perfectview_vat is not None else "#vat-pv").focus()
+
+    def _ledger(self) -> str:
+        field = self.query_one("#vat-ledger")
+        value = field.value
+        return value.strip() if isinstance(value, str) else ""
 
     @on(Input.Submitted, "#vat-ledger")
     @on(Button.Pressed, "#vat-save-button")
@@ -128,8 +174,8 @@ class VatRuleEditor(ModalScreen[VatRule | None]):
         selected = self.query_one("#vat-btw", Select).value
         btw_code = selected if isinstance(selected, str) else ""
         pv = self.query_one("#vat-pv", Input).value.strip()
-        ledger = self.query_one("#vat-ledger", Input).value.strip()
-        problems = check_vat_rule(self.config_path, pv, btw_code, ledger)
+        ledger = self._ledger()
+        problems = check_vat_rule(self.config_path, pv, btw_code, ledger, self.snapshot)
         if problems:
             self.query_one("#vat-problems", Static).update(Text("Not saved:\n" + "\n".join(problems)))
             return
@@ -142,13 +188,17 @@ class VatRuleEditor(ModalScreen[VatRule | None]):
 
 class VatScreen(ModeScreen):
     HELP = ("How each PerfectView VAT code of your own country is booked in e-Boekhouden: the BTW-code (sales "
-            "codes only) and the revenue grootboekrekening. Enter edits a row, a adds one; saving checks the "
-            "row and writes the config file with its comments kept. An invoice with an unmapped VAT code "
-            "waits on the Pending screen until it is mapped.")
+            "codes only) and the revenue grootboekrekening. The rows are PerfectView's VAT codes as the engine "
+            "last read them; F5 reads them and e-Boekhouden's ledgers now (this console needs the credentials "
+            "for that). Enter maps or edits a row, a adds one; saving checks the row (sales code, the ledger "
+            "exists, the percentage fits) and writes the config file with its comments kept. An invoice with "
+            "an unmapped VAT code waits on the Pending screen until it is mapped.")
 
     BINDINGS = [
-        Binding("enter", "edit", "Edit", id="vat-edit", priority=True, tooltip="Edit the selected row"),
+        Binding("enter", "edit", "Edit", id="vat-edit", priority=True, tooltip="Map or edit the selected row"),
         Binding("a", "add", "Add", id="vat-add", tooltip="Map another PerfectView VAT code"),
+        Binding("f5", "refresh_catalog", "Read services", id="vat-refresh",
+                tooltip="Read PerfectView's VAT codes and e-Boekhouden's ledgers now (needs the credentials)"),
         Binding("r", "reload", "Reload", id="vat-reload", show=False, tooltip="Read the config file again"),
     ]
 
@@ -159,6 +209,7 @@ class VatScreen(ModeScreen):
     def body(self) -> ComposeResult:
         yield Static(id="vat-country")
         yield DataTable(id="vat-table", cursor_type="row")
+        yield Static(id="vat-snapshot")
         yield Static(id="vat-problem")
 
     def on_mount(self) -> None:
@@ -170,31 +221,51 @@ class VatScreen(ModeScreen):
 
     def palette_commands(self) -> list[PaletteCommand]:
         return [PaletteCommand("Add VAT mapping row", "Map another PerfectView VAT code", self.action_add),
-                PaletteCommand("Reload VAT mapping", "Read the config file again", self.action_reload)]
+                PaletteCommand("Reload VAT mapping", "Read the config file again", self.action_reload),
+                PaletteCommand("Read VAT codes and ledgers from the services",
+                               "PerfectView's VAT codes and e-Boekhouden's ledgers, now", self.action_refresh_catalog)]
+
+    def _snapshot(self) -> CatalogSnapshot | None:
+        from core.store import Store, StoreError
+        from core.sync.catalog_snapshot import load_snapshot
+
+        if self.console.store is not None:
+            return load_snapshot(self.console.store)
+        try:  # the console's own connection is not open yet
+            with Store.open(self.console.state_dir, create=False) as store:
+                return load_snapshot(store)
+        except StoreError:
+            return None
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="vat", description="Reading the VAT mapping")
     def load(self) -> None:
-        mapping = read_vat_mapping(self.console.config_path)
+        mapping = read_vat_mapping(self.console.config_path, self._snapshot())
         self.app.call_from_thread(self.show_mapping, mapping)
 
     def show_mapping(self, mapping: VatMapping) -> None:
         self.mapping = mapping
-        country = mapping.country or "unknown"
+        snapshot = mapping.snapshot
+        names = mapping.rows()
+        mapped = sum(1 for name in names if mapping.rule(name) is not None)
         self.query_one("#vat-country", Static).update(
-            f"Own country: {country}. {len(mapping.rules)} PerfectView VAT code(s) mapped.")
+            f"Own country: {mapping.country or 'unknown'}. {mapped} of {len(names)} PerfectView VAT code(s) mapped.")
         table = self.query_one("#vat-table", DataTable)
-        wanted = {rule.perfectview_vat: rule for rule in mapping.rules}
-        for key in [key.value for key in table.rows if key.value not in wanted]:
+        for key in [key.value for key in table.rows if key.value not in names]:
             table.remove_row(key)
-        for name, rule in wanted.items():
-            code = BTW_CODES.get(rule.btw_code)
-            cells = {"pv": name, "btw": rule.btw_code, "what": code.description if code else "unknown code",
-                     "ledger": rule.ledger, "check": rule_check(rule)}
+        for name in names:
+            rule = mapping.rule(name)
+            vat = snapshot.vat_code(name) if snapshot else None
+            code = BTW_CODES.get(rule.btw_code) if rule else None
+            cells = {"pv": name, "pct": str(vat.percentage) if vat else "?",
+                     "btw": rule.btw_code if rule else "-", "ledger": rule.ledger if rule else "-",
+                     "check": row_status(snapshot, rule, vat),
+                     "what": code.description if code else ("unknown code" if rule else "Enter maps it")}
             if name in table.rows:
                 for column, value in cells.items():
                     table.update_cell(name, column, value)
             else:
                 table.add_row(*(cells[key] for key, _, _ in COLUMNS), key=name)
+        self.query_one("#vat-snapshot", Static).update(Text(snapshot_text(snapshot, self.console.clock())))
         problem = mapping.problem
         if not self.console.config_path.exists():
             problem = "There is no config file yet: open Setup (ctrl+p, Open setup) first."
@@ -203,29 +274,30 @@ class VatScreen(ModeScreen):
     def action_reload(self) -> None:
         self.load()
 
-    def _selected(self) -> VatRule | None:
+    def _selected(self) -> str | None:
         table = self.query_one("#vat-table", DataTable)
         if not table.row_count:
             return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return next((rule for rule in self.mapping.rules if rule.perfectview_vat == key), None)
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
 
     def action_edit(self) -> None:
-        rule = self._selected()
-        if rule is None:
+        name = self._selected()
+        if name is None:
             self.action_add()
             return
-        self._open_editor(rule)
+        self._open_editor(name)
 
     def action_add(self) -> None:
         self._open_editor(None)
 
-    def _open_editor(self, rule: VatRule | None) -> None:
+    def _open_editor(self, perfectview_vat: str | None) -> None:
         if not self.console.config_path.exists() or not self.mapping.country:
             self.notify("There is no readable config file to save the mapping in; open Setup first.",
                         severity="warning")
             return
-        self.app.push_screen(VatRuleEditor(self.console.config_path, rule), self._edited)
+        rule = self.mapping.rule(perfectview_vat) if perfectview_vat is not None else None
+        editor = VatRuleEditor(self.console.config_path, perfectview_vat, rule, self.mapping.snapshot)
+        self.app.push_screen(editor, self._edited)
 
     def _edited(self, rule: VatRule | None) -> None:
         if rule is not None:
@@ -250,3 +322,45 @@ class VatScreen(ModeScreen):
         self.notify(f"{message.perfectview_vat} ({message.country}) saved; the engine reloads its config.",
                     title="VAT mapping")
         self.load()
+
+    def action_refresh_catalog(self) -> None:
+        self.refresh_catalog()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="vat-refresh",
+          description="Reading the VAT codes and ledgers")
+    def refresh_catalog(self) -> None:
+        """PerfectView's VAT codes and e-Boekhouden's ledgers, read now with this console's
+        credentials; the calls are counted in the state folder like the engine's."""
+        from core.config import ConfigError, load_config
+        from core.engine.services import RunServices
+        from core.secrets import scrub
+        from core.soap.errors import ServiceError
+        from core.sync.catalog_snapshot import read_catalog, save_snapshot
+
+        store = self.console.store
+        try:
+            config = load_config(self.console.config_path)
+        except ConfigError as error:
+            first = error.problems[0] if error.problems else error
+            self.app.call_from_thread(
+                self.notify, f"This console cannot read the services ({first}). The engine reads the lists on the "
+                             "invoices job's daily full pass.", title="VAT codes and ledgers", severity="warning",
+                timeout=15)
+            return
+        if store is None:
+            self.app.call_from_thread(self.notify, "The state folder is not open yet; press F5 again in a moment.",
+                                      title="VAT codes and ledgers", severity="warning")
+            return
+        services = RunServices(config, store)
+        try:
+            snapshot = read_catalog(services.perfectview(), services.eboekhouden(), self.console.clock())
+        except ServiceError as error:
+            self.app.call_from_thread(self.notify, scrub(f"Not read: {error}"), title="VAT codes and ledgers",
+                                      severity="error", timeout=15)
+            return
+        finally:
+            services.close()
+        save_snapshot(store, snapshot)
+        self.app.call_from_thread(self.notify, f"Read {len(snapshot.vat_codes)} VAT codes and "
+                                               f"{len(snapshot.ledgers)} ledgers.", title="VAT codes and ledgers")
+        self.app.call_from_thread(self.load)

@@ -1,0 +1,60 @@
+"""core.store.call_counts: reads counted in batches, writes and GetMutaties before they are sent."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from core.paths import database_file
+from core.store import Store
+from core.store.call_counts import BatchedCallMeter, is_plain_read
+
+
+def on_disk(store: Store, operation: str) -> int:
+    """What another process sees (a second connection): only what is committed."""
+    conn = sqlite3.connect(database_file(store.path.parent))
+    try:
+        return conn.execute("SELECT coalesce(sum(count), 0) FROM api_calls WHERE operation = ?",
+                            (operation,)).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_reads_wait_in_memory_until_a_batch_is_full(tmp_path):
+    with Store.open(tmp_path) as store:
+        meter = BatchedCallMeter(store, batch=3, flush_seconds=3600)
+        meter.record("PerfectView", "ActivityGetProductLines")
+        meter.record("PerfectView", "ActivityGetProductLines")
+        assert on_disk(store, "ActivityGetProductLines") == 0
+        assert meter.count_today("PerfectView") == 2, "a count includes what waits"
+        meter.record("PerfectView", "ActivityGetProductLines")
+        assert on_disk(store, "ActivityGetProductLines") == 3
+
+
+def test_writes_and_getmutaties_are_on_disk_before_the_call_goes_out(tmp_path):
+    with Store.open(tmp_path) as store:
+        meter = BatchedCallMeter(store, batch=1000, flush_seconds=3600)
+        meter.record("PerfectView", "RelationGet")
+        for operation in ("AddMutatie", "GetMutaties", "ActivityUpdate"):
+            meter.record("e-Boekhouden" if "Mutat" in operation else "PerfectView", operation)
+            assert on_disk(store, operation) == 1, f"{operation} is counted durably at once"
+        assert on_disk(store, "RelationGet") == 1, "a durable count takes the waiting reads along"
+        assert meter.count_this_month("e-Boekhouden", "GetMutaties") == 1
+
+
+def test_closing_the_run_writes_what_waits(tmp_path):
+    from core.engine.services import RunServices
+
+    with Store.open(tmp_path) as store:
+        services = RunServices(config=None, meter=store)
+        services.meter.record("e-Boekhouden", "GetRelaties")
+        assert on_disk(store, "GetRelaties") == 0
+        services.close()
+        assert on_disk(store, "GetRelaties") == 1
+
+
+def test_every_operation_that_changes_something_counts_as_a_write():
+    writes = ("AddRelatie", "UpdateRelatie", "AddMutatie", "RelationCreate", "RelationUpdate", "RelationshipUpdate",
+              "RelationAddNote", "ActivityCreate", "ActivityUpdate", "ActivityFlow", "ActivityAddProductLine",
+              "ActivityAddNote", "ActivityAddAttachment", "OpenSession", "CloseSession", "GetMutaties")
+    assert not any(is_plain_read(operation) for operation in writes)
+    assert all(is_plain_read(op) for op in ("GetRelaties", "RelationGetAll", "ActivitySearchByField", "UsersGetActive"))
