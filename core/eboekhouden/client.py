@@ -32,6 +32,7 @@ from core.model import AMSTERDAM, Booking, EbRelation, Ledger, OpenItem
 from core.secrets import Secret
 from core.soap.caller import CallMeter, MemoryCallMeter, RetryPolicy, SoapCaller
 from core.soap.errors import BudgetExhausted, ResponseInvalid, ServiceError
+from core.soap.fast_read import ListReader
 from core.soap.transport import Timeouts, check_endpoint, make_http_client, make_service
 
 NAMESPACE = "http://www.e-boekhouden.nl/soap"
@@ -66,6 +67,8 @@ class EboekhoudenClient:
         self.zeep, proxy = make_service(WSDL_FILE, BINDING_SOAP12 if soap12 else BINDING_SOAP11, self.url, self.http)
         self.caller = SoapCaller(SERVICE, proxy, meter=meter or MemoryCallMeter(), retry=retry,
                                  transport=self.zeep.transport)
+        # GetRelaties answers with every relation (10,000 and more): read without zeep's type walk.
+        self._relaties_reader = ListReader(self.zeep, f"{{{NAMESPACE}}}GetRelatiesResponse")
         self.source = source
         self.mutaties_budget = mutaties_budget
         self.log = log
@@ -163,7 +166,7 @@ class EboekhoudenClient:
     def relations(self, code: str | None = None, keyword: str | None = None) -> list[EbRelation]:
         """Relations matching `code` exactly or `keyword` anywhere; all of them when neither is given."""
         record = f"relation {code}" if code else ""
-        result = self._call("GetRelaties", write=False, record=record,
+        result = self._call("GetRelaties", write=False, record=record, reader=self._relaties_reader,
                             cFilter={"Trefwoord": keyword or None, "Code": code or None, "ID": 0})
         return [translate.relation_from_soap(r) for r in translate.items(result.Relaties, "cRelatie")]
 

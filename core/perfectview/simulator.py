@@ -124,6 +124,16 @@ class PerfectViewSimulator(SoapSimulator):
         tested without sleeping."""
         self.clock_offset += timedelta(minutes=minutes)
 
+    def age(self, minutes: float) -> None:
+        """Everything that happened so far happened `minutes` earlier (modified stamps move back):
+        a run "an hour later" without waiting an hour."""
+        shift = timedelta(minutes=minutes)
+        for table in ("relations", "relationships", "activities"):
+            for record in self.db[table].values():
+                if "modified" in record:
+                    record["modified"] = (_parse(record["modified"]) - shift).isoformat()
+        self.dirty = True
+
     def relation(self, relation_id: str) -> dict[str, Any]:
         rec = self.db["relations"][relation_id.lower()]
         link = self._customer_link(rec["Id"])

@@ -132,6 +132,15 @@ def test_modified_since_returns_only_relations_changed_in_the_window(sim, client
     assert {r.id for r in client.relations(modified_since=since)} - configured == {old, new, later}
 
 
+def test_aged_records_fall_out_of_a_recent_modified_since_window(sim, client):
+    changed = client.create_relation(organisation(debtor_number="7", name="Gewijzigd"), "Klant", None)
+    window = sim.now() - timedelta(minutes=10)
+    assert changed in {r.id for r in client.relations(modified_since=window)}
+    sim.age(60)  # what the benchmarks use for "nothing changed in the last hour"
+    assert changed not in {r.id for r in client.relations(modified_since=window)}
+    assert changed in {r.id for r in client.relations(modified_since=window - timedelta(minutes=60))}
+
+
 def _invoice(client, relation_id, number="F2025-0042", **kw):
     invoice_date = date(2025, 3, 14)
     activity_id = client.create_invoice(relation_id, number, invoice_date, invoice_date + timedelta(days=30), **kw)

@@ -78,7 +78,7 @@ def attacks(file_url: str) -> dict[str, tuple[Rewrite, str]]:
 BROKEN = {
     ("eboekhouden", "GetRelaties"): {
         "wrong-type": (r"<ID>\d+</ID>", "<ID>duizend</ID>", "does not match the WSDL (ID is not Long"),
-        "missing": (r"<ID>\d+</ID>", "", "does not match the WSDL (Unexpected element")},
+        "missing": (r"<ID>\d+</ID>", "", "does not match the WSDL (cRelatie without its required element ID")},
     ("eboekhouden", "AddMutatie"): {
         "wrong-type": (r"<Mutatienummer>\d+<", "<Mutatienummer>een<", "does not match the WSDL"),
         "missing": (r"<Mutatienummer>\d+</Mutatienummer>", "", "the answer has no Mutatienummer")},

@@ -1,0 +1,95 @@
+"""GetRelaties is read without zeep's type walk (core.soap.fast_read): the relations must come
+out exactly as zeep reads them, and a broken answer must be refused as zeep refuses it."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.eboekhouden.client import NAMESPACE
+from core.eboekhouden.simulator import EboekhoudenSimulator
+from core.model import EbRelation
+from core.soap.errors import ResponseInvalid, TransportFailure
+from core.soap.loopback import InProcessTransport
+from core.eboekhouden import translate
+from tests.eboekhouden.conftest import client_for
+
+# Text a customer record may hold: XML specials, accents, emoji, spaces at the ends, empty.
+TEXT = st.text(alphabet=st.sampled_from(list("ab Zé&<>\"'🙂-.,/\t")), max_size=12)
+
+
+def read_by_zeep(client) -> list[EbRelation]:
+    result = client._call("GetRelaties", write=False, cFilter={"Trefwoord": None, "Code": None, "ID": 0})
+    return [translate.relation_from_soap(r) for r in translate.items(result.Relaties, "cRelatie")]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(names=st.lists(st.tuples(TEXT, TEXT, TEXT), min_size=0, max_size=6), soap12=st.booleans())
+def test_relations_read_quickly_equal_what_zeep_reads(names, soap12):
+    sim = EboekhoudenSimulator()
+    with client_for(sim, soap12=soap12) as client:
+        for number, (company, city, note) in enumerate(names, start=1):
+            client.add_relation(EbRelation(code=f"T{number}", bedrijf=company.strip() or "X", plaats=city,
+                                           notitie=note, bp="B"))
+        quick = client.relations()
+        assert quick == read_by_zeep(client)
+        added = [r for r in quick if r.code.startswith("T")]
+        assert [r.code for r in added] == [f"T{n}" for n in range(1, len(names) + 1)]
+        assert [(r.bedrijf, r.plaats, r.notitie) for r in added] == [
+            (company.strip() or "X", city, note) for company, city, note in names]
+
+
+class Rewriting(httpx.BaseTransport):
+    """The simulator's real answer to GetRelaties, changed by `rewrite` on its way back."""
+
+    def __init__(self, sim, rewrite):
+        self.inner, self.rewrite = InProcessTransport(app=sim), rewrite
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        body = response.read()
+        if b"GetRelatiesResponse" in body:
+            body = self.rewrite(body)
+        return httpx.Response(response.status_code, headers={"Content-Type": response.headers["Content-Type"]},
+                              content=body)
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    (lambda b: b.replace(b"<Code>", b"<Woonplaats>x</Woonplaats><Code>", 1), "Unexpected element 'Woonplaats'"),
+    (lambda b: re.sub(rb"<ID>\d+</ID>", b"<ID>een</ID>", b, count=1), "ID is not Long"),
+    (lambda b: re.sub(rb"<ID>\d+</ID>", b"", b, count=1), "cRelatie without its required element ID"),
+    (lambda b: re.sub(rb"(<Code>[^<]*</Code>)", rb"\1\1", b, count=1), "Code occurs twice"),
+    (lambda b: re.sub(rb"<Code>([^<]*)</Code>", rb"<Code><b>\1</b></Code>", b, count=1), "Code holds elements"),
+])
+def test_a_broken_answer_is_refused_in_words(change, words):
+    sim = EboekhoudenSimulator()
+    with client_for(sim) as client:
+        client.add_relation(EbRelation(code="D1", bedrijf="Bakkerij Zoet", plaats="Delft"))
+    with client_for(sim, transport=Rewriting(sim, change)) as client:
+        with pytest.raises(ResponseInvalid) as caught:
+            client.relations()
+    assert "does not match the WSDL" in str(caught.value) and words in str(caught.value)
+
+
+def test_faults_and_error_pages_are_still_read_by_zeep():
+    sim = EboekhoudenSimulator()
+    with client_for(sim) as client:
+        client.add_relation(EbRelation(code="D1", bedrijf="Bakkerij Zoet"))
+        sim.knobs.faults = {"http500": 1.0}
+        with pytest.raises(TransportFailure):
+            client.relations()
+        sim.knobs.faults = {}
+        assert "D1" in [r.code for r in client.relations()]
+
+
+def test_the_reader_follows_the_wsdl_types():
+    sim = EboekhoudenSimulator()
+    with client_for(sim) as client:
+        shape = client._relaties_reader._shapes
+    relatie = next(s for s in shape.values() if s.name == "cRelatie")
+    assert relatie.required == ["ID", "AddDatum", "Gb_ID", "GeenEmail", "NieuwsbriefgroepenCount"]
+    assert client._relaties_reader.tag == f"{{{NAMESPACE}}}GetRelatiesResponse"
