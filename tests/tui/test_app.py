@@ -157,6 +157,23 @@ async def test_a_failing_worker_becomes_a_notice_without_the_secret(config_path,
         assert app.is_running
 
 
+async def test_a_failing_worker_of_any_screen_becomes_a_notice(config_path, state_dir):
+    app = create_app(config_path, state_dir, engine_mode="attach")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        for key, mode in (("1", "status"), ("2", "logbook"), ("3", "vat"), ("4", "pending")):
+            await pilot.press(key)
+            await settle(app, pilot)
+
+            def broken(mode=mode):
+                raise RuntimeError(f"the {mode} screen's reader broke")
+
+            app.screen.run_worker(broken, thread=True, exit_on_error=False, name=f"probe-{mode}")
+            await wait_until(pilot, lambda: any(f"the {mode} screen's reader broke" in n.message
+                                                for n in app._notifications))
+        assert app.is_running
+
+
 async def test_help_lists_the_keys_of_the_current_screen_and_q_closes_it(config_path, state_dir):
     app = create_app(config_path, state_dir, engine_mode="attach")
     async with app.run_test(size=(80, 24)) as pilot:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from textual import on
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Header
+from textual.worker import Worker
 
 from tui.state import ConsoleState
 
@@ -46,6 +48,12 @@ class ModeScreen(Screen):
 
     def show_state(self, state: ConsoleState) -> None:
         """Draw what changed; called on the UI thread, so no I/O here."""
+
+    @on(Worker.StateChanged)
+    def worker_failed(self, event: Worker.StateChanged) -> None:
+        # StateChanged does not bubble from a screen's worker to the app, whose handler turns a
+        # failure into a notice (never a traceback, never silence).
+        self.console.report_worker_failure(event)
 
     def palette_commands(self) -> list:
         return []

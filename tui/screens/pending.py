@@ -19,7 +19,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
-from textual.worker import Worker
 
 from core.model import format_euro
 from core.store import Request
@@ -121,11 +120,6 @@ class PendingScreen(ModeScreen):
                                self.action_open_items),
                 PaletteCommand("Sort pending invoices", "Age, invoice, state, amount or open amount",
                                self.action_next_sort)]
-
-    @on(Worker.StateChanged)
-    def worker_failed(self, event: Worker.StateChanged) -> None:
-        # StateChanged does not bubble to the app, whose handler turns a failure into a notice.
-        self.console.report_worker_failure(event)
 
     def show_state(self, state: ConsoleState) -> None:
         if state.data_version != self.seen_version:
