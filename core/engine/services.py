@@ -48,7 +48,8 @@ def perfectview_client(config: Any, meter: CallMeter | None = None, *, retry: Re
     pv = config.perfectview
     return PerfectViewClient(pv.url, pv.api_key, pv.database_id, pv.user_id,
                              timeouts=Timeouts(connect=pv.connect_timeout, read=pv.read_timeout),
-                             ca_file=pv.ca_file, meter=meter, retry=retry, http=http)
+                             ca_file=pv.ca_file, meter=meter, retry=retry, http=http,
+                             pages_at_once=config.engine.concurrency)
 
 
 class DailyLimitMeter:

@@ -10,6 +10,8 @@ fields are found by category and label through core/perfectview/fields.py.
 from __future__ import annotations
 
 import base64
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
@@ -22,6 +24,7 @@ from core.model import AMSTERDAM, Attachment, CrmRelation, RelationKind, SalesIn
 from core.secrets import Secret
 from core.soap.caller import CallMeter, RetryPolicy, SoapCaller
 from core.soap.errors import ResponseInvalid
+from core.soap.fast_read import ListReader
 from core.soap.transport import Timeouts, check_endpoint, make_http_client, make_service
 from core.perfectview import translate
 from core.perfectview.catalog import Catalog, PvField, PvWorkflow, items, resolve_fields
@@ -31,6 +34,8 @@ from core.perfectview.fields import (CUSTOMER_RELATIONSHIP_TYPE, NIL_GUID, OPTIO
 
 WSDL = Path(__file__).with_name("perfectview.asmx.wsdl")
 NAMESPACE = "https://Api.perfectview.nl"
+PAGED_OPERATIONS = ("RelationGetAll", "RelationGetModified", "RelationSearchByField", "ActivitySearchByField",
+                    "RelationGetActivitiesModified_V2", "ActivitySearchByFieldInPeriod")
 ENDPOINT = "https://api.perfectview.nl/V1/perfectview.asmx"
 DEFAULT_WORKFLOW = "Verkoopfactuur"
 SOURCE_APPLICATION = {"Name": "pvsync", "Category": "Boekhouding", "Version": "0.1"}
@@ -47,7 +52,7 @@ class PerfectViewClient(Catalog):
                  http: httpx.Client | None = None, timeouts: Timeouts = Timeouts(),
                  ca_file: str | Path | None = None, meter: CallMeter | None = None, page_size: int = 100,
                  retry: RetryPolicy = RetryPolicy(), field_names: Mapping[str, object] | None = None,
-                 soap12: bool = False):
+                 soap12: bool = False, pages_at_once: int = 1):
         super().__init__()
         for secret in (api_key, database_id, user_id):
             if not isinstance(secret, Secret):
@@ -57,11 +62,16 @@ class PerfectViewClient(Catalog):
         self._api_key, self._database_id, self._user_id = api_key, database_id, user_id
         self.tables = field_tables(field_names)
         self.page_size = page_size
+        self.pages_at_once = max(1, pages_at_once)
         self._owns_http = http is None
         self._http = http or make_http_client(timeouts=timeouts, ca_file=ca_file)
         binding = f"{{{NAMESPACE}}}PerfectViewSoap12" if soap12 else f"{{{NAMESPACE}}}PerfectViewSoap"
         zeep_client, proxy = make_service(WSDL, binding, check_endpoint(url), self._http)
         self._caller = SoapCaller(SERVICE, proxy, meter=meter, retry=retry, transport=zeep_client.transport)
+        # Pages of relations and activities are the bulk of a run's reading: read them
+        # without zeep's type walk (core.soap.fast_read), one reader per operation.
+        self._page_readers = {operation: ListReader(zeep_client, f"{{{NAMESPACE}}}{operation}Response")
+                              for operation in PAGED_OPERATIONS}
 
     def close(self) -> None:
         if self._owns_http:
@@ -103,15 +113,43 @@ class PerfectViewClient(Catalog):
         return self._call(operation, write=True, record=record, **arguments)
 
     def _pages(self, operation: str, list_name: str, item_name: str, **arguments: Any) -> Iterator[Any]:
-        """Page 1, 2, ... until a page comes back short: the service gives no totals."""
-        page = 1
-        while True:
-            result = self._read(operation, pageNumber=page, pageSize=self.page_size, **arguments)
-            batch = items(getattr(result, list_name, None), item_name)
+        """Page 1, 2, ... until a page comes back short: the service gives no totals.
+
+        Once page 1 comes back full, `pages_at_once` pages are asked for at a time, in order:
+        a listing of thousands is read in a fraction of the time one page after another takes,
+        for at most `pages_at_once - 1` calls past its end. A listing that fits one page (most
+        modified-since reads) still costs exactly one call.
+        """
+        def page(number: int) -> list[Any]:
+            result = self._read(operation, pageNumber=number, pageSize=self.page_size,
+                                reader=self._page_readers[operation], **arguments)
+            return items(getattr(result, list_name, None), item_name)
+
+        batch = page(1)
+        yield from batch
+        if len(batch) < self.page_size:
+            return
+        if self.pages_at_once == 1:
+            number = 2
+            while len(batch := page(number)) == self.page_size:
+                yield from batch
+                number += 1
             yield from batch
-            if len(batch) < self.page_size:
-                return
-            page += 1
+            return
+        with ThreadPoolExecutor(max_workers=self.pages_at_once, thread_name_prefix="pvsync-pages") as pool:
+            ahead = deque(pool.submit(page, number) for number in range(2, 2 + self.pages_at_once))
+            number = 2 + self.pages_at_once
+            try:
+                while ahead:
+                    batch = ahead.popleft().result()
+                    yield from batch
+                    if len(batch) < self.page_size:
+                        return
+                    ahead.append(pool.submit(page, number))
+                    number += 1
+            finally:
+                for future in ahead:
+                    future.cancel()
 
     @staticmethod
     def _period(since: datetime, until: datetime | None) -> dict[str, datetime]:

@@ -103,6 +103,7 @@ class Logbook:
 @dataclass(frozen=True)
 class EngineSettings:
     run_deadline: timedelta
+    concurrency: int = 4
 
 
 @dataclass(frozen=True)

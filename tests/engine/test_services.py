@@ -35,7 +35,8 @@ def config_for(sims, *, eb_url=None, pv_url=None, wrong_code=False):
                                     connect_timeout=2.0, read_timeout=5.0, ca_file=None),
         perfectview=SimpleNamespace(url=pv_url or sims.pv_url, api_key=Secret(pv.api_key),
                                     database_id=Secret(pv.database_id), user_id=Secret(pv.user_id),
-                                    connect_timeout=2.0, read_timeout=5.0, ca_file=None))
+                                    connect_timeout=2.0, read_timeout=5.0, ca_file=None),
+        engine=SimpleNamespace(concurrency=4))
 
 
 def closed_port_url(path):

@@ -10,10 +10,15 @@ and reports the job's figures as null with the reason, so its JSON shape stays t
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
+import sys
 from typing import Any
 
 from core.demo.world import SimulatedWorld
 from core.engine.engine import RunReport
+from core.store import Store
+from core.store.records import Run
 from tests.perf.common import Stopwatch, calls_between, service_calls
 
 JOBS = {"relations": ("core.sync.relations", "RelationsJob"), "invoices": ("core.sync.invoices", "InvoicesJob"),
@@ -90,3 +95,22 @@ def timed_reads(world: SimulatedWorld, *, invoices: bool, modified_since: Any = 
     figures["calls"] = tally(calls)
     figures["calls_by_operation"] = calls
     return figures
+
+
+def run_in_own_process(world: SimulatedWorld, only: str) -> tuple[Run, float, dict[str, dict[str, int]]]:
+    """`pvsync sync --only ONLY --force` in a process of its own against `world`'s loopback
+    simulators, as pvsync runs against the real services: the simulators' CPU is not on
+    pvsync's interpreter lock. The seconds are the run's own (from the runs table, without
+    the interpreter's start-up); the calls are the simulators' counts."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PVSYNC_")}
+    before = service_calls(world)
+    argv = ["--config", str(world.config_path), "--state-dir", str(world.state_dir), "sync", "--only", only, "--force"]
+    done = subprocess.run([sys.executable, "-c", f"import sys; from core.cli import main; sys.exit(main({argv!r}))"],
+                          capture_output=True, text=True, env=env, timeout=3600)
+    calls = calls_between(before, service_calls(world))
+    with Store.open(world.state_dir, create=False) as store:
+        run = store.last_run()
+    if run is None or run.finished_at is None:
+        raise RuntimeError(f"pvsync sync did not record a finished run (exit {done.returncode}): {done.stderr[-2000:]}")
+    return run, (run.finished_at - run.started_at).total_seconds(), calls
+

@@ -84,10 +84,11 @@ BROKEN = {
         "missing": (r"<Mutatienummer>\d+</Mutatienummer>", "", "the answer has no Mutatienummer")},
     ("perfectview", "RelationGetModified"): {
         "wrong-type": (r"<Number>0<", "<Number>nul<", "does not match the WSDL (Number is not Int"),
-        "missing": (r"<Succeeded>true</Succeeded>", "", "does not match the WSDL (Unexpected element")},
+        "missing": (r"<Succeeded>true</Succeeded>", "", "without its required element Succeeded")},
     ("perfectview", "RelationGetActivitiesModified_V2"): {
         "wrong-type": (r"<ViewSortingDate>[^<]*<", "<ViewSortingDate>gisteren<", "does not match the WSDL"),
-        "missing": (r"<Succeeded>true</Succeeded>", "", "does not match the WSDL (Unexpected element")},
+        "missing": (r"<Succeeded>true</Succeeded>", "", "does not match the WSDL (PvApiResultDataOfObject without "
+                                                         "its required element Succeeded")},
     ("perfectview", "ActivityUpdate"): {
         "wrong-type": (r"<Number>0<", "<Number>nul<", "does not match the WSDL"),
         # zeep's strict reading notices a required element missing before others, not at the end.
