@@ -227,8 +227,10 @@ class EboekhoudenClient:
                                   record=record)
         if used >= cap * MUTATIES_WARN_SHARE and not self._warned_budget:
             self._warned_budget = True
-            self.log.warning("e-Boekhouden GetMutaties: %d of %d calls made this month; from %d on only "
-                             "exactly-once lookups are made", used, cap, int(cap * MUTATIES_RESERVED_SHARE))
+            # Not "e-Boekhouden GetMutaties: ...": that is how a failed call reads (core.engine.health).
+            self.log.warning("the GetMutaties budget runs low: %d of %d e-Boekhouden calls made this month; from "
+                             "%d on only exactly-once lookups are made", used, cap,
+                             int(cap * MUTATIES_RESERVED_SHARE))
 
     # ------------------------------------------------------------------ writes
 

@@ -243,6 +243,8 @@ class Engine:
 
         outcomes: list[JobOutcome] = []
         services = self.make_services(config, store)
+        if isinstance(services, RunServices):
+            services.run_id = run_id
         try:
             for job in jobs:
                 outcomes.append(self._run_job(job, config, run_id, dry_run, force, should_stop, services))

@@ -6,6 +6,7 @@ The adapters are imported here only, and only when needed, so the engine starts 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -31,14 +32,31 @@ class ServiceCheck:
         return self.reachable and self.credentials_ok
 
 
+class LogbookLog(logging.LoggerAdapter):
+    """A client's logger whose INFO and up goes to the run's logbook (and through it to
+    stderr): a session reopened or the GetMutaties budget running low is then seen in the
+    console and `pvsync log`, not only in journald. DEBUG stays with Python logging."""
+
+    def __init__(self, logger: logging.Logger, store: Store, kind: str, run_id: Callable[[], int | None]):
+        super().__init__(logger, {})
+        self.store, self.kind, self.run_id = store, kind, run_id
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if level < logging.INFO:
+            self.logger.log(level, msg, *args, **kwargs)
+            return
+        self.store.log(level, self.kind, str(msg) % args if args else str(msg), run_id=self.run_id())
+
+
 def eboekhouden_client(config: Any, meter: CallMeter | None = None, *, retry: RetryPolicy = RetryPolicy(),
-                       http: httpx.Client | None = None) -> Any:
+                       http: httpx.Client | None = None, log: logging.Logger | LogbookLog | None = None) -> Any:
     from core.eboekhouden.client import EboekhoudenClient
 
     eb = config.eboekhouden
+    extra = {"log": log} if log is not None else {}
     return EboekhoudenClient(eb.url, eb.username, eb.security_code_1, eb.security_code_2,
                              timeouts=Timeouts(connect=eb.connect_timeout, read=eb.read_timeout),
-                             ca_file=eb.ca_file, meter=meter, retry=retry, http=http)
+                             ca_file=eb.ca_file, meter=meter, retry=retry, http=http, **extra)
 
 
 def perfectview_client(config: Any, meter: CallMeter | None = None, *, retry: RetryPolicy = RetryPolicy(),
@@ -90,13 +108,19 @@ class RunServices:
         self.config = config
         # The store counts reads in batches (core.store.call_counts); flushed in close().
         self.meter = BatchedCallMeter(meter) if isinstance(meter, Store) else meter
+        self.store = meter if isinstance(meter, Store) else None
+        self.run_id: int | None = None  # set by the engine: what the clients log belongs to this run
         self._eb_http, self._pv_http = eboekhouden_http, perfectview_http
         self._eb: Any = None
         self._pv: Any = None
 
     def eboekhouden(self) -> Any:
         if self._eb is None:
-            client = eboekhouden_client(self.config, self.meter, http=self._eb_http)
+            log = None
+            if self.store is not None:
+                log = LogbookLog(logging.getLogger("core.eboekhouden.client"), self.store, "eboekhouden",
+                                 lambda: self.run_id)
+            client = eboekhouden_client(self.config, self.meter, http=self._eb_http, log=log)
             try:
                 client.__enter__()
             except BaseException:

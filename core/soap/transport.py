@@ -19,6 +19,7 @@ import httpx
 import zeep
 from lxml import etree
 from zeep.transports import Transport
+from zeep.xsd.types.builtins import Boolean, treat_whitespace
 from zeep.xsd.types.simple import AnySimpleType
 
 from core.secrets import quiet_wire_loggers
@@ -146,8 +147,7 @@ def _parse_or_refuse(self, xmlelement, schema=None, allow_none=True, context=Non
 
     Even in strict mode zeep logs "abc" for an int (or a date) and reads it as missing; an
     answer like that is not one to act on, so it is refused (the caller turns the ValueError
-    into ResponseInvalid) instead of reaching a sync as an empty value. (zeep reads any
-    boolean other than "true"/"1" as false without an error; that stays as it is.)
+    into ResponseInvalid) instead of reaching a sync as an empty value.
     """
     if xmlelement.text is None:
         return None
@@ -157,7 +157,19 @@ def _parse_or_refuse(self, xmlelement, schema=None, allow_none=True, context=Non
         raise ValueError(f"{etree.QName(xmlelement).localname} is not {type(self).__name__}: {exc}") from None
 
 
+@treat_whitespace("collapse")
+def _strict_boolean(self, value):
+    """zeep's Boolean.pythonvalue reads anything but "true"/"1" as false: "ja" or "yes" in
+    Succeeded or IsInactive would silently become false. XML Schema knows four spellings."""
+    if value in ("true", "1"):
+        return True
+    if value in ("false", "0"):
+        return False
+    raise ValueError(f"{value!r} is not true, false, 1 or 0")
+
+
 AnySimpleType.parse_xmlelement = _parse_or_refuse
+Boolean.pythonvalue = _strict_boolean
 
 
 def zeep_settings() -> zeep.Settings:
