@@ -26,6 +26,7 @@ from core.sync.invoice_states import NEEDS_LOOKUP, OPEN, InvoiceState, check_tra
 
 S = InvoiceState
 DOCUMENT_STATES = ("", "choose", "pending", "sent", "no_attachment")
+DOCUMENTS_WAITING = ("pending", "choose", "no_attachment")  # the invoice's attachments still matter
 
 
 class JournalError(Exception):
@@ -234,8 +235,9 @@ class InvoiceJournal:
         return [_entry(row) for row in rows]
 
     def documents_pending(self) -> list[JournalEntry]:
-        rows = self.store._rows("SELECT * FROM invoices WHERE state IN ('booked', 'paid') "
-                                "AND document_state IN ('pending', 'choose', 'no_attachment') ORDER BY invoice_number")
+        rows = self.store._rows("SELECT * FROM invoices WHERE state IN ('booked', 'paid') AND document_state IN "
+                                f"({', '.join('?' * len(DOCUMENTS_WAITING))}) ORDER BY invoice_number",
+                                DOCUMENTS_WAITING)
         return [_entry(row) for row in rows]
 
     def count_by_state(self) -> dict[str, int]:

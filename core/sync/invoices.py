@@ -36,7 +36,7 @@ from typing import Any, Callable
 from core.engine.jobs import JobResult, RunContext
 from core.model import AMSTERDAM, Booking, CrmRelation, RelationKind, SalesInvoice, format_euro
 from core.soap.errors import ApiError, BudgetExhausted, RequestInvalid, ServiceError, SoapFault, TransportFailure
-from core.store.invoice_journal import InvoiceJournal, JournalEntry, invoice_hash
+from core.store.invoice_journal import DOCUMENTS_WAITING, InvoiceJournal, JournalEntry, invoice_hash
 from core.store.records import from_text, to_text, utc_now
 from core.sync.booking import Blocked, BookingSettings, Ready, plan_booking
 from core.sync.catalog_snapshot import refresh_catalog_snapshot
@@ -246,6 +246,9 @@ class _InvoiceRun:
         checked first has its lines and attachments read (and a candidate its relation looked
         up) in a worker, C at a time; the others need no more calls."""
         entry = self.journal.get(invoice.activity_id)
+        if entry is not None and self.known_as_booked(entry, invoice):
+            self.tally.add("unchanged")
+            return
         if (entry.needs_lookup if entry is not None else not self.is_candidate(invoice)):
             reads.start(None, lambda _: self.or_next_run(invoice.invoice_number, self.take_in, invoice))
             return
@@ -261,6 +264,22 @@ class _InvoiceRun:
             return full
         reads.start(read, lambda outcome: self.or_next_run(invoice.invoice_number, lambda _: self.take_in(outcome()),
                                                             None), keys=(invoice.relation_id,))
+
+    @staticmethod
+    def known_as_booked(entry: JournalEntry, header: SalesInvoice) -> bool:
+        """A booked invoice whose header reads as it did when booked needs no detail reads.
+
+        Its lines show in PerfectView's own total, which PerfectView recomputes on every line
+        edit; its attachments matter only while its document waits. This keeps pvsync's own
+        marker and note (which list the invoice as modified on the next run) and the daily full
+        pass from costing two reads per booked invoice. Without a total in the header the lines
+        are read as before. Not seen this way: a line edit that leaves the total as it was (a
+        description, say), which could not change the booking's amounts anyway."""
+        if entry.state not in (S.BOOKED, S.PAID) or entry.invoice is None or header.total is None:
+            return False
+        if entry.document_state in DOCUMENTS_WAITING:
+            return False
+        return invoice_hash(replace(header, lines=entry.invoice.lines)) in (entry.source_hash, entry.change_reported)
 
     def is_candidate(self, invoice: SalesInvoice) -> bool:
         return bool(invoice.invoice_number.strip()) and invoice.step == self.settings.sent_step

@@ -4,6 +4,7 @@ server the tests start (aiosmtpd on a loopback address)."""
 from __future__ import annotations
 
 import socket
+from datetime import timedelta
 from email import message_from_bytes, policy
 from types import SimpleNamespace
 
@@ -77,6 +78,25 @@ def test_the_only_attachment_is_mailed_with_invoice_number_and_mutatienummer(tmp
 
         world.sync()
         assert len(smtp.messages) == 1  # sent once
+
+
+def test_a_document_attached_after_booking_is_mailed_when_it_appears(tmp_path, smtp):
+    with InvoiceWorld(tmp_path, **mail_settings(smtp.port)) as world:
+        activity = world.invoice(world.customer("D1001"), "F-1", HIGH)
+        world.sync()
+        assert world.entry("F-1").document_state == "no_attachment" and smtp.messages == []
+        world.sync()  # booked invoices are otherwise not read line by line again; this one waits
+
+        world.world.perfectview.add_minutes(10)
+        world.clock.advance(timedelta(minutes=10))
+        attachments(world, activity, ("factuur-F-1.pdf", PDF))
+        world.sync()  # PerfectView lists the activity as modified
+
+        (recipients, message), = smtp.messages
+        assert recipients == [ARCHIVE] and (message.get_body() is not None)
+        assert [part.get_filename() for part in message.iter_attachments()] == ["factuur-F-1.pdf"]
+        assert world.entry("F-1").document_state == "sent"
+        assert len(world.booked("F-1")) == 1
 
 
 def test_several_attachments_wait_for_a_choice_then_the_chosen_one_goes(tmp_path, smtp):

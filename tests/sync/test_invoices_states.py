@@ -93,6 +93,33 @@ def test_a_no_op_poll_makes_no_booking_and_no_lookup_and_reads_no_invoice_lines(
     assert world.world.perfectview.calls["ActivityGetProductLines"] == lines_read
 
 
+def test_pvsyncs_own_marks_and_the_daily_full_pass_read_no_lines_of_booked_invoices(world):
+    activity = sent_invoice(world)
+    other = sent_invoice(world, "F-2", "D1002")
+    world.sync()
+    perfectview = world.world.perfectview
+
+    def detail_reads() -> int:
+        return perfectview.calls["ActivityGetProductLines"] + perfectview.calls["ActivityGetAttachments"]
+
+    after_booking = detail_reads()
+    world.sync()  # lists both invoices again: pvsync wrote their marker and note
+    world.sync(force=True)  # a full pass lists every invoice
+    assert detail_reads() == after_booking
+
+    # A person edits, later: a line added (PerfectView recomputes the total) and a total typed over.
+    perfectview.add_minutes(10)
+    world.clock.advance(timedelta(minutes=10))
+    world.pv.add_product_line(activity, "Voorrijkosten", D(1), D("25.00"), "BTW hoog 21%")
+    world.edit_total(other, "130.00")
+    world.sync()
+
+    assert detail_reads() == after_booking + 4
+    changed = [m for m in world.messages(level="WARNING") if "changed in PerfectView after it was booked" in m]
+    assert sorted(m.split()[1] for m in changed) == ["F-1", "F-2"]
+    assert (len(world.booked("F-1")), len(world.booked("F-2"))) == (1, 1)
+
+
 # --------------------------------------------------------------------------- crashes
 
 
