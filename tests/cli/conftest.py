@@ -1,2 +1,2 @@
-from tests.engine.fixtures import (config_file, config_module, pvsync_env, state_dir,  # noqa: F401
-                                   sync_job_stand_ins)
+from tests.engine.fixtures import (config_file, config_text, pvsync_env, secrets_in_environment,  # noqa: F401
+                                   state_dir, sync_job_stand_ins)

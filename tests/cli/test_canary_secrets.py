@@ -11,23 +11,20 @@ for the canaries.
 
 from __future__ import annotations
 
-from tests.engine.stand_in_jobs import StandInJob
-
 import socket
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from core import cli
+from core.config import write_new_config
 from core.engine import jobs
 from core.perfectview.simulator import PerfectViewSimulator
 from core.soap.loopback import LoopbackServer
+from tests.engine.stand_in_jobs import StandInJob
 
 pytestmark = pytest.mark.loopback
 
-SAMPLE = Path(__file__).resolve().parents[2] / "sample_config.toml"
 CANARIES = {
     "PVSYNC_EBOEKHOUDEN_USERNAME": "canary-username-5b1f0c",
     "PVSYNC_EBOEKHOUDEN_SECURITY_CODE_1": "c0ffee11c0ffee22c0ffee33c0ffee44",
@@ -37,15 +34,6 @@ CANARIES = {
     "PVSYNC_PERFECTVIEW_USER_ID": "0ca0a71e-0000-4000-8000-0000000005e1",
 }
 MALFORMED = "canary-not-hex-77d2e0"  # a security code 1 given wrongly, for the config error
-
-
-@pytest.fixture(autouse=True)
-def config_module(monkeypatch):
-    """This test uses the real core.config, not the fake of the other CLI tests."""
-    monkeypatch.delitem(sys.modules, "core.config", raising=False)
-    import core.config
-
-    return core.config
 
 
 def closed_port() -> int:
@@ -67,16 +55,8 @@ def test_no_secret_leaves_the_process(capsys, monkeypatch, tmp_path):
     state_dir, config_file = tmp_path / "state", tmp_path / "config.toml"
     simulator = PerfectViewSimulator(seed_data="empty")  # it accepts other credentials than ours
     with LoopbackServer(simulator) as server:
-        text = SAMPLE.read_text()
-        for old, new in (('url = "https://soap.e-boekhouden.nl/soap.asmx"',
-                          f'url = "http://127.0.0.1:{closed_port()}/soap.asmx"'),
-                         ('url = "https://api.perfectview.nl/V1/perfectview.asmx"',
-                          f'url = "{server.url(simulator.path)}"'),
-                         ('level = "INFO"', 'level = "DEBUG"')):
-            assert old in text, old
-            text = text.replace(old, new)
-        config_file.write_text(text)
-        config_file.chmod(0o600)
+        write_new_config(config_file, {"eboekhouden.url": f"http://127.0.0.1:{closed_port()}/soap.asmx",
+                                       "perfectview.url": server.url(simulator.path), "logbook.level": "DEBUG"})
         for variable, value in CANARIES.items():
             monkeypatch.setenv(variable, value)
         monkeypatch.setenv("PVSYNC_CONFIG", str(config_file))
@@ -117,9 +97,3 @@ def test_no_secret_leaves_the_process(capsys, monkeypatch, tmp_path):
     searched = [*[(f"output {i}", text.encode()) for i, text in enumerate(outputs)], *files.items()]
     leaks = [(where, canary) for canary in canaries for where, data in searched if canary.encode() in data]
     assert leaks == []
-
-
-@pytest.fixture(autouse=True)
-def _no_secrets_from_outside(monkeypatch):
-    for variable in CANARIES:
-        monkeypatch.delenv(variable, raising=False)

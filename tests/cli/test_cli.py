@@ -3,8 +3,6 @@ status exit codes, the logbook, check, simulate and the console entry points."""
 
 from __future__ import annotations
 
-from tests.engine.stand_in_jobs import StandInJob
-
 import json
 import os
 import sys
@@ -14,12 +12,13 @@ from datetime import timedelta
 import pytest
 
 from core import cli
+from core.config import update_config
 from core.engine import Engine, EngineLock, jobs
 from core.soap.errors import TransportFailure
 from core.store import Store
 from core.store.records import to_text, utc_now
-from tests.engine import fake_config
-from tests.engine.fixtures import start_pvsync
+from tests.engine.fixtures import start_pvsync, write_raw_value
+from tests.engine.stand_in_jobs import StandInJob
 
 COMMANDS = [[], ["demo"], ["daemon"], ["sync"], ["status"], ["log"], ["check"], ["config"], ["config", "check"],
             ["simulate"]]
@@ -58,22 +57,29 @@ def test_a_missing_config_says_where_it_looked_and_how_to_make_one(capsys, tmp_p
 
 
 def test_config_check_lists_every_problem_with_file_line_key_and_fix(capsys, config_file, monkeypatch):
-    fake_config.write_config(config_file, replace={"invoices_minutes = 240": "invoices_minutes = 0"})
-    monkeypatch.delenv("PVSYNC_PV_API_KEY")
+    schedule_line = write_raw_value(config_file, "schedule.invoices", "0")
+    secret_line = write_raw_value(config_file, "perfectview.api_key", '""')
+    monkeypatch.delenv("PVSYNC_PERFECTVIEW_API_KEY")
     code, out, err = run(capsys, "config", "check", str(config_file))
-    assert code == 1
-    assert f"{config_file}:3 schedule.invoices_minutes: must be more than 0 — set a number of minutes" in err
-    assert f"{config_file} perfectview.api_key: is missing — set $PVSYNC_PV_API_KEY" in err
+    assert code == 1 and out == ""
+    assert f"{config_file}:{schedule_line} schedule.invoices: must be longer than zero — " \
+           "use a duration from 1m to 31d" in err
+    assert f"{config_file}:{secret_line} perfectview.api_key: has no value: not in the environment, not in a " \
+           "file, not in the config — set the environment variable PVSYNC_PERFECTVIEW_API_KEY, or point " \
+           "api_key_file at a file" in err
 
 
 def test_config_check_ok_summarises_the_schedule(capsys, env, config_file):
-    fake_config.write_config(config_file, replace={"[payments]\nenabled = true": "[payments]\nenabled = false"})
+    update_config(config_file, {"payments.enabled": False, "schedule.invoices": "15m", "engine.run_deadline": "1h30m",
+                                "logbook.retention_days": 90, "logbook.level": "WARNING"})
     code, out, _ = run(capsys, "config", "check")
     assert code == 0
-    assert out.splitlines()[0] == f"OK: {config_file}"
-    assert "  relations  on   every 4 h" in out
-    assert "  payments   off  every 1 d" in out
-    assert "a run stops after 1 h; the logbook keeps 90 days at INFO and above" in out
+    assert out.splitlines() == [
+        f"OK: {config_file}",
+        "  relations  on   every 4 h",
+        "  invoices   on   every 15 min",
+        "  payments   off  every 1 d",
+        "  a run stops after 1 h 30 min; the logbook keeps 90 days at WARNING and above"]
 
 
 def test_global_options_work_before_and_after_the_command(capsys, config_file, tmp_path):

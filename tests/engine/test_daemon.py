@@ -9,14 +9,13 @@ import pytest
 
 from core.engine import Engine
 from core.store import Store
-from tests.engine import fake_config
-from tests.engine.fixtures import start_pvsync, wait_for
+from tests.engine.fixtures import start_pvsync, wait_for, write_raw_value
 
 pytestmark = pytest.mark.slow
 
 
 def test_daemon_lifecycle(pvsync_env, state_dir, config_file):
-    daemon = start_pvsync(["daemon"], pvsync_env)
+    daemon = start_pvsync(["daemon"], pvsync_env, stand_in_jobs=True)
     try:
         wait_for(lambda: state_dir.joinpath("pvsync.db").exists(), what="the state database")
         with Store.open(state_dir) as store:
@@ -35,9 +34,11 @@ def test_daemon_lifecycle(pvsync_env, state_dir, config_file):
             assert not cli.acquire() and cli.busy.pid == daemon.pid
 
             # SIGHUP with a broken file: the problems are logged, the daemon keeps going
-            fake_config.write_config(config_file, replace={"payments_minutes = 1440": "payments_minutes = -5"})
+            line = write_raw_value(config_file, "schedule.payments", "-5")
             daemon.send_signal(signal.SIGHUP)
-            wait_for(lambda: store.logbook_page(kinds=["config"]), what="the reload attempt")
+            (entry,) = wait_for(lambda: store.logbook_page(kinds=["config"]), what="the reload attempt")
+            assert entry.details["problems"] == [f"{config_file}:{line}: schedule.payments: must be longer than "
+                                                 "zero. Fix: use a duration from 1m to 31d"]
             assert daemon.poll() is None
 
             daemon.send_signal(signal.SIGTERM)
@@ -59,7 +60,7 @@ def test_daemon_lifecycle(pvsync_env, state_dir, config_file):
 
 
 def test_a_killed_daemon_leaves_no_stale_lock_and_its_run_is_marked_interrupted(pvsync_env, state_dir, config_file):
-    daemon = start_pvsync(["daemon"], pvsync_env)
+    daemon = start_pvsync(["daemon"], pvsync_env, stand_in_jobs=True)
     try:
         wait_for(lambda: state_dir.joinpath("pvsync.db").exists(), what="the state database")
         with Store.open(state_dir) as store:

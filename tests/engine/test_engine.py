@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 
+from core.config import update_config
 from core.engine import Engine, EngineBusy, EngineLock, JobResult, registered
+from core.engine import engine as engine_module
 from core.engine.schedule import RETRY_AFTER_FAILURE, due_at
 from core.store import Store, StoreError
 from core.store.records import Run, to_text, utc_now
-from tests.engine import fake_config
-from tests.engine.fixtures import wait_for
+from tests.engine.fixtures import wait_for, write_raw_value
 
 
 class RecordingJob:
@@ -104,7 +107,7 @@ def test_failed_actions_inside_a_job_make_the_run_partial(make_engine):
 
 
 def test_a_job_switched_off_in_the_config_is_skipped_and_says_so(make_engine, config_file):
-    fake_config.write_config(config_file, replace={"[payments]\nenabled = true": "[payments]\nenabled = false"})
+    update_config(config_file, {"payments.enabled": False})
     payments = RecordingJob("payments", enabled=False)
     engine = make_engine([RecordingJob("relations"), payments])
     report = engine.run()
@@ -145,20 +148,23 @@ def test_progress_reaches_the_engine_row(make_engine):
     assert seen == {"invoices": {"done": 10, "total": 10, "booked": 7}}
 
 
-def test_the_run_deadline_stops_the_run_between_actions(make_engine, config_file):
-    fake_config.write_config(config_file, replace={"run_deadline_seconds = 3600": "run_deadline_seconds = 0"})
-    actions = []
+def test_the_run_deadline_stops_the_run_between_actions(make_engine, config_file, monkeypatch):
+    update_config(config_file, {"engine.run_deadline": "1m"})  # the shortest the config allows
+    passed = [0.0]
+    # The engine's monotonic clock, moved on by each action: the run takes a minute without waiting one.
+    monkeypatch.setattr(engine_module, "time", SimpleNamespace(monotonic=lambda: time.monotonic() + passed[0]))
 
     def slow(ctx):
         while not ctx.should_stop():
-            actions.append(1)
+            passed[0] += 10
         return JobResult(complete=False)
 
     later = RecordingJob("invoices")
     engine = make_engine([RecordingJob("relations", slow), later])
     report = engine.run()
     assert report.outcome == "interrupted"
-    assert "run deadline" in report.error
+    assert report.error.startswith("stopped by the run deadline (1m, engine.run_deadline)")
+    assert 60 <= passed[0] <= 70, "it stopped at the first action after the minute, not before or long after"
     assert not later.contexts
     assert engine.store.run(report.run_id).job_outcomes == {"relations": "interrupted", "invoices": "interrupted"}
 
@@ -230,7 +236,7 @@ def test_a_damaged_database_stops_the_engine_and_frees_the_lock(make_engine, mon
 
 
 def test_old_logbook_entries_are_removed_at_start(make_engine, state_dir, config_file):
-    fake_config.write_config(config_file, replace={"retention_days = 90": "retention_days = 30"})
+    update_config(config_file, {"logbook.retention_days": 30})
     with Store.open(state_dir) as store:
         store.log("INFO", "engine", "ancient")
         store.conn.execute("UPDATE logbook SET at = ?", (to_text(utc_now() - timedelta(days=31)),))
@@ -379,16 +385,17 @@ def test_reload_keeps_the_old_config_when_the_new_one_is_broken(make_engine, ser
     engine.acquire()
     engine.load_config()
     before = engine.config
-    fake_config.write_config(config_file, replace={"relations_minutes = 240": "relations_minutes = 0"})
+    line = write_raw_value(config_file, "schedule.relations", '"0m"')
     serving(engine)
     engine.request_reload()
     wait_for(lambda: messages(engine, kinds=["config"]), what="the reload")
     assert engine.config is before
     entry = engine.store.logbook_page(kinds=["config"])[0]
     assert entry.level == "ERROR" and "the previous one stays in use" in entry.message
-    assert "schedule.relations_minutes" in entry.details["problems"][0]
+    assert entry.details["problems"] == [
+        f"{config_file}:{line}: schedule.relations: must be longer than zero. Fix: use a duration from 1m to 31d"]
 
-    fake_config.write_config(config_file, replace={"relations_minutes = 240": "relations_minutes = 60"})
+    write_raw_value(config_file, "schedule.relations", "60")  # a bare number: minutes
     request_id = engine.store.add_request("reload_config")
     wait_for(lambda: engine.store.request(request_id).state == "done", what="the reload request")
     assert engine.store.request(request_id).outcome == "ok"

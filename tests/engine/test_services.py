@@ -4,39 +4,37 @@ real clients and simulators over loopback, so the wiring from the config is real
 
 from __future__ import annotations
 
+import shutil
 import socket
-from types import SimpleNamespace
 
 import pytest
 
-from core.eboekhouden.simulator import EboekhoudenSimulator
+from core.config import load_config, update_config
+from core.demo.world import SimulatedWorld
 from core.engine import services
-from core.perfectview.simulator import PerfectViewSimulator
-from core.secrets import Secret
 from core.soap.caller import MemoryCallMeter
-from core.soap.loopback import LoopbackServer
 
 pytestmark = pytest.mark.loopback
 
 
 @pytest.fixture(scope="module")
-def simulators():
-    eb, pv = EboekhoudenSimulator(seed_data="empty"), PerfectViewSimulator(seed_data="empty")
-    with LoopbackServer(eb) as eb_server, LoopbackServer(pv) as pv_server:
-        yield SimpleNamespace(eb=eb, pv=pv, eb_url=eb_server.url(eb.path), pv_url=pv_server.url(pv.path))
+def world(tmp_path_factory):
+    """Both simulators on loopback, and the real config file SimulatedWorld writes for them."""
+    with SimulatedWorld(tmp_path_factory.mktemp("world"), seed="empty", loopback=True) as world:
+        yield world
 
 
-def config_for(sims, *, eb_url=None, pv_url=None, wrong_code=False):
-    eb, pv = sims.eb.credentials, sims.pv.credentials
-    code_1 = "0" * 32 if wrong_code else eb.security_code_1
-    return SimpleNamespace(
-        eboekhouden=SimpleNamespace(url=eb_url or sims.eb_url, username=Secret(eb.username),
-                                    security_code_1=Secret(code_1), security_code_2=Secret(eb.security_code_2),
-                                    connect_timeout=2.0, read_timeout=5.0, ca_file=None),
-        perfectview=SimpleNamespace(url=pv_url or sims.pv_url, api_key=Secret(pv.api_key),
-                                    database_id=Secret(pv.database_id), user_id=Secret(pv.user_id),
-                                    connect_timeout=2.0, read_timeout=5.0, ca_file=None),
-        engine=SimpleNamespace(concurrency=4))
+@pytest.fixture
+def config_for(world, tmp_path):
+    """The world's config file with `changes` (dotted keys), read by the real loader."""
+
+    def make(**changes):
+        path = tmp_path / "config.toml"
+        shutil.copy(world.config_path, path)  # keeps its 0600: the credentials are in it
+        update_config(path, changes)
+        return load_config(path, env={})
+
+    return make
 
 
 def closed_port_url(path):
@@ -45,9 +43,9 @@ def closed_port_url(path):
         return f"http://127.0.0.1:{probe.getsockname()[1]}{path}"
 
 
-def test_both_services_answer_and_accept_the_credentials(simulators):
+def test_both_services_answer_and_accept_the_credentials(config_for):
     meter = MemoryCallMeter()
-    checks = services.check_services(config_for(simulators), meter=meter)
+    checks = services.check_services(config_for(), meter=meter)
     assert [(c.service, c.ok) for c in checks] == [("e-Boekhouden", True), ("PerfectView", True)], checks
     assert checks[1].message.startswith("reachable, credentials accepted (")
     # the session was opened and closed again, and every call was metered
@@ -55,8 +53,9 @@ def test_both_services_answer_and_accept_the_credentials(simulators):
     assert meter.count("e-Boekhouden", "CloseSession") == 1
 
 
-def test_refused_credentials_and_an_unreachable_service_are_told_apart(simulators):
-    config = config_for(simulators, wrong_code=True, pv_url=closed_port_url("/V1/perfectview.asmx"))
+def test_refused_credentials_and_an_unreachable_service_are_told_apart(config_for):
+    config = config_for(**{"eboekhouden.security_code_1": "0" * 32,
+                           "perfectview.url": closed_port_url("/V1/perfectview.asmx")})
     eb, pv = services.check_services(config)
     assert (eb.reachable, eb.credentials_ok) == (True, False)
     assert "refused" in eb.message and "security codes" in eb.message
@@ -65,7 +64,7 @@ def test_refused_credentials_and_an_unreachable_service_are_told_apart(simulator
     assert "0" * 32 not in eb.message
 
 
-def test_a_missing_adapter_or_a_bug_is_said_in_plain_words(simulators, monkeypatch):
+def test_a_missing_adapter_or_a_bug_is_said_in_plain_words(config_for, monkeypatch):
     def missing(config, meter=None, **options):
         raise ModuleNotFoundError("No module named 'core.eboekhouden.client'", name="core.eboekhouden.client")
 
@@ -78,6 +77,6 @@ def test_a_missing_adapter_or_a_bug_is_said_in_plain_words(simulators, monkeypat
 
     monkeypatch.setattr(services, "eboekhouden_client", missing)
     monkeypatch.setattr(services, "perfectview_client", lambda config, meter=None, **options: Broken())
-    eb, pv = services.check_services(config_for(simulators))
+    eb, pv = services.check_services(config_for())
     assert not eb.ok and "no e-Boekhouden adapter yet" in eb.message
     assert not pv.ok and "the check itself failed" in pv.message and "this is a bug" in pv.message
