@@ -17,11 +17,12 @@ the config applies to plain http for the simulators.
 
 from __future__ import annotations
 
+import hashlib
 import smtplib
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from typing import Any, Sequence
 
 from core.model import Attachment
@@ -69,6 +70,14 @@ def subject_for(invoice_number: str, mutatienummer: int) -> str:
     return f"Factuur {invoice_number} - e-Boekhouden mutatie {mutatienummer}"
 
 
+def message_id(mutatienummer: int, attachment: Attachment) -> str:
+    """The same for every mail of one document for one booking. A mail is sent again after a
+    failure, or after pvsync stopped between sending and recording it (at least once, never
+    lost); a mailbox that keeps one message per Message-ID then keeps one."""
+    key = hashlib.sha256(f"{mutatienummer}/{attachment.id}".encode()).hexdigest()[:32]
+    return f"<document.{key}@pvsync.invalid>"
+
+
 def build_message(settings: Any, *, invoice_number: str, mutatienummer: int, relation_name: str,
                   attachment: Attachment) -> EmailMessage:
     if attachment.content is None:
@@ -78,7 +87,7 @@ def build_message(settings: Any, *, invoice_number: str, mutatienummer: int, rel
     message["To"] = settings.archive_address
     message["Subject"] = subject_for(invoice_number, mutatienummer)
     message["Date"] = formatdate(localtime=True)
-    message["Message-ID"] = make_msgid(domain="pvsync.invalid")
+    message["Message-ID"] = message_id(mutatienummer, attachment)
     message.set_content(f"Invoice {invoice_number} for {relation_name}, booked in e-Boekhouden as mutatie "
                         f"{mutatienummer}. The invoice document is attached ({attachment.file_name}).\n\n"
                         "Sent by pvsync.")

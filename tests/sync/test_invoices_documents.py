@@ -158,6 +158,31 @@ def test_a_failed_mail_keeps_the_booking_and_is_sent_next_run(tmp_path, smtp):
         assert world.eb_calls("AddMutatie") == 1
 
 
+def test_a_stop_between_mailing_and_recording_mails_again_with_the_same_message_id(tmp_path, smtp, monkeypatch):
+    from core.store.invoice_journal import InvoiceJournal
+    from tests.sync.invoices_world import Crash
+
+    with InvoiceWorld(tmp_path, **mail_settings(smtp.port)) as world:
+        activity = world.invoice(world.customer("D1001"), "F-1", HIGH)
+        attachments(world, activity, ("factuur.pdf", PDF))
+        recorded = InvoiceJournal.document_sent
+
+        def dies_before_recording(self, *args, **kwargs):
+            raise Crash("after the mail left, before pvsync wrote it down")
+
+        monkeypatch.setattr(InvoiceJournal, "document_sent", dies_before_recording)
+        with pytest.raises(Crash):
+            world.sync()
+        monkeypatch.setattr(InvoiceJournal, "document_sent", recorded)
+        world.restart()
+        world.sync()
+        world.sync()
+
+        first, again = (message for _, message in smtp.messages)  # at least once, never lost
+        assert first["Message-ID"] == again["Message-ID"] and first["Message-ID"].endswith("@pvsync.invalid>")
+        assert world.entry("F-1").document_state == "sent" and len(world.booked("F-1")) == 1
+
+
 def test_documents_are_not_mailed_when_sending_is_off(tmp_path, smtp):
     with InvoiceWorld(tmp_path) as world:
         activity = world.invoice(world.customer("D1001"), "F-1", HIGH)
