@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from core.eboekhouden.limits import relation_problems
-from core.engine.jobs import JobResult, RunContext
+from core.sync.job import JobResult, RunContext
 from core.model import CrmRelation, EbRelation, MutatieSoort, RelationKind, RelationLink
 from core.perfectview.errors import NotInDatabase, PerfectViewError
 from core.soap.errors import BudgetExhausted, RequestInvalid, ServiceError, TransportFailure
