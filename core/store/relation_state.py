@@ -19,6 +19,7 @@ from core.store.store import Store
 
 PERFECTVIEW_CURSOR = "relations.perfectview.modified"
 FULL_PASS_CURSOR = "relations.perfectview.full_pass"
+COMPARED_CURSOR = "relations.eboekhouden.compared_until"  # the last code the full pass's slice compared
 
 
 class ProblemLike(Protocol):
@@ -137,10 +138,14 @@ class RelationState:
     def last_full_pass(self) -> datetime | None:
         return from_text(self.store.cursor(FULL_PASS_CURSOR))
 
+    def compared_until(self) -> str | None:
+        return self.store.cursor(COMPARED_CURSOR)
+
     def finish_read(self, started: datetime, *, full_pass: bool, debtor_numbers: Mapping[str, str],
-                    read_ids: Iterable[str]) -> None:
-        """After apply: move the modified-since cursor to the read's start, and keep the
-        Debiteurnummers just read (all of them on a full pass), in one transaction."""
+                    read_ids: Iterable[str], compared_until: str | None = None) -> None:
+        """After apply: move the modified-since cursor to the read's start, keep the
+        Debiteurnummers just read (all of them on a full pass) and where the full pass's
+        comparing slice ended, in one transaction."""
         now = to_text(utc_now())
         with self.store.write():
             conn = self.store.conn
@@ -156,6 +161,8 @@ class RelationState:
             self.store.set_cursor(PERFECTVIEW_CURSOR, to_text(started))
             if full_pass:
                 self.store.set_cursor(FULL_PASS_CURSOR, to_text(started))
+            if compared_until is not None:
+                self.store.set_cursor(COMPARED_CURSOR, compared_until)
 
     def remember_debtor_number(self, pv_id: str, number: str) -> None:
         """A relation pvsync itself created in PerfectView (an import)."""
