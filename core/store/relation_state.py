@@ -2,6 +2,8 @@
 
 The only SQL of the relation sync. Every write is its own short transaction, so a link
 is saved the moment its write succeeded and a crash loses at most the action in flight.
+Links and problems are written durable=False (core.store.store): a link a power cut
+loses is found again by its code in the next run, never created twice.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ class RelationState:
         older link is dropped. A code left behind is retired: never imported back.
         """
         now = to_text(utc_now())
-        with self.store.write():
+        with self.store.write(durable=False):
             conn = self.store.conn
             before = conn.execute("SELECT eboekhouden_code FROM relation_links WHERE perfectview_id = ?",
                                   (link.pv_id,)).fetchone()
@@ -105,7 +107,7 @@ class RelationState:
         problems_json = json.dumps([{"field": p.field, "message": p.message, "hint": p.hint} for p in problems],
                                    ensure_ascii=False, sort_keys=True)
         now = to_text(utc_now())
-        with self.store.write():
+        with self.store.write(durable=False):
             before = self.store.conn.execute("SELECT problems_json, kind FROM relation_problems WHERE key = ?",
                                              (key,)).fetchone()
             self.store.conn.execute(
@@ -122,7 +124,7 @@ class RelationState:
         keys = list(keys)
         if not keys:
             return 0
-        with self.store.write():
+        with self.store.write(durable=False):
             cursor = self.store.conn.execute(
                 f"DELETE FROM relation_problems WHERE key IN ({', '.join('?' * len(keys))})", keys)
         return cursor.rowcount
@@ -166,7 +168,7 @@ class RelationState:
 
     def remember_debtor_number(self, pv_id: str, number: str) -> None:
         """A relation pvsync itself created in PerfectView (an import)."""
-        with self.store.write():
+        with self.store.write(durable=False):
             self.store.conn.execute("INSERT OR REPLACE INTO perfectview_debtor_numbers (perfectview_id, "
                                     "debtor_number, seen_at) VALUES (?, ?, ?)", (pv_id, number, to_text(utc_now())))
 

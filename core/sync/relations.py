@@ -423,7 +423,7 @@ class RelationRun:
             self.ctx.log("WARNING", KIND, f"{action.code} was already in e-Boekhouden ({adopted}); linked to that "
                                           "relation, its fields are compared in the next run", subject=action.code)
         self.crash_at("after_add_relation")
-        with self.ctx.store.write():  # the link and its logbook line: one transaction
+        with self.ctx.store.write(durable=False):  # the link and its logbook line: one transaction
             self.save_link(RelationLink(action.pv_id, action.code, eb_id, action.pv_hash,
                                         eboekhouden_hash(stored) if stored else ""))
             self.ctx.log("INFO", KIND, f"created {action.code} ({action.wanted.bedrijf}) in e-Boekhouden",
@@ -436,7 +436,7 @@ class RelationRun:
         """After UpdateRelatie (read-merge-write: the plan merged into the record as read):
         the link, then one audit line per field."""
         self.crash_at("after_update_relation")
-        with self.ctx.store.write():
+        with self.ctx.store.write(durable=False):
             self.save_link(RelationLink(action.pv_id, action.code, action.current.id, action.pv_hash,
                                         eboekhouden_hash(action.wanted)))
             for change in action.changes:
@@ -503,7 +503,7 @@ class RelationRun:
             return False
         created = replace(relation, id=sent)
         self.crash_at("after_perfectview_import")
-        with self.ctx.store.write():
+        with self.ctx.store.write(durable=False):
             self.save_link(RelationLink(sent, action.code, action.eb_id,
                                         crm_hash(created, self.settings.person_name_format), action.eb_hash))
             self.state.remember_debtor_number(sent, action.code)
