@@ -20,7 +20,7 @@ import logging
 import threading
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Iterable, Literal
 
 import httpx
 
@@ -76,6 +76,7 @@ class EboekhoudenClient:
         self._reopening = threading.Lock()
         self._depth = 0
         self._warned_budget = False
+        self._relations_read: dict[str, EbRelation] | None = None  # this session's GetRelaties, by code
 
     # ------------------------------------------------------------------ session
 
@@ -100,6 +101,7 @@ class EboekhoudenClient:
             self.http.close()
 
     def _open_session(self) -> None:
+        self._relations_read = None
         result = self.caller.call("OpenSession", write=False, Username=self._username.reveal(),
                                   SecurityCode1=self._code1.reveal(), SecurityCode2=self._code2.reveal(),
                                   Source=self.source)
@@ -115,6 +117,7 @@ class EboekhoudenClient:
 
     def _close_session(self) -> None:
         session, self._session = self._session, None
+        self._relations_read = None
         if session is None:
             return
         try:
@@ -169,6 +172,25 @@ class EboekhoudenClient:
         result = self._call("GetRelaties", write=False, record=record, reader=self._relaties_reader,
                             cFilter={"Trefwoord": keyword or None, "Code": code or None, "ID": 0})
         return [translate.relation_from_soap(r) for r in translate.items(result.Relaties, "cRelatie")]
+
+    # GetRelaties answers with every field of every relation: the details come with the index.
+    relation_details_are_free = True
+
+    def relation_index(self) -> dict[str, int]:
+        """Code -> ID of every relation: one GetRelaties, kept for the session, so the
+        `relations_by_code` that follows costs no call."""
+        return {code: r.id for code, r in self._read_relations().items()}
+
+    def relations_by_code(self, codes: Iterable[str]) -> list[EbRelation]:
+        """The relations with these codes (those that exist), from this session's index read."""
+        read = self._relations_read
+        if read is None:
+            read = self._read_relations()
+        return [read[code] for code in dict.fromkeys(codes) if code in read]
+
+    def _read_relations(self) -> dict[str, EbRelation]:
+        read = self._relations_read = {r.code: r for r in self.relations()}
+        return read
 
     def relation(self, code: str) -> EbRelation | None:
         found = [r for r in self.relations(code=code) if r.code == code]
@@ -240,6 +262,7 @@ class EboekhoudenClient:
         _refuse_problems("AddRelatie", record, relation_problems(rel))
         result = self._call("AddRelatie", write=True, record=record,
                             oRel=translate.relation_to_soap(rel.with_changes(id=0), today=_today()))
+        self._relations_read = None  # the index read no longer holds every relation as it is
         return int(result.Rel_ID)
 
     def update_relation(self, rel: EbRelation) -> None:
@@ -252,6 +275,7 @@ class EboekhoudenClient:
         _refuse_problems("UpdateRelatie", record, problems)
         self._call("UpdateRelatie", write=True, record=record,
                    oRel=translate.relation_to_soap(rel, today=_today()))
+        self._relations_read = None
 
     def add_booking(self, b: Booking) -> int:
         """AddMutatie; returns the Mutatienummer. Never retried: on a transport failure, look it up."""

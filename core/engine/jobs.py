@@ -1,69 +1,21 @@
-"""The jobs a run consists of, and what a job gets to work with.
+"""The jobs a run consists of, in order, and the registry the engine takes them from.
 
 A job is one stream of work (relations, invoices, payments) that reads both sides,
-plans and applies. The engine runs them in `JOB_ORDER`, each on its own: one job
-failing does not stop the next.
+plans and applies (core/sync). The engine runs them in `JOB_ORDER`, each on its own: one
+job failing does not stop the next.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any, Callable, Protocol
+from core.sync.invoices import InvoicesJob
+from core.sync.job import Job, JobResult, RunContext
+from core.sync.payments import PaymentsJob
+from core.sync.relations import RelationsJob
 
-from core.store import Store
+__all__ = ["JOB_ORDER", "Job", "JobResult", "RunContext", "register", "registered"]
 
 JOB_ORDER = ("relations", "invoices", "payments")
-
-
-@dataclass(frozen=True)
-class JobResult:
-    """What one job did. `failures` counts actions that failed (the run becomes partial);
-    `complete` is False when the job stopped early because the run was asked to stop."""
-
-    counters: dict[str, int] = field(default_factory=dict)
-    failures: int = 0
-    complete: bool = True
-    summary: str = ""
-
-
-class RunContext:
-    """Everything a job may touch during one run."""
-
-    def __init__(self, *, store: Store, config: Any, run_id: int, job: str, dry_run: bool, force: bool,
-                 should_stop: Callable[[], bool], report_progress: Callable[[str, dict[str, Any]], None],
-                 services: Any = None):
-        self.store = store
-        self.services = services  # core.engine.services.RunServices: the run's service clients
-        self.config = config
-        self.run_id = run_id
-        self.job = job
-        self.dry_run = dry_run
-        self.force = force
-        self._should_stop = should_stop
-        self._report_progress = report_progress
-
-    def should_stop(self) -> bool:
-        """True once the engine is stopping or the run deadline passed: finish the current
-        action, then return a JobResult with complete=False."""
-        return self._should_stop()
-
-    def progress(self, phase: str, done: int, total: int, **counts: int) -> None:
-        self._report_progress(phase, {"done": done, "total": total, **counts})
-
-    def log(self, level: str, kind: str, message: str, *, subject: str = "",
-            details: dict[str, Any] | None = None) -> int:
-        return self.store.log(level, kind, message, run_id=self.run_id, subject=subject, details=details)
-
-
-class Job(Protocol):
-    name: str
-
-    def interval(self, config: Any) -> timedelta: ...
-
-    def enabled(self, config: Any) -> bool: ...
-
-    def run(self, ctx: RunContext) -> JobResult: ...
+SYNC_JOBS = (("relations", RelationsJob), ("invoices", InvoicesJob), ("payments", PaymentsJob))
 
 
 _REGISTRY: dict[str, Job] = {}
@@ -83,15 +35,9 @@ def registered() -> list[Job]:
 def _register_sync_jobs() -> None:
     """The three jobs of core/sync, added to the registry where their name is free.
 
-    Imported here, when first needed: core/sync imports this module (for RunContext and
-    JobResult), so importing the jobs at the top would be circular. A job registered
-    under the same name (a test's stand-in) is kept; checked on every call, so a
-    stand-in removed again leaves the real job, not a hole.
+    A job registered under the same name (a test's stand-in) is kept; checked on every
+    call, so a stand-in removed again leaves the real job, not a hole.
     """
-    from core.sync.invoices import InvoicesJob
-    from core.sync.payments import PaymentsJob
-    from core.sync.relations import RelationsJob
-
-    for name, job_class in (("relations", RelationsJob), ("invoices", InvoicesJob), ("payments", PaymentsJob)):
+    for name, job_class in SYNC_JOBS:
         if name not in _REGISTRY:
             _REGISTRY[name] = job_class()

@@ -8,6 +8,7 @@ body.
 
 from __future__ import annotations
 
+import functools
 import ssl
 import threading
 import time
@@ -142,34 +143,52 @@ class HttpxTransport(Transport):
         pass
 
 
-def _parse_or_refuse(self, xmlelement, schema=None, allow_none=True, context=None, schema_type=None):
+class _RefusingValue:
     """zeep's AnySimpleType.parse_xmlelement, but a value that does not convert raises.
 
     Even in strict mode zeep logs "abc" for an int (or a date) and reads it as missing; an
     answer like that is not one to act on, so it is refused (the caller turns the ValueError
     into ResponseInvalid) instead of reaching a sync as an empty value.
     """
-    if xmlelement.text is None:
-        return None
-    try:
-        return self.pythonvalue(xmlelement.text)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{etree.QName(xmlelement).localname} is not {type(self).__name__}: {exc}") from None
+
+    def parse_xmlelement(self, xmlelement, schema=None, allow_none=True, context=None, schema_type=None):
+        if xmlelement.text is None:
+            return None
+        try:
+            return self.pythonvalue(xmlelement.text)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{etree.QName(xmlelement).localname} is not {type(self).__name__}: {exc}") from None
 
 
-@treat_whitespace("collapse")
-def _strict_boolean(self, value):
-    """zeep's Boolean.pythonvalue reads anything but "true"/"1" as false: "ja" or "yes" in
-    Succeeded or IsInactive would silently become false. XML Schema knows four spellings."""
-    if value in ("true", "1"):
-        return True
-    if value in ("false", "0"):
-        return False
-    raise ValueError(f"{value!r} is not true, false, 1 or 0")
+class _RefusingBoolean(_RefusingValue):
+    @treat_whitespace("collapse")
+    def pythonvalue(self, value):
+        """zeep's Boolean.pythonvalue reads anything but "true"/"1" as false: "ja" or "yes" in
+        Succeeded or IsInactive would silently become false. XML Schema knows four spellings."""
+        if value in ("true", "1"):
+            return True
+        if value in ("false", "0"):
+            return False
+        raise ValueError(f"{value!r} is not true, false, 1 or 0")
 
 
-AnySimpleType.parse_xmlelement = _parse_or_refuse
-Boolean.pythonvalue = _strict_boolean
+@functools.cache
+def _refusing_class(cls: type) -> type:
+    mixin = _RefusingBoolean if issubclass(cls, Boolean) else _RefusingValue
+    return type(cls.__name__, (mixin, cls), {})  # the stock name: it is what error messages show
+
+
+def refuse_unreadable_values(client: zeep.Client) -> None:
+    """Make one client's simple types refuse what stock zeep reads as missing or false.
+
+    Every zeep Schema makes its own instances of the XML Schema types (and of the WSDL's
+    named simple types), and its elements point at those: giving these instances a
+    stricter class changes this client only, never zeep for another user in the process.
+    """
+    for document in client.wsdl.types.documents:
+        for xsd_type in document._types.values():
+            if isinstance(xsd_type, AnySimpleType) and not isinstance(xsd_type, _RefusingValue):
+                xsd_type.__class__ = _refusing_class(type(xsd_type))
 
 
 def zeep_settings() -> zeep.Settings:
@@ -182,6 +201,7 @@ def zeep_settings() -> zeep.Settings:
 def make_service(wsdl_file: Path, binding: str, endpoint: str, http: httpx.Client):
     """A zeep service proxy for `binding` (a QName) bound to `endpoint`."""
     client = zeep.Client(str(wsdl_file), transport=HttpxTransport(http), settings=zeep_settings())
+    refuse_unreadable_values(client)
     return client, client.create_service(binding, endpoint)
 
 

@@ -2,6 +2,8 @@
 
 The only SQL of the relation sync. Every write is its own short transaction, so a link
 is saved the moment its write succeeded and a crash loses at most the action in flight.
+Links and problems are written durable=False (core.store.store): a link a power cut
+loses is found again by its code in the next run, never created twice.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from core.store.store import Store
 
 PERFECTVIEW_CURSOR = "relations.perfectview.modified"
 FULL_PASS_CURSOR = "relations.perfectview.full_pass"
+COMPARED_CURSOR = "relations.eboekhouden.compared_until"  # the last code the full pass's slice compared
 
 
 class ProblemLike(Protocol):
@@ -61,7 +64,7 @@ class RelationState:
         older link is dropped. A code left behind is retired: never imported back.
         """
         now = to_text(utc_now())
-        with self.store.write():
+        with self.store.write(durable=False):
             conn = self.store.conn
             before = conn.execute("SELECT eboekhouden_code FROM relation_links WHERE perfectview_id = ?",
                                   (link.pv_id,)).fetchone()
@@ -104,7 +107,7 @@ class RelationState:
         problems_json = json.dumps([{"field": p.field, "message": p.message, "hint": p.hint} for p in problems],
                                    ensure_ascii=False, sort_keys=True)
         now = to_text(utc_now())
-        with self.store.write():
+        with self.store.write(durable=False):
             before = self.store.conn.execute("SELECT problems_json, kind FROM relation_problems WHERE key = ?",
                                              (key,)).fetchone()
             self.store.conn.execute(
@@ -121,7 +124,7 @@ class RelationState:
         keys = list(keys)
         if not keys:
             return 0
-        with self.store.write():
+        with self.store.write(durable=False):
             cursor = self.store.conn.execute(
                 f"DELETE FROM relation_problems WHERE key IN ({', '.join('?' * len(keys))})", keys)
         return cursor.rowcount
@@ -137,10 +140,14 @@ class RelationState:
     def last_full_pass(self) -> datetime | None:
         return from_text(self.store.cursor(FULL_PASS_CURSOR))
 
+    def compared_until(self) -> str | None:
+        return self.store.cursor(COMPARED_CURSOR)
+
     def finish_read(self, started: datetime, *, full_pass: bool, debtor_numbers: Mapping[str, str],
-                    read_ids: Iterable[str]) -> None:
-        """After apply: move the modified-since cursor to the read's start, and keep the
-        Debiteurnummers just read (all of them on a full pass), in one transaction."""
+                    read_ids: Iterable[str], compared_until: str | None = None) -> None:
+        """After apply: move the modified-since cursor to the read's start, keep the
+        Debiteurnummers just read (all of them on a full pass) and where the full pass's
+        comparing slice ended, in one transaction."""
         now = to_text(utc_now())
         with self.store.write():
             conn = self.store.conn
@@ -156,10 +163,12 @@ class RelationState:
             self.store.set_cursor(PERFECTVIEW_CURSOR, to_text(started))
             if full_pass:
                 self.store.set_cursor(FULL_PASS_CURSOR, to_text(started))
+            if compared_until is not None:
+                self.store.set_cursor(COMPARED_CURSOR, compared_until)
 
     def remember_debtor_number(self, pv_id: str, number: str) -> None:
         """A relation pvsync itself created in PerfectView (an import)."""
-        with self.store.write():
+        with self.store.write(durable=False):
             self.store.conn.execute("INSERT OR REPLACE INTO perfectview_debtor_numbers (perfectview_id, "
                                     "debtor_number, seen_at) VALUES (?, ?, ?)", (pv_id, number, to_text(utc_now())))
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from core.engine.jobs import JobResult, RunContext
+from core.sync.job import JobResult, RunContext
 from core.model import AMSTERDAM, Booking, CrmRelation, RelationKind, SalesInvoice, format_euro
 from core.soap.errors import ApiError, BudgetExhausted, RequestInvalid, ServiceError, SoapFault, TransportFailure
 from core.store.invoice_journal import DOCUMENTS_WAITING, InvoiceJournal, JournalEntry, invoice_hash

@@ -31,7 +31,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Callable
 
-from core.engine.jobs import JobResult, RunContext
+from core.sync.job import JobResult, RunContext
 from core.model import Booking, MutatieSoort, OpenItem, format_euro
 from core.soap.errors import BudgetExhausted, ServiceError
 from core.store.invoice_journal import InvoiceJournal, JournalEntry

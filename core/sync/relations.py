@@ -5,8 +5,14 @@ the cursor in between. An incremental read alone would miss three things, so the
 them on purpose: a linked relation that changed only in e-Boekhouden (its stored hash no
 longer matches; PerfectView must win there too), a relation that did not change but
 shares a Debiteurnummer with one that did (a duplicate must block both), and the blocked
-relations (their cause may have been fixed in another relation). e-Boekhouden is
-read whole with one GetRelaties. Each write is applied and its link saved on its own, so a
+relations (their cause may have been fixed in another relation).
+
+e-Boekhouden is listed whole (code -> ID, `relation_index`). Where the details come with
+that list (SOAP's one GetRelaties), every relation is compared on every run. Where each
+costs a call (REST), only those the plan needs are read (relations_plan.relation_codes_to_read):
+new customers, links whose PerfectView side changed, and on the full pass a rotating slice of
+the unchanged links, so a change made only in e-Boekhouden is overwritten within
+COMPARE_DAYS full passes instead of every relation being read every day. Each write is applied and its link saved on its own, so a
 failure costs that one relation and the run goes on; up to `engine.concurrency` writes are
 in flight at once, their links saved in plan order (core.sync.in_flight).
 """
@@ -18,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from core.eboekhouden.limits import relation_problems
-from core.engine.jobs import JobResult, RunContext
+from core.sync.job import JobResult, RunContext
 from core.model import CrmRelation, EbRelation, MutatieSoort, RelationKind, RelationLink
 from core.perfectview.errors import NotInDatabase, PerfectViewError
 from core.soap.errors import BudgetExhausted, RequestInvalid, ServiceError, TransportFailure
@@ -26,9 +32,9 @@ from core.store.records import utc_now
 from core.store.relation_state import RelationState
 from core.sync.in_flight import InFlight, Outcome
 from core.sync.mapping import RelationProblem, crm_hash, eboekhouden_hash
-from core.sync.relations_plan import (CreateInEboekhouden, ImportIntoPerfectView, LinkUnchanged, RelationBlocked,
-                                      RelationDisappeared, RelationPlan, RelationSyncSettings, UpdateInEboekhouden,
-                                      plan_relations)
+from core.sync.relations_plan import (COMPARE_DAYS, CreateInEboekhouden, ImportIntoPerfectView, LinkUnchanged,
+                                      RelationBlocked, RelationDisappeared, RelationPlan, RelationSyncSettings,
+                                      UpdateInEboekhouden, compare_slice, plan_relations, relation_codes_to_read)
 
 KIND = "relation"
 # Read a little before the cursor: a clock that runs behind PerfectView's must not lose an
@@ -64,6 +70,9 @@ class Snapshot:
     links: list[RelationLink]
     customer_codes: set[str]
     other_debtor_numbers: dict[str, str] = field(default_factory=dict)  # unread PerfectView relations
+    # Every e-Boekhouden code -> ID when `eboekhouden` holds only the details the plan needs.
+    eboekhouden_index: dict[str, int] | None = None
+    compared: list[str] = field(default_factory=list)  # the full pass's slice of unchanged links
 
 
 class RelationsJob:
@@ -120,7 +129,7 @@ class RelationRun:
                               links=snapshot.links, settings=self.settings, customer_codes=snapshot.customer_codes,
                               full_pass=snapshot.full_pass, force=self.ctx.force, eboekhouden_limits=relation_problems,
                               other_debtor_numbers=set(snapshot.other_debtor_numbers.values()),
-                              retired_codes=self.state.retired_codes())
+                              retired_codes=self.state.retired_codes(), eboekhouden_index=snapshot.eboekhouden_index)
         pass_name = "full pass" if snapshot.full_pass else "changes only"
         if self.ctx.dry_run:
             return self.show(plan, snapshot, pass_name)
@@ -132,7 +141,9 @@ class RelationRun:
             read = snapshot.perfectview
             self.state.finish_read(snapshot.started, full_pass=snapshot.full_pass,
                                    debtor_numbers={r.id: r.debtor_number.strip() for r in read},
-                                   read_ids=[r.id for r in read])
+                                   read_ids=[r.id for r in read],
+                                   compared_until=snapshot.compared[-1] if snapshot.compared else None)
+            self.tell_compared(snapshot)
         counters = {name: count for name, count in self.counters.items() if count}
         return JobResult(counters=counters, failures=self.counters["failed"], complete=complete,
                          summary=f"{pass_name}: " + (", ".join(f"{n} {c}" for n, c in counters.items())
@@ -149,22 +160,48 @@ class RelationRun:
             perfectview = list(pv.relations())
         else:
             perfectview = list(pv.relations(modified_since=cursor - self.cursor_overlap, until=started))
-        eboekhouden = eb.relations()
+        index = eb.relation_index()
+        details_free = getattr(eb, "relation_details_are_free", False)
         links = self.state.links()
-        snapshot = Snapshot(started, full_pass, perfectview, eboekhouden, links,
-                            self.customer_codes(eb, eboekhouden) if self.config.import_from_eboekhouden else set())
+        snapshot = Snapshot(started, full_pass, perfectview, eb.relations_by_code(index) if details_free else [],
+                            links, self.customer_codes(eb, index) if self.config.import_from_eboekhouden else set())
         if not full_pass:
-            self.complete_incremental_read(pv, snapshot)
+            self.complete_incremental_read(pv, snapshot, index)
+        if not details_free:
+            self.read_needed_details(eb, snapshot, index)
         return snapshot
 
-    def complete_incremental_read(self, pv: Any, snapshot: Snapshot) -> None:
+    def read_needed_details(self, eb: Any, snapshot: Snapshot, index: dict[str, int]) -> None:
+        """Details of only the e-Boekhouden relations the plan needs (see the module docstring)."""
+        if snapshot.full_pass:
+            snapshot.compared = compare_slice((link.code for link in snapshot.links if link.code in index),
+                                              self.state.compared_until())
+        codes = relation_codes_to_read(perfectview=snapshot.perfectview, links=snapshot.links,
+                                       eboekhouden_index=index, settings=self.settings,
+                                       customer_codes=snapshot.customer_codes, compare=snapshot.compared,
+                                       other_debtor_numbers=set(snapshot.other_debtor_numbers.values()),
+                                       retired_codes=self.state.retired_codes())
+        snapshot.eboekhouden = eb.relations_by_code(sorted(codes)) if codes else []
+        snapshot.eboekhouden_index = index
+
+    def tell_compared(self, snapshot: Snapshot) -> None:
+        if snapshot.full_pass and snapshot.eboekhouden_index is not None and snapshot.links:
+            self.ctx.log("INFO", KIND, f"full pass: {len(snapshot.compared)} of {len(snapshot.links)} linked "
+                                       "relations compared field by field with e-Boekhouden (each one at least "
+                                       f"every {COMPARE_DAYS} full passes); {len(snapshot.eboekhouden)} details "
+                                       "read in all, the other links are as pvsync last wrote or read them")
+
+    def complete_incremental_read(self, pv: Any, snapshot: Snapshot, index: dict[str, int]) -> None:
         """Add to a modified-since read what it cannot show (see the module docstring)."""
         read = {r.id: r for r in snapshot.perfectview}
         known = {pv_id: number for pv_id, number in self.state.debtor_numbers().items() if pv_id not in read}
-        eb_by_code = {r.code: r for r in snapshot.eboekhouden}
+        eb_by_code = {r.code: r for r in snapshot.eboekhouden}  # empty where details cost a call each
         wanted = {link.pv_id for link in snapshot.links
                   if link.pv_id not in read and link.code in eb_by_code
                   and eboekhouden_hash(eb_by_code[link.code]) != link.eb_hash}
+        # Adopted (no hash yet), or made again in e-Boekhouden under a new ID: compare it now.
+        wanted |= {link.pv_id for link in snapshot.links if link.pv_id not in read and link.code in index
+                   and (not link.eb_hash or link.eb_id != index[link.code])}
         numbers = {r.debtor_number.strip() for r in read.values() if r.debtor_number.strip()}
         wanted |= {pv_id for pv_id, number in known.items() if number in numbers}
         # A relation with a problem may be fixed elsewhere (the other holder of its number changed).
@@ -179,7 +216,7 @@ class RelationRun:
                 known.pop(pv_id, None)
         snapshot.other_debtor_numbers = known
 
-    def customer_codes(self, eb: Any, eboekhouden: list[EbRelation]) -> set[str]:
+    def customer_codes(self, eb: Any, index: dict[str, int]) -> set[str]:
         """The e-Boekhouden codes that count as customers, by `relations.customers`.
 
         "all": every relation. "with_open_items": relations with a debtor open item.
@@ -188,7 +225,7 @@ class RelationRun:
         so what it finds is kept for later runs.
         """
         if self.config.customers == "all":
-            return {r.code for r in eboekhouden}
+            return set(index)
         codes = {item.relation_code for item in eb.open_items("Debiteuren") if item.relation_code}
         if self.config.customers == "with_open_items":
             return codes
@@ -386,7 +423,7 @@ class RelationRun:
             self.ctx.log("WARNING", KIND, f"{action.code} was already in e-Boekhouden ({adopted}); linked to that "
                                           "relation, its fields are compared in the next run", subject=action.code)
         self.crash_at("after_add_relation")
-        with self.ctx.store.write():  # the link and its logbook line: one transaction
+        with self.ctx.store.write(durable=False):  # the link and its logbook line: one transaction
             self.save_link(RelationLink(action.pv_id, action.code, eb_id, action.pv_hash,
                                         eboekhouden_hash(stored) if stored else ""))
             self.ctx.log("INFO", KIND, f"created {action.code} ({action.wanted.bedrijf}) in e-Boekhouden",
@@ -399,7 +436,7 @@ class RelationRun:
         """After UpdateRelatie (read-merge-write: the plan merged into the record as read):
         the link, then one audit line per field."""
         self.crash_at("after_update_relation")
-        with self.ctx.store.write():
+        with self.ctx.store.write(durable=False):
             self.save_link(RelationLink(action.pv_id, action.code, action.current.id, action.pv_hash,
                                         eboekhouden_hash(action.wanted)))
             for change in action.changes:
@@ -466,7 +503,7 @@ class RelationRun:
             return False
         created = replace(relation, id=sent)
         self.crash_at("after_perfectview_import")
-        with self.ctx.store.write():
+        with self.ctx.store.write(durable=False):
             self.save_link(RelationLink(sent, action.code, action.eb_id,
                                         crm_hash(created, self.settings.person_name_format), action.eb_hash))
             self.state.remember_debtor_number(sent, action.code)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Callable, Collection, Iterable, Sequence
+from math import ceil
+from typing import Callable, Collection, Iterable, Mapping, Sequence
 
 from core.model import CrmRelation, EbRelation, RelationLink  # RelationLink: the store's record, re-exported
 from core.sync.mapping import (FieldChange, RelationProblem, changes, crm_hash, crm_relation_problems,
@@ -19,6 +20,11 @@ from core.sync.mapping import (FieldChange, RelationProblem, changes, crm_hash, 
 # Updates below this count never trip the share guard: a small administration where
 # three of five relations changed is normal, not a sign of a broken side.
 GUARD_MINIMUM_UPDATES = 5
+# Where details cost a call each (REST), the full pass compares this share of the linked
+# relations whose PerfectView side did not change: each one at least every COMPARE_DAYS
+# full passes, and never fewer than COMPARE_MINIMUM a pass (a small administration: all).
+COMPARE_DAYS = 7
+COMPARE_MINIMUM = 50
 
 
 @dataclass(frozen=True)
@@ -124,7 +130,8 @@ def plan_relations(*, perfectview: Sequence[CrmRelation], eboekhouden: Sequence[
                    links: Iterable[RelationLink], settings: RelationSyncSettings, customer_codes: set[str],
                    full_pass: bool = True, force: bool = False,
                    eboekhouden_limits: Callable[[EbRelation], list[RelationProblem]] | None = None,
-                   other_debtor_numbers: Collection[str] = (), retired_codes: Collection[str] = ()) -> RelationPlan:
+                   other_debtor_numbers: Collection[str] = (), retired_codes: Collection[str] = (),
+                   eboekhouden_index: Mapping[str, int] | None = None) -> RelationPlan:
     """Plan one relation sync.
 
     `perfectview` holds every PerfectView relation on a full pass, or only those
@@ -135,28 +142,28 @@ def plan_relations(*, perfectview: Sequence[CrmRelation], eboekhouden: Sequence[
     `perfectview` (an incremental pass): PerfectView has them, so they are never imported.
     `retired_codes` were linked to a PerfectView relation that took another Debiteurnummer:
     they stay in e-Boekhouden and are not imported back as new PerfectView relations.
+    `eboekhouden_index` (code -> ID of every e-Boekhouden relation) is given when
+    `eboekhouden` holds the details of only the relations `relation_codes_to_read` named;
+    a linked relation that was not read is as pvsync last wrote or read it.
     """
     plan = RelationPlan()
     links = list(links)
     link_by_pv = {link.pv_id: link for link in links}
     link_by_code = {link.code: link for link in links}
     eb_by_code = {rel.code: rel for rel in eboekhouden}
+    eb_codes: Mapping[str, object] = eb_by_code if eboekhouden_index is None else eboekhouden_index
     fmt = settings.person_name_format
 
     if links and full_pass and not perfectview:
         plan.stop = GuardStop(f"PerfectView returned no relations while {len(links)} are linked; "
                               "nothing was written. Check the PerfectView connection and database id.", needs_force=False)
         return plan
-    if links and not eboekhouden:
+    if links and not eb_codes:
         plan.stop = GuardStop(f"e-Boekhouden returned no relations while {len(links)} are linked; "
                               "nothing was written. Check the e-Boekhouden administration.", needs_force=False)
         return plan
 
-    by_debtor: dict[str, list[CrmRelation]] = defaultdict(list)
-    for relation in perfectview:
-        if relation.debtor_number.strip():
-            by_debtor[relation.debtor_number.strip()].append(relation)
-
+    by_debtor = _by_debtor_number(perfectview)
     if settings.export_to_eboekhouden:
         for code, group in sorted(by_debtor.items()):
             if len(group) > 1:
@@ -167,21 +174,27 @@ def plan_relations(*, perfectview: Sequence[CrmRelation], eboekhouden: Sequence[
                         "code", f"Debiteurnummer {code} is used by {len(group)} PerfectView relations: {names}",
                         "give each relation its own Debiteurnummer in PerfectView"),)))
                 continue
+            if code in eb_codes and code not in eb_by_code:
+                plan.actions.append(_keep_unread(group[0], link_by_pv.get(group[0].id), fmt))
+                continue
             plan.actions.append(_plan_export(group[0], eb_by_code.get(code), link_by_pv.get(group[0].id), fmt,
                                              eboekhouden_limits))
 
     if settings.import_from_eboekhouden:
-        known_codes = set(by_debtor) | {number.strip() for number in other_debtor_numbers} | set(retired_codes)
-        for relation in eboekhouden:
-            if relation.code in known_codes or relation.code not in customer_codes:
+        known_codes = _known_codes(by_debtor, other_debtor_numbers, retired_codes)
+        for code in eb_codes:
+            if code in known_codes or code not in customer_codes:
                 continue
-            if relation.code in link_by_code:
+            if code in link_by_code:
                 if full_pass:
                     plan.actions.append(RelationDisappeared(
-                        "PerfectView", link_by_code[relation.code].pv_id, relation.code,
-                        f"relation {relation.code} was linked but is gone from PerfectView (or lost its "
+                        "PerfectView", link_by_code[code].pv_id, code,
+                        f"relation {code} was linked but is gone from PerfectView (or lost its "
                         "Debiteurnummer); it is not created again and nothing is deleted in e-Boekhouden"))
                 continue
+            relation = eb_by_code.get(code)
+            if relation is None:
+                raise ValueError(f"the details of e-Boekhouden relation {code} (a new customer) were not read")
             crm = eboekhouden_to_crm(relation, relation_type=settings.import_relation_type,
                                      account_manager_id=settings.account_manager_id)
             plan.actions.append(ImportIntoPerfectView(relation.code, crm, relation.id, eboekhouden_hash(relation)))
@@ -193,7 +206,7 @@ def plan_relations(*, perfectview: Sequence[CrmRelation], eboekhouden: Sequence[
             plan.actions.append(RelationDisappeared(
                 "PerfectView", link.pv_id, link.code,
                 f"relation {link.code} is gone from PerfectView; nothing is deleted in e-Boekhouden"))
-        elif link.code not in eb_by_code and ("e-Boekhouden", link.code) not in reported:
+        elif link.code not in eb_codes and ("e-Boekhouden", link.code) not in reported:
             plan.actions.append(_gone_from_eboekhouden(link.pv_id, link.code))
 
     # The share is of the relations both sides have: the linked ones, or on a first run
@@ -208,6 +221,73 @@ def plan_relations(*, perfectview: Sequence[CrmRelation], eboekhouden: Sequence[
                                   f"{settings.max_change_share:.0%}); nothing was written. Run `pvsync sync --only "
                                   "relations --force` or confirm in the console if that is intended", needs_force=True)
     return plan
+
+
+def relation_codes_to_read(*, perfectview: Sequence[CrmRelation], links: Iterable[RelationLink],
+                           eboekhouden_index: Mapping[str, int], settings: RelationSyncSettings,
+                           customer_codes: Collection[str], compare: Collection[str] = (),
+                           other_debtor_numbers: Collection[str] = (),
+                           retired_codes: Collection[str] = ()) -> set[str]:
+    """The e-Boekhouden relations whose details `plan_relations` needs, where each costs a call.
+
+    Export: a relation whose PerfectView side changed since pvsync last wrote or read it,
+    that is not linked yet (or was adopted, or was made again in e-Boekhouden under a new
+    ID), or that is in `compare` (the full pass's slice). Import: the customers PerfectView
+    does not know. Not read: a Debiteurnummer used twice (blocked) and every unchanged link.
+    """
+    fmt = settings.person_name_format
+    links = list(links)
+    link_by_pv = {link.pv_id: link for link in links}
+    by_debtor = _by_debtor_number(perfectview)
+    wanted: set[str] = set()
+    if settings.export_to_eboekhouden:
+        for code, group in by_debtor.items():
+            if len(group) > 1 or code not in eboekhouden_index:
+                continue
+            link = link_by_pv.get(group[0].id)
+            if (code in compare or link is None or link.code != code or not link.eb_hash
+                    or link.eb_id != eboekhouden_index[code] or link.pv_hash != crm_hash(group[0], fmt)):
+                wanted.add(code)
+    if settings.import_from_eboekhouden:
+        known = _known_codes(by_debtor, other_debtor_numbers, retired_codes) | {link.code for link in links}
+        wanted |= {code for code in eboekhouden_index if code in customer_codes and code not in known}
+    return wanted
+
+
+def compare_slice(linked_codes: Iterable[str], after: str | None) -> list[str]:
+    """The linked codes the full pass compares this time: the next ones after `after` (the
+    last code compared before) in code order, wrapping round; every code once in
+    COMPARE_DAYS passes."""
+    codes = sorted(set(linked_codes))
+    size = min(len(codes), max(COMPARE_MINIMUM, ceil(len(codes) / COMPARE_DAYS)))
+    start = 0 if after is None else next((i for i, code in enumerate(codes) if code > after), 0)
+    return (codes[start:] + codes[:start])[:size]
+
+
+def _by_debtor_number(perfectview: Iterable[CrmRelation]) -> dict[str, list[CrmRelation]]:
+    by_debtor: dict[str, list[CrmRelation]] = defaultdict(list)
+    for relation in perfectview:
+        if relation.debtor_number.strip():
+            by_debtor[relation.debtor_number.strip()].append(relation)
+    return by_debtor
+
+
+def _known_codes(by_debtor: Mapping[str, object], other_debtor_numbers: Collection[str],
+                 retired_codes: Collection[str]) -> set[str]:
+    """Codes PerfectView has (read or not this run), or once had: never imported."""
+    return set(by_debtor) | {number.strip() for number in other_debtor_numbers} | set(retired_codes)
+
+
+def _keep_unread(relation: CrmRelation, link: RelationLink | None, fmt: str) -> Action:
+    """A linked relation not read from e-Boekhouden: unchanged in PerfectView since pvsync
+    last wrote or read it (relation_codes_to_read), so kept as linked."""
+    code = relation.debtor_number.strip()
+    if link is None or link.code != code:
+        raise ValueError(f"the details of e-Boekhouden relation {code} were not read")
+    problems = crm_relation_problems(relation, fmt)
+    if problems:
+        return RelationBlocked(_label(relation), relation.id, tuple(problems))
+    return LinkUnchanged(relation.id, code, link.eb_id, crm_hash(relation, fmt), link.eb_hash)
 
 
 def _plan_export(relation: CrmRelation, current: EbRelation | None, link: RelationLink | None, fmt: str,

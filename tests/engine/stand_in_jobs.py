@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any, Callable
 
 from core.engine import jobs
-from core.engine.jobs import JobResult, RunContext
+from core.sync.job import JobResult, RunContext
 
 
 class StandInJob:

@@ -37,7 +37,7 @@ from core.sync.mapping import merge_into
 from tests.perf.common import (LATENCY_MS, Stopwatch, Target, arguments, bench_world, calls_between, floor_seconds,
                                latency, progress, report, service_calls)
 from tests.perf.profiles import profiled
-from tests.perf.sync_bench import run_in_own_process, run_jobs, sync_jobs, tally, timed_reads
+from tests.perf.sync_bench import cpu_per_thousand, run_in_own_process, run_jobs, sync_jobs, tally, timed_reads
 
 TARGETS = [Target("floor_ratio", 1.25, "x"), Target("naive_speedup", 8.0, "x", at_least=True)]
 
@@ -69,9 +69,10 @@ def naive_script(world: SimulatedWorld, sample: int) -> dict[str, Any]:
             "calls": tally(calls_between(before, service_calls(world)))}
 
 
-def one_run(root: Path, *, relations: int, sample: int, seed: int, profile: Path | None) -> dict[str, Any]:
-    figures: dict[str, Any] = {}
-    with bench_world(root / "pvsync", loopback=True) as world, \
+def one_run(root: Path, *, relations: int, sample: int, seed: int, profile: Path | None,
+            api: str = "soap") -> dict[str, Any]:
+    figures: dict[str, Any] = {"api": api}
+    with bench_world(root / "pvsync", loopback=True, api=api) as world, \
             bench_world(root / "naive", loopback=True) as naive_world:
         made = generate(world, relations=relations, invoices=0, open_items=False, seed=seed)
         generate(naive_world, relations=relations, invoices=0, open_items=False, seed=seed)
@@ -87,21 +88,23 @@ def one_run(root: Path, *, relations: int, sample: int, seed: int, profile: Path
             figures["floor_estimate_s"] = floor_seconds(writes=len(made.customers), reads=reads["calls"]["reads"],
                                                         concurrency=concurrency)
             figures["pending"] = missing
-            figures.update(pvsync_s=None, floor_s=None, floor_ratio=None, naive_speedup=None, profile=read_profile)
+            figures.update(pvsync_s=None, floor_s=None, floor_ratio=None, naive_speedup=None, profile=read_profile,
+                           pvsync_cpu_s=None, cpu_s_per_1000_writes=None)
             if jobs:
                 if profile is None:
                     progress("pvsync's initial relation sync, in a process of its own")
-                    (run, seconds, calls), figures["profile"] = run_in_own_process(world, "relations"), None
+                    (run, seconds, calls, cpu_s), figures["profile"] = run_in_own_process(world, "relations"), None
                     outcome = run.outcome
                 else:
                     progress("pvsync's initial relation sync, in this process (profiled)")
                     (report_, seconds, calls), figures["profile"] = profiled(profile, lambda: run_jobs(world, jobs))
-                    outcome = report_.outcome
+                    outcome, cpu_s = report_.outcome, None  # the simulators share this process: not pvsync's own
                 figures["pvsync_process"] = "own" if profile is None else "shared with the simulators (profiled)"
                 counted = tally(calls)
                 floor = floor_seconds(writes=counted["writes"], reads=counted["reads"], concurrency=concurrency)
                 figures.update(pvsync_s=round(seconds, 3), outcome=outcome, calls=counted, floor_s=floor,
-                               floor_ratio=round(seconds / floor, 3) if floor else None)
+                               floor_ratio=round(seconds / floor, 3) if floor else None, pvsync_cpu_s=cpu_s,
+                               cpu_s_per_1000_writes=cpu_per_thousand(cpu_s, counted["writes"]))
             progress(f"the naive script on {sample or 'all'} customers")
             figures["naive"] = naive_script(naive_world, sample)
             if figures["pvsync_s"]:
@@ -123,9 +126,12 @@ def main() -> None:
         progress(f"run {number + 1}/{args.runs}")
         with tempfile.TemporaryDirectory(prefix="pvsync-bench-initial-") as folder:
             runs.append(one_run(Path(folder), relations=args.relations, sample=args.naive_sample, seed=number + 1,
-                                profile=args.profile if number == 0 else None))
-    report("initial_sync", runs, TARGETS, context={"latency_ms": LATENCY_MS, "relations": args.relations},
-           notes=["floor = ceil(writes / C) x 20 ms + reads x 20 ms, counted from the simulators' call counters",
+                                profile=args.profile if number == 0 else None, api=args.api))
+    report("initial_sync", runs, TARGETS, context={"latency_ms": LATENCY_MS, "relations": args.relations,
+                                                   "api": args.api},
+           notes=["pvsync_cpu_s: CPU seconds of the pvsync process alone (all threads, from main() to its end; "
+                  "null when profiled in this process); cpu_s_per_1000_writes divides it by the run's writes",
+                  "floor = ceil(writes / C) x 20 ms + reads x 20 ms, counted from the simulators' call counters",
                   "the naive script's per-customer calls: OpenSession, GetRelaties(code), AddRelatie or "
                   "UpdateRelatie, CloseSession"])
 

@@ -31,12 +31,12 @@ TARGETS = [Target("at_10000.peak_rss_mb", 300, "MB"), Target("exponent.seconds",
 MODULE = "tests.perf.bench_memory"
 
 
-def serve(root: Path, size: int) -> None:
+def serve(root: Path, size: int, api: str = "soap") -> None:
     """Child: generate the world, serve it on loopback, say so, wait for stdin to close."""
     from core.demo.generate import generate
     from tests.perf.common import bench_world
 
-    with bench_world(root, loopback=True) as world:
+    with bench_world(root, loopback=True, api=api) as world:
         made = generate(world, relations=size, invoices=size // 2, open_items=True, seed=size)
         print(json.dumps({"ready": True, **made.counts()}), flush=True)
         sys.stdin.read()
@@ -90,9 +90,10 @@ def _current_rss_mb() -> float:
     return 0.0
 
 
-def measure(size: int) -> dict[str, Any]:
+def measure(size: int, api: str = "soap") -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=f"pvsync-bench-memory-{size}-") as folder:
-        server = subprocess.Popen([sys.executable, "-m", MODULE, "--serve", str(size), "--root", folder],
+        server = subprocess.Popen([sys.executable, "-m", MODULE, "--serve", str(size), "--root", folder,
+                                   "--api", api],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         try:
             ready = json.loads(server.stdout.readline())
@@ -111,8 +112,9 @@ def main() -> None:
         parser.add_argument("--serve", type=int)
         parser.add_argument("--sync", action="store_true")
         parser.add_argument("--root", type=Path, required=True)
+        parser.add_argument("--api", default="soap")
         child = parser.parse_args()
-        serve(child.root, child.serve) if child.serve else sync(child.root)
+        serve(child.root, child.serve, child.api) if child.serve else sync(child.root)
         return
 
     def extra(parser: argparse.ArgumentParser) -> None:
@@ -125,7 +127,7 @@ def main() -> None:
         figures: dict[str, Any] = {}
         for size in sizes:
             progress(f"run {number + 1}/{args.runs}: {size:,} relations")
-            figures[f"at_{size}"] = measure(size)
+            figures[f"at_{size}"] = measure(size, args.api)
         if len(sizes) > 1:
             measured = [figures[f"at_{s}"] for s in sizes]
             figures["exponent"] = {
@@ -133,7 +135,7 @@ def main() -> None:
                 "peak_rss": round(growth_exponent(sizes, [m["peak_rss_mb"] for m in measured]), 3),
                 "net_rss": round(growth_exponent(sizes, [max(0.1, m["net_rss_mb"]) for m in measured]), 3)}
         runs.append(figures)
-    report("memory", runs, TARGETS, context={"sizes": sizes}, notes=[
+    report("memory", runs, TARGETS, context={"sizes": sizes, "api": args.api}, notes=[
         "net_rss = peak RSS minus the RSS after imports: what the run itself added",
         "linear growth shows as an exponent near 1 (the limit 1.2 leaves room for noise at small sizes)"])
 

@@ -1,6 +1,10 @@
 """No-op run: 10,000 relations and 5,000 invoices already in step, nothing changed since,
-in-process simulators (no latency). Targets: <= 2 s wall, <= 5 calls to e-Boekhouden,
-0 writes to either side.
+simulators on loopback sockets (no latency). Targets: <= 2 s wall, <= 5 calls to
+e-Boekhouden, 0 writes to either side.
+
+Each timed run is `pvsync sync --force` in a process of its own (timed from its runs table,
+without the interpreter's start-up), so `pvsync_cpu_s` is pvsync's own CPU, not the
+simulators'; with `--profile` the runs are made in this process instead (`pvsync_process`).
 
 The world is generated (with part of the invoices already booked and open items in
 e-Boekhouden), brought in step by one untimed run of every job that exists, and then
@@ -29,7 +33,7 @@ from typing import Any
 from core.demo.generate import generate
 from tests.perf.common import Target, arguments, bench_world, progress, report, timed
 from tests.perf.profiles import profiled
-from tests.perf.sync_bench import run_jobs, sync_jobs, tally, timed_reads
+from tests.perf.sync_bench import run_in_own_process, run_jobs, sync_jobs, tally, timed_reads
 
 TARGETS = [Target("noop_s", 2.0, "s"), Target("calls.eboekhouden_calls", 5, "calls"),
            Target("calls.writes", 0, "writes")]
@@ -43,10 +47,11 @@ def main() -> None:
         parser.add_argument("--profile", type=Path, help="write a cProfile of the first timed run here")
 
     args = arguments("No-op run at 10k relations and 5k invoices, in-process.", extra=extra)
-    with tempfile.TemporaryDirectory(prefix="pvsync-bench-noop-") as folder, bench_world(Path(folder)) as world:
+    with tempfile.TemporaryDirectory(prefix="pvsync-bench-noop-") as folder, \
+            bench_world(Path(folder), loopback=True, api=args.api) as world:
         made, generate_s = timed(lambda: generate(world, relations=args.relations, invoices=args.invoices,
                                                   open_items=True, seed=1))
-        context: dict[str, Any] = {"generated": made.counts(), "generate_s": round(generate_s, 2)}
+        context: dict[str, Any] = {"generated": made.counts(), "generate_s": round(generate_s, 2), "api": args.api}
         jobs, missing = sync_jobs("relations", "invoices", "payments")
         context["jobs"] = [job.name for job in jobs]
         if args.full_read:
@@ -65,19 +70,24 @@ def main() -> None:
         runs = []
         for number in range(args.runs):
             progress(f"run {number + 1}/{args.runs}")
-            figures: dict[str, Any] = {"pending": missing, "noop_s": None, "calls": None}
+            figures: dict[str, Any] = {"pending": missing, "noop_s": None, "calls": None, "pvsync_cpu_s": None}
             since = datetime.now(UTC)
             figures["read_phase_unchanged"] = timed_reads(world, invoices=True, modified_since=since)
-            if jobs:
-                (run, seconds, calls), figures["profile"] = profiled(
-                    args.profile if number == 0 else None, lambda: run_jobs(world, jobs))
+            if jobs and args.profile is None:
+                run, seconds, calls, cpu_s = run_in_own_process(world, None)
                 figures.update(noop_s=round(seconds, 3), outcome=run.outcome, calls=tally(calls),
-                               calls_by_operation=calls,
-                               job_seconds={o.job: round(o.seconds, 3) for o in run.jobs})
+                               calls_by_operation=calls, pvsync_cpu_s=round(cpu_s, 3), pvsync_process="own")
+            elif jobs:
+                (report_, seconds, calls), figures["profile"] = profiled(
+                    args.profile if number == 0 else None, lambda: run_jobs(world, jobs))
+                figures.update(noop_s=round(seconds, 3), outcome=report_.outcome, calls=tally(calls),
+                               calls_by_operation=calls, pvsync_process="shared with the simulators (profiled)",
+                               job_seconds={o.job: round(o.seconds, 3) for o in report_.jobs})
             runs.append(figures)
         report("noop", runs, TARGETS, context=context, notes=[
-            "in-process simulators: the figures are pvsync's own cost plus the simulators' (same process)",
-            "profile: the calling thread only; the simulators answer in that thread too (in-process transport)"])
+            "pvsync_cpu_s: CPU seconds of the pvsync process per run (all threads, from main() to its end); "
+            "null when profiled in this process",
+            "profile: the calling thread only; the loopback simulators answer in threads of their own"])
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ ratios measured within one run rather than against numbers from another day.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -29,6 +30,9 @@ from core.soap.simulator import Knobs
 # Benchmarks book every invoice, so they map that one too.
 BENCH_SETTINGS = {"vat.NL.BTW 0%": {"btw_code": "BU_EU_VERK", "ledger": "8040"}}
 LATENCY_MS = 20.0
+APIS = ("soap", "rest")
+# What `--api rest` needs in this tree: the REST adapter and the REST simulator (issue 15).
+REST_MODULES = ("core.eboekhouden.rest.client", "core.eboekhouden.rest.simulator")
 
 
 # --------------------------------------------------------------------------- timing
@@ -97,12 +101,36 @@ def floor_seconds(*, writes: int, reads: int, concurrency: int, latency_ms: floa
 
 
 def bench_world(root: Path, *, latency_ms: float = 0.0, loopback: bool = False,
-                settings: dict[str, Any] | None = None) -> SimulatedWorld:
-    """An empty simulated world (the generator fills it), with `latency_ms` on every call."""
+                settings: dict[str, Any] | None = None, api: str = "soap") -> SimulatedWorld:
+    """An empty simulated world (the generator fills it), with `latency_ms` on every call;
+    pvsync talks to e-Boekhouden over `api` (check it first with `require_api`)."""
+    chosen = {} if api == "soap" else {"eboekhouden.api": api}  # SOAP: the config as it was before `api`
     return SimulatedWorld(root, seed="empty", loopback=loopback,
                           eboekhouden_knobs=Knobs(latency_ms=latency_ms, seed=1),
                           perfectview_knobs=Knobs(latency_ms=latency_ms, seed=2),
-                          settings={**BENCH_SETTINGS, **(settings or {})})
+                          settings={**BENCH_SETTINGS, **chosen, **(settings or {})})
+
+
+def missing_for_api(api: str) -> list[str]:
+    """What this tree lacks to benchmark pvsync on `api` (empty: it can run)."""
+    if api == "soap":
+        return []
+    return [name for name in REST_MODULES if not _importable(name)]
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # its package is missing too
+        return False
+
+
+def require_api(api: str) -> None:
+    """Stop with a sentence, before any work, when the tree cannot run `api` yet."""
+    missing = missing_for_api(api)
+    if missing:
+        raise SystemExit(f"--api {api}: this tree has no {' and no '.join(missing)} yet (issue 15: the REST "
+                         f"client and simulator); run with --api soap, or after they are merged")
 
 
 @contextmanager
@@ -150,9 +178,12 @@ def arguments(description: str, *, runs: int = 3, extra: Callable[[argparse.Argu
               ) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--runs", type=int, default=runs, help=f"repetitions; figures are medians (default {runs})")
+    parser.add_argument("--api", choices=APIS, default="soap", help="how pvsync talks to e-Boekhouden (default soap)")
     if extra:
         extra(parser)
-    return parser.parse_args()
+    args = parser.parse_args()
+    require_api(args.api)
+    return args
 
 
 def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ and reports the job's figures as null with the reason, so its JSON shape stays t
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -32,6 +33,18 @@ WRITES = {
                     "ActivityAddAttachment"},
 }
 SESSION_CALLS = {"OpenSession", "CloseSession"}
+# The child's last stderr line: the CPU seconds of the pvsync process (every thread), from
+# just before `main` to its end, so the interpreter's start-up and imports are not in it.
+CPU_MARK = "pvsync-cpu-seconds "
+CHILD = """import sys, time
+from core.cli import main
+started = time.process_time()
+try:
+    code = main({argv!r})
+finally:
+    sys.stderr.write("\\n{mark}%.4f\\n" % (time.process_time() - started))
+sys.exit(code)
+"""
 
 
 def sync_jobs(*names: str) -> tuple[list[Any], list[str]]:
@@ -97,20 +110,30 @@ def timed_reads(world: SimulatedWorld, *, invoices: bool, modified_since: Any = 
     return figures
 
 
-def run_in_own_process(world: SimulatedWorld, only: str) -> tuple[Run, float, dict[str, dict[str, int]]]:
-    """`pvsync sync --only ONLY --force` in a process of its own against `world`'s loopback
+def run_in_own_process(world: SimulatedWorld, only: str | None) -> tuple[Run, float, dict[str, dict[str, int]], float]:
+    """`pvsync sync [--only ONLY] --force` in a process of its own against `world`'s loopback
     simulators, as pvsync runs against the real services: the simulators' CPU is not on
     pvsync's interpreter lock. The seconds are the run's own (from the runs table, without
-    the interpreter's start-up); the calls are the simulators' counts."""
+    the interpreter's start-up); the calls are the simulators' counts; the last figure is
+    the CPU seconds of the pvsync process alone (time.process_time, all its threads)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PVSYNC_")}
     before = service_calls(world)
-    argv = ["--config", str(world.config_path), "--state-dir", str(world.state_dir), "sync", "--only", only, "--force"]
-    done = subprocess.run([sys.executable, "-c", f"import sys; from core.cli import main; sys.exit(main({argv!r}))"],
+    argv = ["--config", str(world.config_path), "--state-dir", str(world.state_dir), "sync",
+            *(["--only", only] if only else []), "--force"]
+    done = subprocess.run([sys.executable, "-c", CHILD.format(argv=argv, mark=CPU_MARK)],
                           capture_output=True, text=True, env=env, timeout=3600)
     calls = calls_between(before, service_calls(world))
     with Store.open(world.state_dir, create=False) as store:
         run = store.last_run()
     if run is None or run.finished_at is None:
         raise RuntimeError(f"pvsync sync did not record a finished run (exit {done.returncode}): {done.stderr[-2000:]}")
-    return run, (run.finished_at - run.started_at).total_seconds(), calls
+    marks = [line for line in done.stderr.splitlines() if line.startswith(CPU_MARK)]
+    if not marks:
+        raise RuntimeError(f"pvsync sync did not report its CPU time (exit {done.returncode}): {done.stderr[-2000:]}")
+    return run, (run.finished_at - run.started_at).total_seconds(), calls, float(marks[-1][len(CPU_MARK):])
+
+
+def cpu_per_thousand(cpu_s: float | None, count: int) -> float | None:
+    """pvsync's own CPU seconds per 1,000 of `count` (writes): comparable across sizes."""
+    return round(cpu_s * 1000 / count, 3) if cpu_s is not None and count else None
 

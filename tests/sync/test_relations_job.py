@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from core.eboekhouden.client import EboekhoudenClient
-from core.engine.jobs import RunContext
+from core.sync.job import RunContext
 from core.model import EbRelation, Gender
 from core.soap.errors import TransportFailure
 from core.store.records import utc_now
