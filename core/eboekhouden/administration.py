@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, fields, replace
@@ -29,6 +28,7 @@ from core.eboekhouden.limits import (FIRST_BOOKING_YEAR, GESLACHT_VALUES, IN_EX_
                                      MAX_LEDGER_CODE, MAX_OMSCHRIJVING, MAX_RELATION_CODE, PAYMENT_SOORTEN,
                                      RELATION_TEXT_FIELDS, VAT_SIDE_FOR)
 from core.model import BTW_CODES, Booking, BookingLine, EbRelation, Ledger, MutatieSoort
+from core.soap.simulator import write_state_file
 
 # Which bookings an open item is made of, per kind: (invoice, payment).
 OPEN_ITEM_SOORTEN = {
@@ -310,16 +310,9 @@ class Administration:
         return False
 
     def save_state(self) -> None:
-        if not self.state_file:
-            return
-        self.state_file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.state_file.parent, prefix=".sim-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(self.state_to_json(), out, default=str)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, self.state_file)
-        self.dirty = False
+        if self.state_file:
+            write_state_file(self.state_file, self.state_to_json())
+            self.dirty = False
 
     def state_to_json(self) -> Any:
         return {
