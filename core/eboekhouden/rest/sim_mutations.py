@@ -195,7 +195,7 @@ def _row(admin: Administration, kind: int, soort: MutatieSoort, in_ex: str, row:
             raise invalid("MUT_120", f"{where}.invoiceNumber")
         if not row_relation:
             raise invalid("MUT_112", f"{where}.relationId")
-        invoice_soort = TYPES[kind - 2]
+        invoice_soort = TYPES[2 if kind == 3 else 1]  # money received settles an invoice sent
         if admin.invoice(invoice_soort, row_relation, row_invoice) is None:
             raise invalid("MUT_115", f"{where}.invoiceNumber")
     ledger = _row_ledger(admin, kind, fields, where)
