@@ -69,6 +69,15 @@ _HIGH = ("HOOG_VERK_21", Decimal(21), "8000")
 _LOW = ("LAAG_VERK_9", Decimal(9), "8010")
 
 
+def load_or_seed(state_file, kind: Literal["demo", "empty"], rng_seed: int | None = None) -> Administration:
+    """The administration kept in `state_file` when there is one, else a new one seeded with `kind`."""
+    admin = Administration(state_file)
+    if not admin.load_state():
+        seed(admin, kind, rng_seed)
+        admin.save_state()
+    return admin
+
+
 def seed(sim: Administration, kind: Literal["demo", "empty"], rng_seed: int | None = None) -> None:
     """Fill `sim`. Even an "empty" administration has its chart of accounts: e-Boekhouden creates one."""
     if kind not in ("demo", "empty"):

@@ -15,10 +15,7 @@ Everything about envelopes, faults, latency and the state file lives in the shar
 
 from __future__ import annotations
 
-import json
 import re
-import signal
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -30,13 +27,12 @@ from typing import Any, Callable, Literal
 from lxml import etree
 
 from core.eboekhouden.administration import Administration, IndexedTable, Refusal
-from core.eboekhouden.demo_data import seed
+from core.eboekhouden.demo_data import load_or_seed
 from core.eboekhouden.limits import relation_field_names
 from core.model import AMSTERDAM, Booking, BookingLine, EbRelation, Ledger, MutatieSoort
-from core.soap.loopback import LoopbackServer
 from core.soap.simulator import ClientFault, Knobs, SoapSimulator
 
-__all__ = ["EboekhoudenSimulator", "IndexedTable", "Refusal", "SimCredentials", "serve"]
+__all__ = ["EboekhoudenSimulator", "IndexedTable", "Refusal", "SimCredentials"]
 
 NAMESPACE = "http://www.e-boekhouden.nl/soap"
 WSDL_FILE = Path(__file__).with_name("soap.asmx.wsdl")
@@ -53,11 +49,13 @@ _DATETIME = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})(T\d{2}:\d{2}:\d{2}(\.\d+)?(
 
 @dataclass(frozen=True)
 class SimCredentials:
-    """What the simulator accepts at OpenSession. Demo values, not anyone's secrets."""
+    """What the simulators accept: SOAP OpenSession's three values and REST's API token. Demo values,
+    not anyone's secrets."""
 
     username: str = "pvsync-demo"
     security_code_1: str = "3f9a6c1e8b2d47f0a5c9e1b7d3f6a2c8"  # 32 hex, like the real ones
     security_code_2: str = "7C2E9A41-5B3D-4F86-9E1A-2D6C8B0F4A37"  # a GUID, like the real ones
+    api_token: str = "pvsync-demo-rest-token-5b1f0c9e7a3d42c8b6e0f2a4d8c1e7b3"  # the REST API's one token
 
 
 def _shared(name: str) -> property:
@@ -76,8 +74,10 @@ class EboekhoudenSimulator(SoapSimulator):
                  mutaties_monthly_cap: int = 5000, credentials: SimCredentials | None = None,
                  clock: Callable[[], float] = time.time, administration: Administration | None = None):
         """`administration`: serve this one (shared with the REST simulator) instead of a new one;
-        it is then neither loaded nor seeded here, and its own state file is used."""
-        self.admin = administration if administration is not None else Administration(state_file)
+        it is then neither loaded nor seeded here, and its own state file is used; otherwise the
+        administration comes from `state_file` when it exists, else from `seed_data`."""
+        self.admin = (administration if administration is not None
+                      else load_or_seed(state_file, seed_data, (knobs or Knobs()).seed))
         super().__init__(knobs, self.admin.state_file)
         self.lock = self.admin.lock  # one lock per administration, whichever API a request comes in on
         self.credentials = credentials or SimCredentials()
@@ -85,9 +85,6 @@ class EboekhoudenSimulator(SoapSimulator):
         self.mutaties_monthly_cap = mutaties_monthly_cap
         self.clock = clock
         self.sessions: dict[str, float] = {}  # SessionID -> last use (clock)
-        if administration is None and not self.load_state():
-            seed(self.admin, seed_data, self.knobs.seed)
-            self.save_state()
 
     # ------------------------------------------------------------------ the administration, as before
 
@@ -472,25 +469,3 @@ def _xml_double(value: Decimal) -> str:
     """How .NET writes a double: shortest form, no trailing zeros ("121", "60.5")."""
     text = format(value.normalize(), "f")
     return text if text not in ("-0",) else "0"
-
-
-# --------------------------------------------------------------------------- running it
-
-
-def serve(port: int = 0, seed: Literal["demo", "empty"] = "demo", latency_ms: float = 0.0, faults: str = "",
-          state: str | Path | None = None) -> None:
-    """Run the simulator on 127.0.0.1:`port` until SIGINT or SIGTERM.
-
-    Prints one JSON line with its URL and the credentials it accepts (demo values,
-    printed on purpose so scripts can use them), then blocks.
-    """
-    knobs = Knobs(latency_ms=latency_ms, faults=Knobs.parse_faults(faults))
-    sim = EboekhoudenSimulator(knobs, state_file=state, seed_data=seed)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    with LoopbackServer(sim, port=port) as server:
-        c = sim.credentials
-        print(json.dumps({"service": "eboekhouden", "url": server.url(sim.path), "username": c.username,
-                          "security_code_1": c.security_code_1, "security_code_2": c.security_code_2}), flush=True)
-        stop.wait()

@@ -22,10 +22,11 @@ from typing import Any, Callable, Iterable, Literal
 from urllib.parse import parse_qs
 
 from core.eboekhouden.administration import Administration
-from core.eboekhouden.demo_data import seed
+from core.eboekhouden.demo_data import load_or_seed
 from core.eboekhouden.rest import sim_mutations, sim_relations
 from core.eboekhouden.rest.sim_wire import (RestError, dump, envelope, filters, invalid, page, plain_int,
                                             read_body, unauthenticated)
+from core.eboekhouden.simulator import SimCredentials
 from core.soap.simulator import FAULT_HELP, FAULT_KINDS, Knobs, SimulatedDisconnect
 
 REST_FAULT_KINDS = FAULT_KINDS + ("throttle",)
@@ -35,7 +36,7 @@ REST_FAULT_HELP = {**FAULT_HELP,
                    "malformed": "the request is processed and committed, the answer is truncated JSON",
                    "throttle": "HTTP 429 with Retry-After, nothing processed"}
 SOURCE_PATTERN = re.compile(r"^[\w_ ]{1,10}$")  # .NET's \w is Unicode-aware, like Python's
-DEMO_API_TOKEN = "pvsync-demo-rest-token-5b1f0c9e7a3d42c8b6e0f2a4d8c1e7b3"  # printed by `simulate`
+DEMO_API_TOKEN = SimCredentials().api_token  # printed by `pvsync simulate`
 MAX_BODY_BYTES = 4 * 1024 * 1024
 _ID = r"(-?\d+)"
 
@@ -50,10 +51,7 @@ class RestSimulator:
         self.knobs = knobs or Knobs()
         self.rng = random.Random(self.knobs.seed)
         if administration is None:
-            administration = Administration(state_file)
-            if not administration.load_state():
-                seed(administration, seed_data, self.knobs.seed)
-                administration.save_state()
+            administration = load_or_seed(state_file, seed_data, self.knobs.seed)
         self.admin = administration
         self.api_token = api_token
         self.token_state: Literal["valid", "expired", "revoked"] = "valid"
