@@ -432,7 +432,7 @@ def cmd_report_open_items(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from core.eboekhouden.rest.simulator import REST_FAULT_KINDS
+    from core.eboekhouden.rest.sim_wire import REST_FAULT_KINDS
     from core.soap.simulator import FAULT_KINDS, Knobs
 
     eboekhouden = args.service == "eboekhouden"

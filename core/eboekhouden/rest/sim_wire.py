@@ -111,6 +111,8 @@ TITLES = {
     "MUT_300": "Mutation not found.",
 }
 
+# The SOAP simulator's fault kinds (core.soap.simulator.FAULT_KINDS) and REST's own: 429 "throttle".
+REST_FAULT_KINDS = ("reset", "lost", "http500", "fault", "malformed", "slow", "session", "spike", "throttle")
 MAX_LIMIT = 2000
 DEFAULT_LIMIT = 100
 STRING_OPS = ("eq", "not_eq", "like", "not_like")

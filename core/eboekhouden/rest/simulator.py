@@ -24,12 +24,11 @@ from urllib.parse import parse_qs
 from core.eboekhouden.administration import Administration
 from core.eboekhouden.demo_data import load_or_seed
 from core.eboekhouden.rest import sim_mutations, sim_relations
-from core.eboekhouden.rest.sim_wire import (RestError, dump, envelope, filters, invalid, page, plain_int,
-                                            read_body, unauthenticated)
+from core.eboekhouden.rest.sim_wire import (REST_FAULT_KINDS, RestError, dump, envelope, filters, invalid, page,
+                                            plain_int, read_body, unauthenticated)
 from core.eboekhouden.simulator import SimCredentials
-from core.soap.simulator import FAULT_HELP, FAULT_KINDS, Knobs, SimulatedDisconnect
+from core.soap.simulator import FAULT_HELP, Knobs, SimulatedDisconnect
 
-REST_FAULT_KINDS = FAULT_KINDS + ("throttle",)
 REST_FAULT_HELP = {**FAULT_HELP,
                    "fault": "HTTP 500 with the service's ERR_001 error body, nothing processed",
                    "session": "the session token expires just before this call (401 SECURITY_010)",

@@ -308,9 +308,31 @@ def test_session_fault_expires_the_session(api, sim):
 
 
 def test_fault_spec_knows_throttle():
-    from core.eboekhouden.rest.simulator import REST_FAULT_KINDS
-    from core.soap.simulator import Knobs
+    from core.eboekhouden.rest.sim_wire import REST_FAULT_KINDS
+    from core.soap.simulator import FAULT_KINDS, Knobs
 
+    assert REST_FAULT_KINDS == FAULT_KINDS + ("throttle",)  # every SOAP fault, and 429
     assert Knobs.parse_faults("throttle=0.2", REST_FAULT_KINDS) == {"throttle": 0.2}
     with pytest.raises(ValueError):
         Knobs.parse_faults("throttle=0.2")  # the SOAP simulator has no such fault
+
+
+@pytest.mark.parametrize("kind, booked", [("reset", False), ("http500", False), ("malformed", True), ("slow", True)])
+def test_network_faults_and_whether_the_booking_happened(api, sim, kind, booked):
+    import httpx
+
+    body = invoice(api, f"F-{kind}")
+    sim.knobs.faults[kind], sim.knobs.slow_seconds = 1.0, 0.01
+    if kind == "reset":
+        with pytest.raises(httpx.RemoteProtocolError):
+            api.http.post("/v1/mutation", json=body, headers={"Authorization": api.session})
+    else:
+        reply = api.http.post("/v1/mutation", json=body, headers={"Authorization": api.session})
+        if kind == "http500":
+            assert reply.status_code == 500 and reply.headers["content-type"] == "text/html"
+        elif kind == "malformed":
+            with pytest.raises(ValueError):
+                reply.json()
+        else:
+            assert reply.status_code == 201 and "id" in reply.json()  # late, but whole
+    assert len(sim.admin.bookings_for_invoice(f"F-{kind}")) == (1 if booked else 0)
