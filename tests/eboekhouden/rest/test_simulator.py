@@ -336,3 +336,13 @@ def test_network_faults_and_whether_the_booking_happened(api, sim, kind, booked)
         else:
             assert reply.status_code == 201 and "id" in reply.json()  # late, but whole
     assert len(sim.admin.bookings_for_invoice(f"F-{kind}")) == (1 if booked else 0)
+
+
+def test_no_token_reaches_the_events_or_an_error_body(api, sim):
+    refused(api.call("POST", "/v1/session", json={"accessToken": "canary-token-1", "source": "pvsync"}, auth=False),
+            403, "SECURITY_010")
+    refused(api.call("GET", "/v1/ledger", header="Bearer canary-session-2"), 401, "SECURITY_010")
+    refused(api.post("/v1/relation", {"code": "D10001", "name": "Dubbel"}), 400, "REL_049")
+    everything = " ".join(sim.events)
+    for secret in ("canary-token-1", "canary-session-2", sim.api_token, api.session):
+        assert secret not in everything
