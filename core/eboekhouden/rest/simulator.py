@@ -37,6 +37,8 @@ REST_FAULT_HELP = {**FAULT_HELP,
 SOURCE_PATTERN = re.compile(r"^[\w_ ]{1,10}$")  # .NET's \w is Unicode-aware, like Python's
 DEMO_API_TOKEN = SimCredentials().api_token  # printed by `pvsync simulate`
 MAX_BODY_BYTES = 4 * 1024 * 1024
+# The request body types the document lists: application/json, application/json-patch+json, application/*+json.
+_JSON_TYPES = re.compile(r"^\s*application/(json|[\w.-]+\+json)\s*(;.*)?$", re.IGNORECASE)
 _ID = r"(-?\d+)"
 
 
@@ -118,6 +120,8 @@ class RestSimulator:
         if length > MAX_BODY_BYTES:
             return self._answer(start_response, 413, None)
         raw = environ["wsgi.input"].read(length) if length else b""
+        if raw and not _JSON_TYPES.match(environ.get("CONTENT_TYPE", "")):
+            return self._answer(start_response, 415, None)  # ASP.NET's answer to a body it has no reader for
 
         if self.roll("reset"):
             self.events.append("fault reset")
@@ -185,6 +189,7 @@ class RestSimulator:
     def _raw(self, start_response, status: int, body: bytes, headers: tuple[tuple[str, str], ...] = ()):
         reason = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
                   403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large",
+                  415: "Unsupported Media Type",
                   429: "Too Many Requests", 500: "Internal Server Error"}[status]
         head = [("Content-Length", str(len(body))), *headers]
         if body:

@@ -42,7 +42,7 @@ class Api:
             headers["Authorization"] = header if header is not None else self.session
         reply = self.http.request(method, path, params=params, json=json, content=content, headers=headers)
         body = reply.json() if reply.content else None
-        if reply.status_code in (429, 500):
+        if reply.status_code in (415, 429, 500):  # answers the document does not list
             if body is not None:
                 validate_schema("Error", body)
         else:

@@ -346,3 +346,16 @@ def test_no_token_reaches_the_events_or_an_error_body(api, sim):
     everything = " ".join(sim.events)
     for secret in ("canary-token-1", "canary-session-2", sim.api_token, api.session):
         assert secret not in everything
+
+
+def test_bodies_and_parameters_that_cannot_be_read(api):
+    refused(api.call("POST", "/v1/relation", content=b"", header=api.session), 400, "DATA_01")
+    reply = api.http.post("/v1/relation", content=b"{name: 'x'", headers={"Authorization": api.session,
+                                                                          "Content-Type": "application/json"})
+    refused(reply, 400, "ERR_002")
+    reply = api.http.post("/v1/relation", content=b'{"name": "x"}', headers={"Authorization": api.session,
+                                                                             "Content-Type": "text/plain"})
+    assert reply.status_code == 415
+    refused(api.get("/v1/relation", limit="veel"), 400, "ERR_002")
+    refused(api.call("GET", "/v1/mutation", params={"date[range]": "2026-01-01"}), 400, "ERR_002")
+    refused(api.call("GET", "/v1/relation", params={"code[gt]": "A"}), 400, "ERR_002")
