@@ -9,8 +9,9 @@ enforced. Open items are derived from the bookings, never stored: an invoice's o
 is its total minus the FactuurbetalingOntvangen bookings with its number, so tests and the
 demo pay an invoice the way a bookkeeper does, through AddMutatie.
 
-Everything about envelopes, faults, latency and the state file lives in the shared base
-(core.soap.simulator); this module is the service's behaviour only.
+The records and the rules live in the administration (core.eboekhouden.administration), which
+the REST simulator serves too; envelopes, faults and latency live in the shared SOAP base
+(core.soap.simulator). This module is the SOAP API's behaviour only.
 """
 
 from __future__ import annotations

@@ -6,9 +6,11 @@ items, `credDeb` required on the outstanding items, the `source` pattern without
 `Authorization` with or without `Bearer `, and the service's error body. It sits on the same
 `Administration` as the SOAP simulator, so what one API books the other reads.
 
-Faults and latency use the SOAP simulator's knobs, plus what a REST client must survive:
-429 with Retry-After ("throttle"), sessions that run out (`session_ttl_seconds`, the
-"session" fault, `expire_sessions()`), and an API token that expires or is revoked.
+Faults and latency use the SOAP simulator's knobs (core.soap.simulator.FAULT_HELP; here "fault" is a
+500 with the service's ERR_001 body, "session" a 401 and "malformed" truncated JSON), plus what a REST
+client must survive: 429 with Retry-After ("throttle", `retry_after_seconds`), sessions that run out
+(`session_ttl_seconds`, the "session" fault, `expire_sessions()`), and an API token that expires
+(`expire_token()`) or is revoked (`revoke_token()`).
 """
 
 from __future__ import annotations
@@ -24,16 +26,11 @@ from urllib.parse import parse_qs
 from core.eboekhouden.administration import Administration
 from core.eboekhouden.demo_data import load_or_seed
 from core.eboekhouden.rest import sim_mutations, sim_relations
-from core.eboekhouden.rest.sim_wire import (REST_FAULT_KINDS, RestError, dump, envelope, filters, invalid, page,
-                                            plain_int, read_body, unauthenticated)
+from core.eboekhouden.rest.sim_wire import (RestError, dump, envelope, filters, invalid, page, plain_int, read_body,
+                                            unauthenticated)
 from core.eboekhouden.simulator import SimCredentials
-from core.soap.simulator import FAULT_HELP, Knobs, SimulatedDisconnect
+from core.soap.simulator import Knobs, SimulatedDisconnect
 
-REST_FAULT_HELP = {**FAULT_HELP,
-                   "fault": "HTTP 500 with the service's ERR_001 error body, nothing processed",
-                   "session": "the session token expires just before this call (401 SECURITY_010)",
-                   "malformed": "the request is processed and committed, the answer is truncated JSON",
-                   "throttle": "HTTP 429 with Retry-After, nothing processed"}
 SOURCE_PATTERN = re.compile(r"^[\w_ ]{1,10}$")  # .NET's \w is Unicode-aware, like Python's
 DEMO_API_TOKEN = SimCredentials().api_token  # printed by `pvsync simulate`
 MAX_BODY_BYTES = 4 * 1024 * 1024
