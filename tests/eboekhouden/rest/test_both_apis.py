@@ -127,3 +127,16 @@ def test_simulate_prints_both_addresses_and_the_rest_credentials():
             process.wait()
         process.stdout.close()
         process.stderr.close()
+
+
+def test_rest_only_relation_fields_survive_a_restart_and_a_soap_update(tmp_path, contract):
+    service = EboekhoudenService(state_file=tmp_path / "eb.json", seed_data="empty")
+    api = rest_api(service)
+    relation_id = api.post("/v1/relation", {"code": "E1", "name": "Extra B.V.", "emailAddressInvoice": "f@e.nl",
+                                            "termOfPayment": 21}).json()["id"]
+    with soap_client(service) as client:
+        [relation] = [r for r in client.relations() if r.code == "E1"]
+        client.update_relation(relation.with_changes(plaats="Zwolle"))
+    again = rest_api(EboekhoudenService(state_file=tmp_path / "eb.json"))
+    read = again.get(f"/v1/relation/{relation_id}").json()
+    assert (read["city"], read["emailAddressInvoice"], read["termOfPayment"]) == ("Zwolle", "f@e.nl", 21)
