@@ -359,3 +359,26 @@ def test_bodies_and_parameters_that_cannot_be_read(api):
     refused(api.get("/v1/relation", limit="veel"), 400, "ERR_002")
     refused(api.call("GET", "/v1/mutation", params={"date[range]": "2026-01-01"}), 400, "ERR_002")
     refused(api.call("GET", "/v1/relation", params={"code[gt]": "A"}), 400, "ERR_002")
+
+
+def payment_body(api: Api, number: str = "F-PAID", **changes) -> dict:
+    row = {"vatCode": "GEEN", "amount": 19.99, "invoiceNumber": number, "relationId": api.relation_id("D10001")}
+    row.update(changes.pop("row", {}))
+    return {"type": 3, "date": "2026-11-20", "ledgerId": api.ledger_id("1010"), "inExVat": "EX", "rows": [row],
+            **changes}
+
+
+@pytest.mark.parametrize("changes, code", [
+    ({"termOfPayment": 14}, "MUT_016"),  # a payment has no payment term
+    ({"ledgerId": "1300"}, "MUT_009"),  # money comes in on a FIN ledger
+    ({"row": {"invoiceNumber": ""}}, "MUT_120"),
+    ({"row": {"relationId": None}}, "MUT_112"),
+    ({"row": {"relationId": 4}}, "MUT_113"),
+])
+def test_payment_refusals(api, sim, changes, code):
+    api.post("/v1/mutation", invoice(api, "F-PAID"))
+    if changes.get("ledgerId") == "1300":
+        changes["ledgerId"] = api.ledger_id("1300")
+    before = len(sim.admin.mutations)
+    refused(api.post("/v1/mutation", payment_body(api, **changes)), 400, code)
+    assert len(sim.admin.mutations) == before
