@@ -140,3 +140,17 @@ def test_rest_only_relation_fields_survive_a_restart_and_a_soap_update(tmp_path,
     again = rest_api(EboekhoudenService(state_file=tmp_path / "eb.json"))
     read = again.get(f"/v1/relation/{relation_id}").json()
     assert (read["city"], read["emailAddressInvoice"], read["termOfPayment"]) == ("Zwolle", "f@e.nl", 21)
+
+
+def test_the_simulated_world_serves_rest_on_the_same_administration(tmp_path, contract):
+    from core.demo.world import SimulatedWorld
+
+    with SimulatedWorld(tmp_path) as world:
+        http = world.http_for(world.eboekhouden)
+        assert world.eboekhouden_rest_url == "http://127.0.0.1/"
+        credentials = world.eboekhouden_service.credentials
+        token = http.post(world.eboekhouden_rest_url + "v1/session",
+                          json={"accessToken": credentials.api_token, "source": "pvsync"}).json()["token"]
+        listed = http.get(world.eboekhouden_rest_url + "v1/relation", params={"limit": 2000},
+                          headers={"Authorization": token}).json()
+        assert {r["code"] for r in listed["items"]} == set(world.eboekhouden.relation_codes())
