@@ -15,7 +15,7 @@ from typing import Any, Literal
 import httpx
 
 from core.config import Config, load_config, write_new_config
-from core.eboekhouden.simulator import EboekhoudenSimulator
+from core.eboekhouden.simulated_service import EboekhoudenService
 from core.engine.engine import Engine
 from core.engine.services import RunServices, eboekhouden_client, perfectview_client
 from core.perfectview.simulator import PerfectViewSimulator
@@ -54,19 +54,25 @@ class SimulatedWorld:
         self.root.mkdir(parents=True, exist_ok=True)
         self.state_dir = self.root / "state"
         self.config_path = self.root / "config.toml"
-        self.eboekhouden = EboekhoudenSimulator(self.eboekhouden_knobs, seed_data=self.seed,
-                                                state_file=self.root / "eboekhouden.json" if self.persist else None)
+        # e-Boekhouden serves both its APIs on one administration (REST under /v1/); `eboekhouden`
+        # is the SOAP side, whose helpers (store_relation, open_item, …) tests and the demo use.
+        self.eboekhouden_service = EboekhoudenService(
+            self.eboekhouden_knobs, seed_data=self.seed,
+            state_file=self.root / "eboekhouden.json" if self.persist else None)
+        self.eboekhouden = self.eboekhouden_service.soap
         self.perfectview = PerfectViewSimulator(self.perfectview_knobs, seed_data=self.seed,
                                                 state_file=self.root / "perfectview.json" if self.persist else None)
         self._servers: list[LoopbackServer] = []
         if self.loopback:
-            eb_server = LoopbackServer(self.eboekhouden).start()
+            eb_server = LoopbackServer(self.eboekhouden_service).start()
             pv_server = LoopbackServer(self.perfectview).start()
             self._servers = [eb_server, pv_server]
             self.eboekhouden_url = eb_server.url(self.eboekhouden.path)
+            self.eboekhouden_rest_url = eb_server.url("/")
             self.perfectview_url = pv_server.url(self.perfectview.path)
         else:
             self.eboekhouden_url = IN_PROCESS_HOST + self.eboekhouden.path
+            self.eboekhouden_rest_url = IN_PROCESS_HOST + "/"
             self.perfectview_url = IN_PROCESS_HOST + self.perfectview.path
         if not self.config_path.exists():
             write_new_config(self.config_path, self._config_values())
@@ -96,7 +102,8 @@ class SimulatedWorld:
         """An httpx client reaching `simulator` in-process; None on loopback (clients make their own)."""
         if self.loopback:
             return None
-        return httpx.Client(transport=InProcessTransport(app=simulator))
+        app = self.eboekhouden_service if simulator is self.eboekhouden else simulator  # both e-Boekhouden APIs
+        return httpx.Client(transport=InProcessTransport(app=app))
 
     def services(self, config: Config, store: Any) -> RunServices:
         return RunServices(config, store, eboekhouden_http=self.http_for(self.eboekhouden),
