@@ -74,6 +74,8 @@ class SimulatedWorld:
     def _config_values(self) -> dict[str, Any]:
         eb, pv = self.eboekhouden.credentials, self.perfectview.credentials
         values: dict[str, Any] = {
+            # The simulated world serves SOAP; REST joins with the REST simulator (issue 15).
+            "eboekhouden.api": "soap",
             "eboekhouden.url": self.eboekhouden_url, "eboekhouden.username": eb.username,
             "eboekhouden.security_code_1": eb.security_code_1, "eboekhouden.security_code_2": eb.security_code_2,
             "perfectview.url": self.perfectview_url, "perfectview.api_key": pv.api_key,
