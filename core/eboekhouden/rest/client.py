@@ -79,6 +79,7 @@ class RestClient:
         self._relation_codes: dict[int, str] = {}
         self._cache_lock = threading.Lock()
         self._said_cut = False
+        self._said_throttled = False
 
     # ------------------------------------------------------------------ session
 
@@ -189,9 +190,11 @@ class RestClient:
                 wait = retry_after_seconds(reply_headers.get("Retry-After"))
                 pause = self.pace.throttled(wait)
                 may_repeat = (status == 429 or not write) and attempt < attempts and pause <= MAX_RETRY_AFTER
-                self.log.info("e-Boekhouden throttled %s (HTTP %d); pvsync slows down to %.1f calls/s%s",
-                              operation, status, self.pace.rate,
-                              f" and waits {pause:.0f} s" if may_repeat else "")
+                # Said once a run in the logbook; a busy service can throttle hundreds of calls.
+                level = logging.DEBUG if self._said_throttled else logging.INFO
+                self._said_throttled = True
+                self.log.log(level, "e-Boekhouden throttled %s (HTTP %d); pvsync slows down to %.1f calls/s%s",
+                             operation, status, self.pace.rate, f" and waits {pause:.0f} s" if may_repeat else "")
                 if may_repeat:
                     continue
                 raise self._failure(TransportFailure, operation, record, f"HTTP {status} (throttled)",
