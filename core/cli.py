@@ -436,16 +436,23 @@ def cmd_report_open_items(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from core.soap.simulator import Knobs
+    from core.eboekhouden.rest.sim_wire import REST_FAULT_KINDS
+    from core.soap.simulator import FAULT_KINDS, Knobs
 
+    eboekhouden = args.service == "eboekhouden"
     try:
-        Knobs.parse_faults(args.faults)
+        # e-Boekhouden serves the REST API too, which knows one fault more (throttle: 429).
+        Knobs.parse_faults(args.faults, REST_FAULT_KINDS if eboekhouden else FAULT_KINDS)
     except ValueError as error:
         _err(f"pvsync simulate: --faults: {error}")
         return EXIT_FAILED
-    simulator = import_module(f"core.{args.service}.simulator")
+    if args.api and not eboekhouden:
+        _err("pvsync simulate: --api is for eboekhouden only (PerfectView has one API)")
+        return EXIT_FAILED
+    options = {"api": args.api or "soap"} if eboekhouden else {}
+    simulator = import_module("core.eboekhouden.simulated_service" if eboekhouden else f"core.{args.service}.simulator")
     simulator.serve(port=args.port, seed=args.seed, latency_ms=args.latency_ms, faults=args.faults,
-                    state=str(args.state) if args.state else None)
+                    state=str(args.state) if args.state else None, **options)
     return EXIT_OK
 
 
@@ -558,9 +565,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     simulate = _command(commands, parent, "simulate", cmd_simulate,
                         "serve a simulated e-Boekhouden or PerfectView on a local port",
+                        "e-Boekhouden is served with both its APIs on one administration: REST under /v1/, SOAP "
+                        "at /soap.asmx;\n--api says which one the printed `url` is.\n\n"
                         "examples:\n  pvsync simulate eboekhouden --port 8081\n"
+                        "  pvsync simulate eboekhouden --port 8081 --api rest --faults throttle=0.1\n"
                         "  pvsync simulate perfectview --port 8082 --seed empty --faults lost=0.05,http500=0.02")
     simulate.add_argument("service", choices=["eboekhouden", "perfectview"])
+    simulate.add_argument("--api", choices=["rest", "soap"], metavar="API",
+                          help="e-Boekhouden: the API whose address is printed as `url`: rest or soap (default soap)")
     simulate.add_argument("--port", type=int, required=True, metavar="N")
     simulate.add_argument("--seed", choices=["demo", "empty"], default="demo", help="start data (default demo)")
     simulate.add_argument("--latency-ms", type=float, default=0.0, metavar="L", help="delay added to each call")

@@ -13,14 +13,12 @@ from __future__ import annotations
 import random
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from stdnum import iban as stdnum_iban
 
+from core.eboekhouden.administration import Administration
 from core.model import AMSTERDAM, Booking, BookingLine, EbRelation, MutatieSoort, round_cents
-
-if TYPE_CHECKING:
-    from core.eboekhouden.simulator import EboekhoudenSimulator
 
 LEDGERS = (
     ("0100", "Inventaris", "BAL"),
@@ -71,7 +69,16 @@ _HIGH = ("HOOG_VERK_21", Decimal(21), "8000")
 _LOW = ("LAAG_VERK_9", Decimal(9), "8010")
 
 
-def seed(sim: EboekhoudenSimulator, kind: Literal["demo", "empty"]) -> None:
+def load_or_seed(state_file, kind: Literal["demo", "empty"], rng_seed: int | None = None) -> Administration:
+    """The administration kept in `state_file` when there is one, else a new one seeded with `kind`."""
+    admin = Administration(state_file)
+    if not admin.load_state():
+        seed(admin, kind, rng_seed)
+        admin.save_state()
+    return admin
+
+
+def seed(sim: Administration, kind: Literal["demo", "empty"], rng_seed: int | None = None) -> None:
     """Fill `sim`. Even an "empty" administration has its chart of accounts: e-Boekhouden creates one."""
     if kind not in ("demo", "empty"):
         raise ValueError(f"unknown seed {kind!r}; use demo or empty")
@@ -79,7 +86,7 @@ def seed(sim: EboekhoudenSimulator, kind: Literal["demo", "empty"]) -> None:
         sim.add_ledger(code, description, category)
     if kind == "empty":
         return
-    rng = random.Random(sim.knobs.seed if sim.knobs.seed is not None else 20240101)
+    rng = random.Random(rng_seed if rng_seed is not None else 20240101)
     today = datetime.now(AMSTERDAM).date()
     codes = []
     for relation in _relations(rng, today):
@@ -114,7 +121,7 @@ def _relations(rng: random.Random, today: date) -> list[EbRelation]:
     return relations
 
 
-def _bookings(sim: EboekhoudenSimulator, rng: random.Random, today: date, codes: list[str]) -> None:
+def _bookings(sim: Administration, rng: random.Random, today: date, codes: list[str]) -> None:
     """Ten sales invoices to ten customers; one paid in full, one paid in part."""
     year = today.year
     invoiced = []
@@ -141,7 +148,7 @@ def _line(rng: random.Random, btw_code: str, percentage: Decimal, ledger: str) -
                        btw_percentage=percentage, ledger=ledger, amount_entered=excl)
 
 
-def _payment(sim: EboekhoudenSimulator, invoice: Booking, amount: Decimal, day: date) -> None:
+def _payment(sim: Administration, invoice: Booking, amount: Decimal, day: date) -> None:
     """Money in on the bank (1010), off the debtors ledger (1300), with the invoice number."""
     sim.store_mutation(Booking(
         soort=MutatieSoort.FACTUURBETALING_ONTVANGEN, datum=day, ledger="1010", relation_code=invoice.relation_code,

@@ -15,14 +15,10 @@ Everything about envelopes, faults, latency and the state file lives in the shar
 
 from __future__ import annotations
 
-import json
 import re
-import signal
-import threading
 import time
 import uuid
-from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -30,13 +26,13 @@ from typing import Any, Callable, Literal
 
 from lxml import etree
 
-from core.eboekhouden.limits import (FIRST_BOOKING_YEAR, GESLACHT_VALUES, IN_EX_VALUES, INVOICE_SOORTEN,
-                                     LAST_BOOKING_YEAR, MAX_BETALINGSKENMERK, MAX_BOEKSTUK, MAX_INVOICE_NUMBER,
-                                     MAX_LEDGER_CODE, MAX_OMSCHRIJVING, MAX_RELATION_CODE, PAYMENT_SOORTEN,
-                                     RELATION_TEXT_FIELDS, VAT_SIDE_FOR, relation_field_names)
-from core.model import AMSTERDAM, BTW_CODES, Booking, BookingLine, EbRelation, Ledger, MutatieSoort
-from core.soap.loopback import LoopbackServer
+from core.eboekhouden.administration import Administration, IndexedTable, Refusal
+from core.eboekhouden.demo_data import load_or_seed
+from core.eboekhouden.limits import relation_field_names
+from core.model import AMSTERDAM, Booking, BookingLine, EbRelation, Ledger, MutatieSoort
 from core.soap.simulator import ClientFault, Knobs, SoapSimulator
+
+__all__ = ["EboekhoudenSimulator", "IndexedTable", "Refusal", "SimCredentials"]
 
 NAMESPACE = "http://www.e-boekhouden.nl/soap"
 WSDL_FILE = Path(__file__).with_name("soap.asmx.wsdl")
@@ -44,11 +40,6 @@ WSDL_FILE = Path(__file__).with_name("soap.asmx.wsdl")
 MUTATIE_SOORTEN = tuple(s.value for s in MutatieSoort)
 OPENPOSTEN_SOORTEN = ("Debiteuren", "Crediteuren")
 MAX_MUTATIES_PER_ANSWER = 500
-# Which bookings an open item is made of, per GetOpenPosten kind: (invoice, payment).
-OPEN_ITEM_SOORTEN = {
-    "Debiteuren": (MutatieSoort.FACTUUR_VERSTUURD, MutatieSoort.FACTUURBETALING_ONTVANGEN),
-    "Crediteuren": (MutatieSoort.FACTUUR_ONTVANGEN, MutatieSoort.FACTUURBETALING_VERSTUURD),
-}
 _RELATION_NAMES = relation_field_names()
 _RELATION_NUMBERS = ("id", "gb_id", "geen_email", "nieuwsbriefgroepen_count")
 _LONG = re.compile(r"^\s*[+-]?\d{1,19}\s*$")
@@ -58,84 +49,18 @@ _DATETIME = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})(T\d{2}:\d{2}:\d{2}(\.\d+)?(
 
 @dataclass(frozen=True)
 class SimCredentials:
-    """What the simulator accepts at OpenSession. Demo values, not anyone's secrets."""
+    """What the simulators accept: SOAP OpenSession's three values and REST's API token. Demo values,
+    not anyone's secrets."""
 
     username: str = "pvsync-demo"
     security_code_1: str = "3f9a6c1e8b2d47f0a5c9e1b7d3f6a2c8"  # 32 hex, like the real ones
     security_code_2: str = "7C2E9A41-5B3D-4F86-9E1A-2D6C8B0F4A37"  # a GUID, like the real ones
+    api_token: str = "pvsync-demo-rest-token-5b1f0c9e7a3d42c8b6e0f2a4d8c1e7b3"  # the REST API's one token
 
 
-class Refusal(Exception):
-    """An in-band business error: ErrorMsg filled, HTTP 200."""
-
-    def __init__(self, code: str, description: str):
-        self.code = code
-        self.description = description
-        super().__init__(f"{code}: {description}")
-
-
-class IndexedTable(dict):
-    """Records by ID that are also found by a key of their own (a relation by Code, a booking
-    by Factuurnummer) without a scan, so a large administration answers as fast as a small one.
-
-    Every change goes through the dict's own methods (tests change the tables directly too),
-    and each of them keeps the index in step.
-    """
-
-    def __init__(self, key: Callable[[Any], str], records: dict | None = None):
-        super().__init__()
-        self._key = key
-        self._index: dict[str, dict[Any, None]] = defaultdict(dict)  # key -> IDs, oldest first
-        self.update(records or {})
-
-    def find(self, key: str) -> list[Any]:
-        """The records with this key, oldest first."""
-        return [self[record_id] for record_id in self._index.get(key, ())]
-
-    def __setitem__(self, record_id: Any, record: Any) -> None:
-        if record_id in self:
-            self._unindex(record_id)
-        super().__setitem__(record_id, record)
-        self._index[self._key(record)][record_id] = None
-
-    def __delitem__(self, record_id: Any) -> None:
-        self._unindex(record_id)
-        super().__delitem__(record_id)
-
-    def _unindex(self, record_id: Any) -> None:
-        key = self._key(self[record_id])
-        ids = self._index[key]
-        ids.pop(record_id, None)
-        if not ids:
-            del self._index[key]
-
-    def pop(self, record_id: Any, *default: Any) -> Any:
-        if record_id not in self:
-            return super().pop(record_id, *default)
-        record = self[record_id]
-        del self[record_id]
-        return record
-
-    def popitem(self) -> tuple[Any, Any]:
-        record_id = next(reversed(self))
-        return record_id, self.pop(record_id)
-
-    def clear(self) -> None:
-        super().clear()
-        self._index.clear()
-
-    def setdefault(self, record_id: Any, default: Any = None) -> Any:
-        if record_id not in self:
-            self[record_id] = default
-        return self[record_id]
-
-    def update(self, *others: Any, **more: Any) -> None:
-        for record_id, record in dict(*others, **more).items():
-            self[record_id] = record
-
-    def __ior__(self, other: Any) -> IndexedTable:
-        self.update(other)
-        return self
+def _shared(name: str) -> property:
+    """An attribute that lives on the administration (tests and the demo reach it through the simulator)."""
+    return property(lambda sim: getattr(sim.admin, name), lambda sim, value: setattr(sim.admin, name, value))
 
 
 class EboekhoudenSimulator(SoapSimulator):
@@ -147,174 +72,65 @@ class EboekhoudenSimulator(SoapSimulator):
     def __init__(self, knobs: Knobs | None = None, state_file=None,
                  seed_data: Literal["demo", "empty"] = "demo", session_ttl_seconds: float = 1800,
                  mutaties_monthly_cap: int = 5000, credentials: SimCredentials | None = None,
-                 clock: Callable[[], float] = time.time):
-        super().__init__(knobs, state_file)
+                 clock: Callable[[], float] = time.time, administration: Administration | None = None):
+        """`administration`: serve this one (shared with the REST simulator) instead of a new one;
+        it is then neither loaded nor seeded here, and its own state file is used; otherwise the
+        administration comes from `state_file` when it exists, else from `seed_data`."""
+        self.admin = (administration if administration is not None
+                      else load_or_seed(state_file, seed_data, (knobs or Knobs()).seed))
+        super().__init__(knobs, self.admin.state_file)
+        self.lock = self.admin.lock  # one lock per administration, whichever API a request comes in on
         self.credentials = credentials or SimCredentials()
         self.session_ttl_seconds = session_ttl_seconds
         self.mutaties_monthly_cap = mutaties_monthly_cap
         self.clock = clock
         self.sessions: dict[str, float] = {}  # SessionID -> last use (clock)
-        self.relations = _relation_table()
-        self.ledgers: dict[int, Ledger] = {}
-        self.mutations = _mutation_table()
-        self.mutaties_calls: Counter[str] = Counter()  # GetMutaties calls per month "YYYY-MM"
-        self.next_relation_id = 1001
-        self.next_mutation_number = 1
-        if not self.load_state():
-            from core.eboekhouden.demo_data import seed
 
-            seed(self, seed_data)
-            self.save_state()
+    # ------------------------------------------------------------------ the administration, as before
 
-    # ------------------------------------------------------------------ plain helpers for tests and the demo
+    relations = _shared("relations")
+    ledgers = _shared("ledgers")
+    mutations = _shared("mutations")
+    mutaties_calls = _shared("mutaties_calls")
+    next_relation_id = _shared("next_relation_id")
+    next_mutation_number = _shared("next_mutation_number")
+    dirty = _shared("dirty")
+    state_file = _shared("state_file")
+    events = _shared("events")
 
     def relation_codes(self) -> list[str]:
-        return sorted(r.code for r in self.relations.values())
+        return self.admin.relation_codes()
 
     def relation_by_code(self, code: str) -> EbRelation | None:
-        return next(iter(self.relations.find(code)), None)
+        return self.admin.relation_by_code(code)
 
     def booking(self, number: int) -> Booking | None:
-        return self.mutations.get(number)
+        return self.admin.booking(number)
 
     def bookings_for_invoice(self, invoice_number: str) -> list[Booking]:
-        return self.mutations.find(invoice_number)
+        return self.admin.bookings_for_invoice(invoice_number)
 
     def open_item(self, invoice_number: str, kind: str = "Debiteuren") -> tuple[Decimal, Decimal, Decimal] | None:
         """(Bedrag, Voldaan, Openstaand) of an invoice, also when it is fully paid; None when unknown."""
-        for invoice, paid in self._invoices_with_payments(kind):
-            if invoice.invoice_number == invoice_number:
-                total = invoice.total_incl_vat()
-                return total, paid, total - paid
-        return None
+        return self.admin.open_item(invoice_number, kind)
 
     def ledger_codes(self) -> list[str]:
-        return sorted(g.code for g in self.ledgers.values())
-
-    # ------------------------------------------------------------------ the service's rules (also used by seeding)
+        return self.admin.ledger_codes()
 
     def add_ledger(self, code: str, description: str, category: str) -> Ledger:
-        ledger = Ledger(id=len(self.ledgers) + 1, code=code, description=description, category=category)
-        self.ledgers[ledger.id] = ledger
-        self.dirty = True
-        return ledger
+        return self.admin.add_ledger(code, description, category)
 
     def store_relation(self, rel: EbRelation) -> int:
         """AddRelatie's rules: a valid record with a new Code gets the next ID."""
-        self._check_relation(rel)
-        if self.relation_by_code(rel.code) is not None:
-            raise Refusal("SIM_REL_CODE_EXISTS", f"Relatiecode '{rel.code}' bestaat al.")
-        rel = replace(rel, id=self.next_relation_id)
-        self.next_relation_id += 1
-        self.relations[rel.id] = rel
-        self.dirty = True
-        self.events.append(f"AddRelatie {rel.code} -> {rel.id}")
-        return rel.id
+        return self.admin.store_relation(rel)
 
     def replace_relation(self, rel: EbRelation) -> None:
         """UpdateRelatie's rules: the record with this ID is replaced whole (what is left out is cleared)."""
-        if rel.id not in self.relations:
-            raise Refusal("SIM_REL_NOT_FOUND", f"Relatie met ID {rel.id} niet gevonden.")
-        self._check_relation(rel)
-        other = self.relation_by_code(rel.code)
-        if other is not None and other.id != rel.id:
-            raise Refusal("SIM_REL_CODE_EXISTS", f"Relatiecode '{rel.code}' bestaat al.")
-        self.relations[rel.id] = rel
-        self.dirty = True
-        self.events.append(f"UpdateRelatie {rel.code} ({rel.id})")
+        self.admin.replace_relation(rel)
 
     def store_mutation(self, b: Booking, payment_term: str = "") -> int:
         """AddMutatie's rules: known relation and ledgers, unique invoice numbers, matching BTW-codes."""
-        self._check_mutation(b, payment_term)
-        b = replace(b, number=self.next_mutation_number,
-                    lines=tuple(replace(line, invoice_number=b.invoice_number) for line in b.lines))
-        self.next_mutation_number += 1
-        self.mutations[b.number] = b
-        self.dirty = True
-        self.events.append(f"AddMutatie {b.soort.value} {b.invoice_number or b.boekstuk} -> {b.number}")
-        return b.number
-
-    def _check_relation(self, rel: EbRelation) -> None:
-        if not rel.code:
-            raise Refusal("SIM_REL_CODE_REQUIRED", "Relatiecode is verplicht.")
-        if not rel.bedrijf:
-            raise Refusal("SIM_REL_BEDRIJF_REQUIRED", "Bedrijf is verplicht.")
-        for attr, name, limit in RELATION_TEXT_FIELDS:
-            value = getattr(rel, attr)
-            if limit is not None and len(value) > limit and attr not in ("bp", "geslacht", "la"):
-                raise Refusal("SIM_FIELD_TOO_LONG", f"{name} is te lang (maximaal {limit} tekens).")
-        if rel.bp not in ("B", "P"):
-            raise Refusal("SIM_REL_BP", "BP moet B (bedrijf) of P (particulier) zijn.")
-        if rel.geslacht not in GESLACHT_VALUES:
-            raise Refusal("SIM_REL_GESLACHT", "Geslacht moet m, v of a zijn.")
-        if rel.la not in ("", "0", "1"):
-            raise Refusal("SIM_REL_LA", "LA moet 0 of 1 zijn.")
-
-    def _check_mutation(self, b: Booking, payment_term: str) -> None:
-        if not FIRST_BOOKING_YEAR <= b.datum.year <= LAST_BOOKING_YEAR:
-            raise Refusal("SIM_MUT_DATE", f"Datum {b.datum.isoformat()} valt buiten de toegestane periode.")
-        for name, value, limit in (("Rekening", b.ledger, MAX_LEDGER_CODE),
-                                   ("RelatieCode", b.relation_code, MAX_RELATION_CODE),
-                                   ("Factuurnummer", b.invoice_number, MAX_INVOICE_NUMBER),
-                                   ("Boekstuk", b.boekstuk, MAX_BOEKSTUK),
-                                   ("Omschrijving", b.description, MAX_OMSCHRIJVING),
-                                   ("Betalingskenmerk", b.payment_reference, MAX_BETALINGSKENMERK),
-                                   ("Betalingstermijn", payment_term, 4)):
-            if len(value) > limit:
-                raise Refusal("SIM_FIELD_TOO_LONG", f"{name} is te lang (maximaal {limit} tekens).")
-        if payment_term and not payment_term.isdigit():
-            raise Refusal("SIM_MUT_PAYMENT_TERM", "Betalingstermijn moet een aantal dagen zijn.")
-        if b.in_ex_vat not in IN_EX_VALUES:
-            raise Refusal("SIM_MUT_INEXBTW", "InExBTW moet IN of EX zijn.")
-        if not self._ledger(b.ledger):
-            raise Refusal("SIM_MUT_LEDGER_UNKNOWN", f"Grootboekrekening '{b.ledger}' bestaat niet.")
-        if b.relation_code and self.relation_by_code(b.relation_code) is None:
-            raise Refusal("SIM_MUT_RELATION_UNKNOWN", f"Relatie '{b.relation_code}' bestaat niet.")
-        if b.soort in INVOICE_SOORTEN + PAYMENT_SOORTEN:
-            if not b.relation_code:
-                raise Refusal("SIM_MUT_RELATION_REQUIRED", f"Bij {b.soort.value} is een relatie verplicht.")
-            if not b.invoice_number:
-                raise Refusal("SIM_MUT_INVOICE_REQUIRED", f"Bij {b.soort.value} is een factuurnummer verplicht.")
-        if b.soort in INVOICE_SOORTEN and self._invoice(b.soort, b.relation_code, b.invoice_number):
-            raise Refusal("SIM_MUT_INVOICE_EXISTS",
-                          f"Factuurnummer '{b.invoice_number}' bestaat al voor relatie '{b.relation_code}'.")
-        if b.soort in PAYMENT_SOORTEN:
-            invoice_soort = INVOICE_SOORTEN[PAYMENT_SOORTEN.index(b.soort)]
-            if not self._invoice(invoice_soort, b.relation_code, b.invoice_number):
-                raise Refusal("SIM_MUT_INVOICE_NOT_FOUND",
-                              f"Factuur '{b.invoice_number}' van relatie '{b.relation_code}' niet gevonden.")
-        if not b.lines:
-            raise Refusal("SIM_MUT_NO_LINES", "Een mutatie heeft minstens één regel.")
-        for position, line in enumerate(b.lines, start=1):
-            if len(line.ledger) > MAX_LEDGER_CODE:
-                raise Refusal("SIM_FIELD_TOO_LONG", f"Regel {position}: TegenrekeningCode is te lang "
-                                                    f"(maximaal {MAX_LEDGER_CODE} tekens).")
-            if not self._ledger(line.ledger):
-                raise Refusal("SIM_MUT_LEDGER_UNKNOWN",
-                              f"Regel {position}: grootboekrekening '{line.ledger}' bestaat niet.")
-            btw = BTW_CODES.get(line.btw_code)
-            if btw is None:
-                raise Refusal("SIM_MUT_BTWCODE", f"Regel {position}: BTW-code '{line.btw_code}' is ongeldig.")
-            sides = VAT_SIDE_FOR.get(b.soort)
-            if sides is not None and btw.side not in sides:
-                raise Refusal("SIM_MUT_BTWCODE_SIDE", f"Regel {position}: BTW-code {btw.code} past niet bij "
-                                                      f"{b.soort.value}.")
-
-    def _ledger(self, code: str) -> Ledger | None:
-        return next((g for g in self.ledgers.values() if g.code == code), None) if code else None
-
-    def _invoice(self, soort: MutatieSoort, relation_code: str, invoice_number: str) -> Booking | None:
-        return next((b for b in self.mutations.find(invoice_number) if b.soort is soort
-                     and b.relation_code == relation_code), None)
-
-    def _invoices_with_payments(self, kind: str) -> list[tuple[Booking, Decimal]]:
-        invoice_soort, payment_soort = OPEN_ITEM_SOORTEN[kind]
-        paid: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-        for b in self.mutations.values():
-            if b.soort is payment_soort:
-                paid[(b.relation_code, b.invoice_number)] += b.total_incl_vat()
-        return [(b, paid[(b.relation_code, b.invoice_number)])
-                for b in sorted(self.mutations.values(), key=lambda m: m.number) if b.soort is invoice_soort]
+        return self.admin.store_mutation(b, payment_term)
 
     # ------------------------------------------------------------------ sessions
 
@@ -436,8 +252,13 @@ class EboekhoudenSimulator(SoapSimulator):
     def _op_GetMutaties(self, request):
         flt = _child(request, "cFilter")
         number, invoice = _long(flt, "MutatieNr"), _text(flt, "Factuurnummer") or ""
-        low, high = _optional_long(flt, "MutatieNrVan"), _optional_long(flt, "MutatieNrTm")
+        # ASMX fills a value-type element left out with 0 or DateTime.MinValue, and public clients
+        # list every mutation with a filter that leaves the dates and numbers out: such a 0 or
+        # MinValue is no bound, not a bound that nothing passes.
+        low, high = _optional_long(flt, "MutatieNrVan") or None, _optional_long(flt, "MutatieNrTm") or None
         date_from, date_to = _datetime(flt, "DatumVan"), _datetime(flt, "DatumTm")
+        if date_to == date.min:
+            date_to = date.max
 
         def work():
             month = datetime.fromtimestamp(self.clock(), AMSTERDAM).strftime("%Y-%m")
@@ -459,8 +280,8 @@ class EboekhoudenSimulator(SoapSimulator):
 
         def work():
             posts = []
-            for invoice, paid in self._invoices_with_payments(kind):
-                total = invoice.total_incl_vat()
+            for item in self.admin.open_items(kind):
+                invoice, paid, total = item.invoice, item.paid, item.total
                 if total - paid == 0:
                     continue
                 relation = self.relation_by_code(invoice.relation_code)
@@ -524,30 +345,10 @@ class EboekhoudenSimulator(SoapSimulator):
     # ------------------------------------------------------------------ state file
 
     def state_to_json(self) -> Any:
-        return {
-            "relations": [_relation_json(r) for r in self.relations.values()],
-            "ledgers": [asdict(g) for g in self.ledgers.values()],
-            "mutations": [_booking_json(b) for b in self.mutations.values()],
-            "mutaties_calls": dict(self.mutaties_calls),
-            "next_relation_id": self.next_relation_id,
-            "next_mutation_number": self.next_mutation_number,
-        }
+        return self.admin.state_to_json()
 
     def state_from_json(self, data: Any) -> None:
-        self.relations = _relation_table({r.id: r for r in map(_relation_from_json, data["relations"])})
-        self.ledgers = {g["id"]: Ledger(**g) for g in data["ledgers"]}
-        self.mutations = _mutation_table({b.number: b for b in map(_booking_from_json, data["mutations"])})
-        self.mutaties_calls = Counter(data["mutaties_calls"])
-        self.next_relation_id = data["next_relation_id"]
-        self.next_mutation_number = data["next_mutation_number"]
-
-
-def _relation_table(records: dict[int, EbRelation] | None = None) -> IndexedTable:
-    return IndexedTable(lambda relation: relation.code, records)
-
-
-def _mutation_table(records: dict[int, Booking] | None = None) -> IndexedTable:
-    return IndexedTable(lambda booking: booking.invoice_number, records)
+        self.admin.state_from_json(data)
 
 
 # --------------------------------------------------------------------------- reading requests strictly
@@ -668,57 +469,3 @@ def _xml_double(value: Decimal) -> str:
     """How .NET writes a double: shortest form, no trailing zeros ("121", "60.5")."""
     text = format(value.normalize(), "f")
     return text if text not in ("-0",) else "0"
-
-
-# --------------------------------------------------------------------------- state file shapes
-
-
-def _relation_json(rel: EbRelation) -> dict[str, Any]:
-    data = asdict(rel)
-    data["add_datum"] = rel.add_datum.isoformat() if rel.add_datum else None
-    return data
-
-
-def _relation_from_json(data: dict[str, Any]) -> EbRelation:
-    data = dict(data)
-    data["add_datum"] = date.fromisoformat(data["add_datum"]) if data["add_datum"] else None
-    return EbRelation(**data)
-
-
-def _booking_json(b: Booking) -> dict[str, Any]:
-    data = asdict(b)
-    data["soort"] = b.soort.value
-    data["datum"] = b.datum.isoformat()
-    data["lines"] = [{k: (str(v) if isinstance(v, Decimal) else v) for k, v in asdict(line).items()}
-                     for line in b.lines]
-    return data
-
-
-def _booking_from_json(data: dict[str, Any]) -> Booking:
-    decimals = {f.name for f in fields(BookingLine) if "Decimal" in str(f.type)}
-    lines = tuple(BookingLine(**{k: (Decimal(v) if k in decimals and v is not None else v)
-                                 for k, v in line.items()}) for line in data["lines"])
-    return Booking(**{**data, "soort": MutatieSoort(data["soort"]), "datum": date.fromisoformat(data["datum"]),
-                      "lines": lines})
-
-
-# --------------------------------------------------------------------------- running it
-
-
-def serve(port: int = 0, seed: Literal["demo", "empty"] = "demo", latency_ms: float = 0.0, faults: str = "",
-          state: str | Path | None = None) -> None:
-    """Run the simulator on 127.0.0.1:`port` until SIGINT or SIGTERM.
-
-    Prints one JSON line with its URL and the credentials it accepts (demo values,
-    printed on purpose so scripts can use them), then blocks.
-    """
-    knobs = Knobs(latency_ms=latency_ms, faults=Knobs.parse_faults(faults))
-    sim = EboekhoudenSimulator(knobs, state_file=state, seed_data=seed)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    with LoopbackServer(sim, port=port) as server:
-        c = sim.credentials
-        print(json.dumps({"service": "eboekhouden", "url": server.url(sim.path), "username": c.username,
-                          "security_code_1": c.security_code_1, "security_code_2": c.security_code_2}), flush=True)
-        stop.wait()

@@ -75,8 +75,9 @@ class Knobs:
     seed: int | None = None
 
     @classmethod
-    def parse_faults(cls, spec: str) -> dict[str, float]:
-        """'lost=0.05,http500=0.1' -> {'lost': 0.05, 'http500': 0.1}; 'all=0.2' spreads 0.2 evenly."""
+    def parse_faults(cls, spec: str, kinds: tuple[str, ...] = FAULT_KINDS) -> dict[str, float]:
+        """'lost=0.05,http500=0.1' -> {'lost': 0.05, 'http500': 0.1}; 'all=0.2' spreads 0.2 evenly
+        over the `kinds` this simulator knows (spikes apart)."""
         rates: dict[str, float] = {}
         for part in filter(None, (p.strip() for p in (spec or "").split(","))):
             name, _, value = part.partition("=")
@@ -88,13 +89,13 @@ class Knobs:
             if not 0 <= rate <= 1:
                 raise ValueError(f"fault {part!r}: the rate must be between 0 and 1")
             if name == "all":
-                for kind in FAULT_KINDS:
+                for kind in kinds:
                     if kind != "spike":
-                        rates[kind] = rate / (len(FAULT_KINDS) - 1)
-            elif name in FAULT_KINDS:
+                        rates[kind] = rate / (len(kinds) - 1)
+            elif name in kinds:
                 rates[name] = rate
             else:
-                raise ValueError(f"unknown fault {name!r}; known: {', '.join(FAULT_KINDS)}, all")
+                raise ValueError(f"unknown fault {name!r}; known: {', '.join(kinds)}, all")
         return rates
 
 
@@ -105,6 +106,17 @@ def secure_parser() -> etree.XMLParser:
 
 
 _DOCTYPE = re.compile(rb"<!DOCTYPE|<!ENTITY", re.IGNORECASE)
+
+
+def write_state_file(path: Path, data: Any) -> None:
+    """A simulator's state as JSON, replaced whole (a crash leaves the old file, never half a new one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".sim-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(data, out, default=str)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
 
 
 class SoapSimulator:
@@ -151,13 +163,7 @@ class SoapSimulator:
     def save_state(self) -> None:
         if not self.state_file:
             return
-        self.state_file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.state_file.parent, prefix=".sim-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(self.state_to_json(), out, default=str)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, self.state_file)
+        write_state_file(self.state_file, self.state_to_json())
         self.dirty = False
 
     # ------------------------------------------------------------------ helpers

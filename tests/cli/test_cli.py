@@ -251,16 +251,22 @@ def test_check_reports_each_service_and_fails_when_one_fails(capsys, env, monkey
 
 def test_simulate_hands_its_options_to_the_adapter(capsys, monkeypatch, tmp_path):
     calls = []
-    module = types.ModuleType("core.eboekhouden.simulator")
+    module = types.ModuleType("core.eboekhouden.simulated_service")
     module.serve = lambda **kw: calls.append(kw)
-    monkeypatch.setitem(sys.modules, "core.eboekhouden.simulator", module)
+    monkeypatch.setitem(sys.modules, "core.eboekhouden.simulated_service", module)
     code = cli.main(["simulate", "eboekhouden", "--port", "8081", "--seed", "empty", "--latency-ms", "20",
                      "--faults", "lost=0.1", "--state", str(tmp_path / "eb.json")])
     assert code == 0
     assert calls == [{"port": 8081, "seed": "empty", "latency_ms": 20.0, "faults": "lost=0.1",
-                      "state": str(tmp_path / "eb.json")}]
+                      "state": str(tmp_path / "eb.json"), "api": "soap"}]
+    assert cli.main(["simulate", "eboekhouden", "--port", "8081", "--api", "rest", "--faults", "throttle=0.1"]) == 0
+    assert calls[-1]["api"] == "rest" and calls[-1]["faults"] == "throttle=0.1"
     code, _, err = run(capsys, "simulate", "eboekhouden", "--port", "8081", "--faults", "meteor=1")
-    assert code == 1 and "unknown fault 'meteor'" in err and len(calls) == 1
+    assert code == 1 and "unknown fault 'meteor'" in err and len(calls) == 2
+    code, _, err = run(capsys, "simulate", "perfectview", "--port", "8082", "--faults", "throttle=0.1")
+    assert code == 1 and "unknown fault 'throttle'" in err  # PerfectView is SOAP only
+    code, _, err = run(capsys, "simulate", "perfectview", "--port", "8082", "--api", "rest")
+    assert code == 1 and "--api is for eboekhouden only" in err and len(calls) == 2
 
 
 def test_pvsync_alone_opens_the_console_and_demo_the_demo(monkeypatch, env, config_file, state_dir):

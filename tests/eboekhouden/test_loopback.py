@@ -51,7 +51,7 @@ def test_a_run_over_a_real_socket_with_faults(tmp_path):
 
 
 def test_serve_prints_one_json_line_and_stops_on_sigterm():
-    code = "from core.eboekhouden.simulator import serve; serve(0, 'empty', 0, '', None)"
+    code = "from core.eboekhouden.simulated_service import serve; serve(0, 'empty', 0, '', None)"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, cwd=REPO, env=env)
