@@ -48,14 +48,25 @@ class SimulatedWorld:
     perfectview_knobs: Knobs = field(default_factory=Knobs)
     persist: bool = False  # keep simulator state in files under root (crash tests)
     settings: dict[str, Any] = field(default_factory=dict)  # dotted config keys -> values
+    # Which e-Boekhouden API pvsync talks to. On "rest" `eboekhouden` is the simulated service serving
+    # both APIs on one administration (core.eboekhouden.simulated_service), so `.soap` still reads it.
+    eboekhouden_api: Literal["rest", "soap"] = "soap"
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.state_dir = self.root / "state"
         self.config_path = self.root / "config.toml"
-        self.eboekhouden = EboekhoudenSimulator(self.eboekhouden_knobs, seed_data=self.seed,
-                                                state_file=self.root / "eboekhouden.json" if self.persist else None)
+        eb_state = self.root / "eboekhouden.json" if self.persist else None
+        if self.eboekhouden_api == "rest":
+            from core.eboekhouden.simulated_service import EboekhoudenService
+
+            self.eboekhouden: Any = EboekhoudenService(self.eboekhouden_knobs, state_file=eb_state,
+                                                       seed_data=self.seed)
+            eb_path = ""  # the REST client adds /v1/...
+        else:
+            self.eboekhouden = EboekhoudenSimulator(self.eboekhouden_knobs, seed_data=self.seed, state_file=eb_state)
+            eb_path = self.eboekhouden.path
         self.perfectview = PerfectViewSimulator(self.perfectview_knobs, seed_data=self.seed,
                                                 state_file=self.root / "perfectview.json" if self.persist else None)
         self._servers: list[LoopbackServer] = []
@@ -63,10 +74,10 @@ class SimulatedWorld:
             eb_server = LoopbackServer(self.eboekhouden).start()
             pv_server = LoopbackServer(self.perfectview).start()
             self._servers = [eb_server, pv_server]
-            self.eboekhouden_url = eb_server.url(self.eboekhouden.path)
+            self.eboekhouden_url = eb_server.url(eb_path)
             self.perfectview_url = pv_server.url(self.perfectview.path)
         else:
-            self.eboekhouden_url = IN_PROCESS_HOST + self.eboekhouden.path
+            self.eboekhouden_url = IN_PROCESS_HOST + eb_path
             self.perfectview_url = IN_PROCESS_HOST + self.perfectview.path
         if not self.config_path.exists():
             write_new_config(self.config_path, self._config_values())
@@ -74,9 +85,8 @@ class SimulatedWorld:
     def _config_values(self) -> dict[str, Any]:
         eb, pv = self.eboekhouden.credentials, self.perfectview.credentials
         values: dict[str, Any] = {
-            # The simulated world serves SOAP; REST joins with the REST simulator (issue 15).
-            "eboekhouden.api": "soap",
-            "eboekhouden.url": self.eboekhouden_url, "eboekhouden.username": eb.username,
+            "eboekhouden.api": self.eboekhouden_api, "eboekhouden.url": self.eboekhouden_url,
+            "eboekhouden.username": eb.username, "eboekhouden.api_token": eb.api_token,
             "eboekhouden.security_code_1": eb.security_code_1, "eboekhouden.security_code_2": eb.security_code_2,
             "perfectview.url": self.perfectview_url, "perfectview.api_key": pv.api_key,
             "perfectview.database_id": pv.database_id, "perfectview.user_id": pv.user_id,

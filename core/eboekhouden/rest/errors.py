@@ -71,10 +71,11 @@ def error_from_body(operation: str, status: int, body: Any, *, record: str = "",
     if message and message != title:
         text = f"{text}: {message}"
     problems = fields.get("errors")
-    if isinstance(problems, list) and problems:
-        text += " (" + "; ".join(str(p) for p in problems[:5]) + ")"
-    elif isinstance(problems, dict) and problems:
-        text += " (" + "; ".join(f"{k}: {v}" for k, v in list(problems.items())[:5]) + ")"
+    if isinstance(problems, dict):
+        problems = [f"{key}: {value}" for key, value in problems.items()]
+    extra = [str(p) for p in problems or () if str(p) not in (title, message)] if isinstance(problems, list) else []
+    if extra:
+        text += " (" + "; ".join(extra[:5]) + ")"
     if trace:
         text += f" [traceId {trace}]"
     if code == TOKEN_EXPIRED or (code == SESSION_UNKNOWN and fresh_session) or code == TOKEN_MISSING:
