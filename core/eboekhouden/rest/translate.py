@@ -33,6 +33,7 @@ MUTATION_TYPE: dict[MutatieSoort, int] = {
 SOORT_OF_TYPE = {number: soort for soort, number in MUTATION_TYPE.items()}
 # Only these BTW-codes take a row vatAmount (the amount is given, not a rate).
 GIVEN_VAT_CODES = ("AFW", "AFW_VERK")
+PAYMENT_SOORTEN = (MutatieSoort.FACTUURBETALING_ONTVANGEN, MutatieSoort.FACTUURBETALING_VERSTUURD)
 
 CRED_DEB = {"Debiteuren": "D", "Crediteuren": "C"}
 
@@ -166,11 +167,11 @@ def booking_to_rest(b: Booking, *, ledger_id: Callable[[str], int], relation_id:
         body["description"] = short_description(b.description)
     if b.payment_term_days is not None:
         body["termOfPayment"] = b.payment_term_days
-    body["rows"] = rows_to_rest(b, ledger_id)
+    body["rows"] = rows_to_rest(b, ledger_id, relation_id)
     return body
 
 
-def rows_to_rest(b: Booking, ledger_id: Callable[[str], int]) -> list[dict[str, Any]]:
+def rows_to_rest(b: Booking, ledger_id: Callable[[str], int], relation_id: int | None = None) -> list[dict[str, Any]]:
     grouped: dict[tuple[str, str], list[BookingLine]] = {}
     for line in b.lines:
         grouped.setdefault((line.btw_code, line.ledger), []).append(line)
@@ -183,6 +184,10 @@ def rows_to_rest(b: Booking, ledger_id: Callable[[str], int]) -> list[dict[str, 
         invoice_numbers = {line.invoice_number for line in lines if line.invoice_number}
         if len(invoice_numbers) == 1:
             row["invoiceNumber"] = invoice_numbers.pop()
+        elif not invoice_numbers and b.soort in PAYMENT_SOORTEN and b.invoice_number:
+            row["invoiceNumber"] = b.invoice_number  # a payment row names the invoice it pays (MUT_120)
+        if b.soort in PAYMENT_SOORTEN and relation_id is not None:
+            row["relationId"] = relation_id  # and whose invoice it is (MUT_112)
         cost_centres = {line.cost_centre_id for line in lines if line.cost_centre_id}
         if len(cost_centres) == 1:
             row["costCenterId"] = cost_centres.pop()
@@ -212,6 +217,9 @@ def booking_from_rest(item: Mapping[str, Any], *, ledger_code: Callable[[int], s
         vat = amount(given) if given is not None else (vat_totals.get(code) if per_code[code] == 1 else None)
         lines.append(line_from_rest(row, in_ex, vat, ledger_code))
     relation = field(item, "relationId")
+    if not relation:  # payments (types 3 and 4) may name the relation on their rows only
+        on_rows = {field(row, "relationId") for row in rows if field(row, "relationId")}
+        relation = on_rows.pop() if len(on_rows) == 1 else None
     term = field(item, "termOfPayment")
     kind = field(item, "type")
     return Booking(

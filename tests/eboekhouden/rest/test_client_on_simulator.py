@@ -187,3 +187,17 @@ def test_every_endpoint_the_client_uses_was_validated(sim, wire):
     assert wire.paths == {"POST /v1/session", "DELETE /v1/session", "GET /v1/relation", "GET /v1/relation/{id}",
                           "POST /v1/relation", "PATCH /v1/relation/{id}", "GET /v1/ledger", "POST /v1/mutation",
                           "GET /v1/mutation", "GET /v1/mutation/{id}", "GET /v1/mutation/invoice/outstanding"}
+
+
+def test_a_payment_booked_over_rest_settles_its_invoice_for_the_payments_job(rest):
+    from core.sync.payments import settlement_of
+    from ..test_client import payment
+
+    invoice = sales_invoice("RC-2026-0010", relation="D10004")
+    rest.add_booking(invoice)
+    paid = rest.add_booking(payment(invoice, "121.00"))
+    found = rest.bookings(invoice_number="RC-2026-0010", purpose="other")
+    settlement = settlement_of("RC-2026-0010", "D10004", found)
+    assert settlement.amount == Decimal("121.00") and settlement.mutations == (paid,)
+    items = {item.invoice_number: item for item in rest.open_items("Debiteuren")}
+    assert "RC-2026-0010" not in items or items["RC-2026-0010"].outstanding == 0
