@@ -345,6 +345,10 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     if config is None:
         return EXIT_FAILED
     print(f"OK: {path}")
+    eb = config.eboekhouden
+    print(f"  e-Boekhouden over the {eb.api.upper()} API at {eb.address}")
+    for notice in config.notices:
+        print(f"  note: {notice}")
     for job in registered():
         state = "on" if job.enabled(config) else "off"
         print(f"  {job.name:<10} {state:<4} every {format_duration(job.interval(config))}")

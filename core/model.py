@@ -129,6 +129,8 @@ BTW_CODES: dict[str, BtwCode] = {
         _btw("LAAG_INK_9", VatSide.PURCHASE, "9", "BTW laag, inkopen 9%"),
         _btw("VERL_INK", VatSide.PURCHASE, "0", "BTW verlegd hoog, inkopen", reverse_charge=True),
         _btw("VERL_INK_L9", VatSide.PURCHASE, "0", "BTW verlegd laag, inkopen", reverse_charge=True),
+        _btw("VERL_INK_L", VatSide.PURCHASE, "0", "BTW verlegd laag 6%, inkopen (oud)", reverse_charge=True,
+             current=False),
         _btw("BU_EU_INK", VatSide.PURCHASE, "0", "Inkopen van buiten de EU"),
         _btw("BI_EU_INK", VatSide.PURCHASE, "0", "Inkopen binnen de EU"),
         _btw("GEEN", VatSide.NONE, "0", "Geen BTW"),

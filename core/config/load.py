@@ -16,6 +16,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
 
 from core.config import console_keys
 from core.config import values as v
@@ -23,7 +24,8 @@ from core.config.lines import KeyPath, key_lines, line_of
 from core.config.problems import ConfigError, ConfigProblem, Invalid
 from core.config.secret_sources import (ENVIRONMENT, SecretProblem, env_name, file_key, find_secret,
                                         group_or_others_can_read, how_to_give)
-from core.config.settings import Config, ConsoleSettings, DocumentSettings, SecretOption, Table, VatSettings
+from core.config.settings import (EBOEKHOUDEN_APIS, EBOEKHOUDEN_URLS, Config, ConsoleSettings, DocumentSettings,
+                                  EboekhoudenSettings, SecretOption, Table, VatSettings)
 from core.model import VatRule
 from core.secrets import Secret, scrub
 
@@ -31,6 +33,7 @@ from core.secrets import Secret, scrub
 _TLS_SWITCH = re.compile(r"verif|insecure|ssl|check_?cert", re.IGNORECASE)
 _SYNTAX_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _VAT_RULE_KEYS = ("btw_code", "ledger")
+_SOAP_CREDENTIALS = ("username", "security_code_1", "security_code_2")
 
 
 def load_config(path: Path, *, env: Mapping[str, str] = os.environ) -> Config:
@@ -94,6 +97,8 @@ class _Reader:
         self.secret_sources: dict[str, str] = {}
         self.secret_envs: set[str] = set()
         self.secret_env_prefixes: set[str] = set()  # PVSYNC_EBOEKHOUDEN_ and the like
+        self.notices: list[str] = []
+        self.eboekhouden_api = "rest"  # which e-Boekhouden credentials are required (eboekhouden.api)
 
     def problem(self, key: KeyPath, message: str, fix: str, *, file: str | None = None,
                 line: int | None = None) -> None:
@@ -116,7 +121,8 @@ class _Reader:
         if self.with_secrets:
             self.check_file_privacy()
             self.check_environment()
-        return replace(config, secret_sources=MappingProxyType(dict(self.secret_sources)))
+        return replace(config, secret_sources=MappingProxyType(dict(self.secret_sources)),
+                       notices=tuple(self.notices))
 
     def section(self, settings: type, raw: dict[str, Any], path: KeyPath) -> Any:
         options = [f for f in fields(settings) if "parse" in f.metadata]
@@ -126,6 +132,10 @@ class _Reader:
             if key not in known:
                 self.unknown_key(path, key, known)
         values: dict[str, Any] = {}
+        if settings is EboekhoudenSettings:
+            self.eboekhouden_api = self.chosen_api(raw, path)
+            if "api" not in raw:
+                values["api"] = self.eboekhouden_api
         for f in options:
             parse = f.metadata["parse"]
             key = path + (f.name,)
@@ -149,6 +159,24 @@ class _Reader:
                 except Invalid as problem:
                     self.problem(key, problem.message, problem.fix)
         return settings(**values)
+
+    def chosen_api(self, raw: dict[str, Any], path: KeyPath) -> str:
+        """`eboekhouden.api`; a file without it that holds SOAP credentials (written before REST) is SOAP."""
+        given = raw.get("api")
+        if given is not None:
+            return given if given in EBOEKHOUDEN_APIS else "rest"  # a wrong value is reported by the walk
+
+        def given_somewhere(name: str) -> bool:
+            inline = raw.get(name)
+            return (isinstance(inline, str) and bool(inline.strip())) or file_key(name) in raw or \
+                (self.with_secrets and bool(self.env.get(env_name(path + (name,)), "").strip()))
+
+        if any(given_somewhere(name) for name in _SOAP_CREDENTIALS) and not given_somewhere("api_token"):
+            self.notices.append(f"{'.'.join(path + ('api',))} is not set and the SOAP credentials are given: "
+                                'pvsync uses the SOAP API. Add api = "soap" to [eboekhouden] to say so (or '
+                                'api = "rest" with an api_token to use the REST API)')
+            return "soap"
+        return "rest"
 
     def unknown_key(self, path: KeyPath, key: str, known: list[str]) -> None:
         where = f"in [{'.'.join(path)}]" if path else "at the top of the file"
@@ -180,7 +208,8 @@ class _Reader:
             self.problem(key, problem.message, problem.fix, file=problem.file, line=pointer_line)
             return Secret("")
         if found is None:
-            if option.required:
+            # The other e-Boekhouden API's credential is not needed (but checked when given).
+            if option.required and option.api in (None, self.eboekhouden_api):
                 self.problem(key, "has no value: not in the environment, not in a file, not in the config",
                              how_to_give(key))
             return Secret("")
@@ -209,6 +238,7 @@ class _Reader:
     # ------------------------------------------------------------------ rules across keys
 
     def cross_checks(self, config: Config) -> None:
+        self.eboekhouden_address_check(config.eboekhouden)
         if config.payments.enabled and not config.invoices.enabled:
             self.problem(("payments", "enabled"), "payments are switched on but invoice booking is off; "
                          "only invoices pvsync booked can be marked Betaald",
@@ -216,6 +246,18 @@ class _Reader:
         document = config.invoices.document
         if config.invoices.enabled and document.send:
             self.document_checks(document, ("invoices", "document"))
+
+    def eboekhouden_address_check(self, eb: EboekhoudenSettings) -> None:
+        """An address of the other API (a config switched to REST that kept the SOAP url) fails every call."""
+        if not eb.url:
+            return
+        parts = urlsplit(eb.url)
+        soap_like = parts.path.lower().endswith(".asmx") or (parts.hostname or "").startswith("soap.")
+        if (eb.api == "rest") == soap_like:
+            self.problem(("eboekhouden", "url"), f'is an address of the {"SOAP" if soap_like else "REST"} API while '
+                         f'eboekhouden.api is "{eb.api}"',
+                         f'set url = "" (the {eb.api.upper()} API\'s own address, {EBOEKHOUDEN_URLS[eb.api]}), '
+                         "or choose the api that goes with this address")
 
     def document_checks(self, document: DocumentSettings, path: KeyPath) -> None:
         for name, what in (("archive_address", "e-Boekhouden's archive e-mail address"),

@@ -27,7 +27,11 @@ DOCUMENT_POLICIES = ("ask", "newest_pdf")
 DESCRIPTION_PLACEHOLDERS = ("invoice_number", "relation_name", "debtor_number", "activity_number", "invoice_date")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
-EBOEKHOUDEN_URL = "https://soap.e-boekhouden.nl/soap.asmx"
+# The two e-Boekhouden APIs (`eboekhouden.api`): REST takes an API token, SOAP a username and two security codes.
+EBOEKHOUDEN_APIS = ("rest", "soap")
+EBOEKHOUDEN_URL = "https://soap.e-boekhouden.nl/soap.asmx"  # SOAP's address (the setup form asks for SOAP)
+EBOEKHOUDEN_REST_URL = "https://api.e-boekhouden.nl"
+EBOEKHOUDEN_URLS = {"rest": EBOEKHOUDEN_REST_URL, "soap": EBOEKHOUDEN_URL}
 PERFECTVIEW_URL = "https://api.perfectview.nl/V1/perfectview.asmx"
 
 # Schedules: invoices may be polled every few minutes; more than a month apart is a typo.
@@ -47,14 +51,15 @@ class SecretOption:
 
     format: SecretFormat
     required: bool = True
+    api: str | None = None  # an e-Boekhouden credential: required only when `eboekhouden.api` is this
 
 
 def option(default: Any, parse: v.Parser) -> Any:
     return field(default=default, metadata={"parse": parse})
 
 
-def secret(fmt: SecretFormat, *, required: bool = True) -> Any:
-    return field(default=Secret(""), metadata={"parse": SecretOption(fmt, required)})
+def secret(fmt: SecretFormat, *, required: bool = True, api: str | None = None) -> Any:
+    return field(default=Secret(""), metadata={"parse": SecretOption(fmt, required, api)})
 
 
 def table(settings: type) -> Any:
@@ -63,13 +68,24 @@ def table(settings: type) -> Any:
 
 @dataclass(frozen=True)
 class EboekhoudenSettings:
-    url: str = option(EBOEKHOUDEN_URL, v.https_url(example=EBOEKHOUDEN_URL))
-    username: Secret = secret(ANY_TEXT)
-    security_code_1: Secret = secret(HEX_32_FORMAT)
-    security_code_2: Secret = secret(GUID_FORMAT)
+    # A file without `api` (written before REST) is read as "soap" when it holds SOAP credentials
+    # (core.config.load); "rest" is the default otherwise.
+    api: str = option("rest", v.choice(EBOEKHOUDEN_APIS))
+    # "": the chosen API's own address (`address`).
+    url: str = option("", v.https_url(example=EBOEKHOUDEN_REST_URL, optional=True))
+    username: Secret = secret(ANY_TEXT, api="soap")
+    security_code_1: Secret = secret(HEX_32_FORMAT, api="soap")
+    security_code_2: Secret = secret(GUID_FORMAT, api="soap")
+    api_token: Secret = secret(ANY_TEXT, api="rest")
+    source: str = option("pvsync", v.rest_source())
     connect_timeout: float = option(10.0, v.number(0, 120, example=10, above_minimum=True))
     read_timeout: float = option(60.0, v.number(0, 900, example=60, above_minimum=True))
     ca_file: Path | None = option(None, v.ca_file())
+
+    @property
+    def address(self) -> str:
+        """The address the client calls: `url`, or the chosen API's own."""
+        return self.url or EBOEKHOUDEN_URLS[self.api]
 
 
 @dataclass(frozen=True)
@@ -193,3 +209,5 @@ class Config:
                                      metadata={"parse": Table(ConsoleSettings)})
     # Where each secret came from, in words ("environment variable PVSYNC_..."), for `pvsync check`.
     secret_sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), compare=False)
+    # Advice that does not stop pvsync (`pvsync config check` shows it), e.g. "add api = \"soap\"".
+    notices: tuple[str, ...] = field(default=(), compare=False)

@@ -83,6 +83,24 @@ def text(*, required: bool = False, max_length: int = 200, example: str = '"text
     return parse
 
 
+_REST_SOURCE = re.compile(r"[A-Za-z0-9_ ]{1,10}")
+
+
+def rest_source() -> Parser:
+    """The application code e-Boekhouden's REST API asks for when a session is opened: it refuses
+    anything but 1 to 10 letters, digits, underscores and spaces (API_SESSION_002; a hyphen too)."""
+
+    def parse(value: Any, ctx: ParseContext) -> str:
+        _want(value, (str,), "text in quotes", '"pvsync"')
+        if not _REST_SOURCE.fullmatch(value):
+            shown = value if len(value) <= 40 else value[:40] + "..."
+            raise Invalid(f'"{shown}" is not a source e-Boekhouden accepts: 1 to 10 letters, digits, underscores '
+                          "or spaces", 'use a short name without hyphens or accents, for example "pvsync"')
+        return value
+
+    return parse
+
+
 def choice(options: Sequence[str]) -> Parser:
     listed = ", ".join(f'"{option}"' for option in options)
 
@@ -171,8 +189,9 @@ def duration(minimum: timedelta, maximum: timedelta, *, example: str) -> Parser:
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
-def https_url(*, example: str) -> Parser:
-    """An https address; plain http only for a simulator on this machine.
+def https_url(*, example: str, optional: bool = False) -> Parser:
+    """An https address; plain http only for a simulator on this machine. `optional`: "" is
+    accepted and means "the default address".
 
     The message never repeats the address: people paste keys into query strings.
     """
@@ -180,6 +199,8 @@ def https_url(*, example: str) -> Parser:
     def parse(value: Any, ctx: ParseContext) -> str:
         _want(value, (str,), "an address in quotes", f'"{example}"')
         value = value.strip()
+        if optional and not value:
+            return value
         try:
             parts = urlsplit(value)
             host = parts.hostname or ""

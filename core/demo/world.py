@@ -48,6 +48,8 @@ class SimulatedWorld:
     perfectview_knobs: Knobs = field(default_factory=Knobs)
     persist: bool = False  # keep simulator state in files under root (crash tests)
     settings: dict[str, Any] = field(default_factory=dict)  # dotted config keys -> values
+    # Which e-Boekhouden API pvsync talks to; the simulated service serves both on one administration.
+    eboekhouden_api: Literal["rest", "soap"] = "soap"
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
@@ -80,7 +82,9 @@ class SimulatedWorld:
     def _config_values(self) -> dict[str, Any]:
         eb, pv = self.eboekhouden.credentials, self.perfectview.credentials
         values: dict[str, Any] = {
-            "eboekhouden.url": self.eboekhouden_url, "eboekhouden.username": eb.username,
+            "eboekhouden.api": self.eboekhouden_api,
+            "eboekhouden.url": self.eboekhouden_rest_url if self.eboekhouden_api == "rest" else self.eboekhouden_url,
+            "eboekhouden.username": eb.username, "eboekhouden.api_token": eb.api_token,
             "eboekhouden.security_code_1": eb.security_code_1, "eboekhouden.security_code_2": eb.security_code_2,
             "perfectview.url": self.perfectview_url, "perfectview.api_key": pv.api_key,
             "perfectview.database_id": pv.database_id, "perfectview.user_id": pv.user_id,

@@ -50,13 +50,24 @@ class LogbookLog(logging.LoggerAdapter):
 
 def eboekhouden_client(config: Any, meter: CallMeter | None = None, *, retry: RetryPolicy = RetryPolicy(),
                        http: httpx.Client | None = None, log: logging.Logger | LogbookLog | None = None) -> Any:
-    from core.eboekhouden.client import EboekhoudenClient
-
+    """The client of the API `eboekhouden.api` names; both fit core.eboekhouden.port.EboekhoudenPort."""
     eb = config.eboekhouden
     extra = {"log": log} if log is not None else {}
-    return EboekhoudenClient(eb.url, eb.username, eb.security_code_1, eb.security_code_2,
-                             timeouts=Timeouts(connect=eb.connect_timeout, read=eb.read_timeout),
-                             ca_file=eb.ca_file, meter=meter, retry=retry, http=http, **extra)
+    timeouts = Timeouts(connect=eb.connect_timeout, read=eb.read_timeout)
+    if eb.api == "rest":
+        from core.eboekhouden.rest.client import RestClient
+
+        return RestClient(eb.address, eb.api_token, source=eb.source, timeouts=timeouts, ca_file=eb.ca_file,
+                          meter=meter, retry=retry, http=http, **extra)
+    from core.eboekhouden.client import EboekhoudenClient
+
+    return EboekhoudenClient(eb.address, eb.username, eb.security_code_1, eb.security_code_2,
+                             timeouts=timeouts, ca_file=eb.ca_file, meter=meter, retry=retry, http=http, **extra)
+
+
+def eboekhouden_logger_name(config: Any) -> str:
+    """The logger of the adapter in use (its DEBUG lines stay in Python logging under that name)."""
+    return "core.eboekhouden.rest.client" if config.eboekhouden.api == "rest" else "core.eboekhouden.client"
 
 
 def perfectview_client(config: Any, meter: CallMeter | None = None, *, retry: RetryPolicy = RetryPolicy(),
@@ -118,8 +129,8 @@ class RunServices:
         if self._eb is None:
             log = None
             if self.store is not None:
-                log = LogbookLog(logging.getLogger("core.eboekhouden.client"), self.store, "eboekhouden",
-                                 lambda: self.run_id)
+                log = LogbookLog(logging.getLogger(eboekhouden_logger_name(self.config)), self.store,
+                                 "eboekhouden", lambda: self.run_id)
             client = eboekhouden_client(self.config, self.meter, http=self._eb_http, log=log)
             try:
                 client.__enter__()
@@ -152,11 +163,17 @@ class RunServices:
                 self.meter.flush()
 
 
-def _open_eboekhouden_session(client: Any) -> str:
-    # OpenSession is where e-Boekhouden checks the username and both security codes.
-    with client.session():
-        pass
-    return "reachable, credentials accepted"
+def _open_eboekhouden_session(api: str) -> Callable[[Any], str]:
+    def probe(client: Any) -> str:
+        # Opening the session is where e-Boekhouden checks the credentials: the API token (REST,
+        # POST /v1/session) or the username and both security codes (SOAP, OpenSession).
+        with client.session():
+            pass
+        if api == "rest":
+            return "reachable, credentials accepted (REST API, API token)"
+        return "reachable, credentials accepted (SOAP API, username and security codes)"
+
+    return probe
 
 
 def _count_perfectview_calls(client: Any) -> str:
@@ -166,7 +183,7 @@ def _count_perfectview_calls(client: Any) -> str:
 
 def check_eboekhouden(config: Any, meter: CallMeter | None = None) -> ServiceCheck:
     return _check("e-Boekhouden", lambda: eboekhouden_client(config, meter, retry=NO_RETRY),
-                  _open_eboekhouden_session)
+                  _open_eboekhouden_session(config.eboekhouden.api))
 
 
 def check_perfectview(config: Any, meter: CallMeter | None = None) -> ServiceCheck:

@@ -26,6 +26,7 @@ from tests.engine.stand_in_jobs import StandInJob
 pytestmark = pytest.mark.loopback
 
 CANARIES = {
+    "PVSYNC_EBOEKHOUDEN_API_TOKEN": "canary-api-token-9e4d21",
     "PVSYNC_EBOEKHOUDEN_USERNAME": "canary-username-5b1f0c",
     "PVSYNC_EBOEKHOUDEN_SECURITY_CODE_1": "c0ffee11c0ffee22c0ffee33c0ffee44",
     "PVSYNC_EBOEKHOUDEN_SECURITY_CODE_2": "0ca0a71e-0000-4000-8000-00000000c0d2",
@@ -45,17 +46,20 @@ def closed_port() -> int:
 class CarelessJob(StandInJob):
     def run(self, ctx):
         eb, pv = ctx.config.eboekhouden, ctx.config.perfectview
-        everything = " ".join(s.reveal() for s in (eb.username, eb.security_code_1, eb.security_code_2,
-                                                    pv.api_key, pv.database_id, pv.user_id))
+        everything = " ".join(s.reveal() for s in (eb.api_token, eb.username, eb.security_code_1,
+                                                    eb.security_code_2, pv.api_key, pv.database_id, pv.user_id))
         ctx.log("DEBUG", "invoice", f"request was {everything}", subject=everything, details={"sent": everything})
         raise RuntimeError(f"SessionID {everything} expired")
 
 
-def test_no_secret_leaves_the_process(capsys, monkeypatch, tmp_path):
+@pytest.mark.parametrize("api", ["rest", "soap"])
+def test_no_secret_leaves_the_process(capsys, monkeypatch, tmp_path, api):
     state_dir, config_file = tmp_path / "state", tmp_path / "config.toml"
     simulator = PerfectViewSimulator(seed_data="empty")  # it accepts other credentials than ours
+    eboekhouden_path = "/soap.asmx" if api == "soap" else ""
     with LoopbackServer(simulator) as server:
-        write_new_config(config_file, {"eboekhouden.url": f"http://127.0.0.1:{closed_port()}/soap.asmx",
+        write_new_config(config_file, {"eboekhouden.api": api,
+                                       "eboekhouden.url": f"http://127.0.0.1:{closed_port()}{eboekhouden_path}",
                                        "perfectview.url": server.url(simulator.path), "logbook.level": "DEBUG"})
         for variable, value in CANARIES.items():
             monkeypatch.setenv(variable, value)

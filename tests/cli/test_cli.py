@@ -76,10 +76,22 @@ def test_config_check_ok_summarises_the_schedule(capsys, env, config_file):
     assert code == 0
     assert out.splitlines() == [
         f"OK: {config_file}",
+        "  e-Boekhouden over the SOAP API at http://127.0.0.1:9/soap.asmx",
         "  relations  on   every 4 h",
         "  invoices   on   every 15 min",
         "  payments   off  every 1 d",
         "  a run stops after 1 h 30 min; the logbook keeps 90 days at WARNING and above"]
+
+
+def test_config_check_suggests_naming_the_api_in_a_config_from_before_rest(capsys, env, config_file, monkeypatch):
+    monkeypatch.delenv("PVSYNC_EBOEKHOUDEN_API_TOKEN")  # such a setup has only the SOAP credentials
+    text = config_file.read_text(encoding="utf-8").replace('api = "soap"\n', "")
+    config_file.write_text(text, encoding="utf-8")
+    code, out, _ = run(capsys, "config", "check")
+    assert code == 0
+    assert "  e-Boekhouden over the SOAP API at http://127.0.0.1:9/soap.asmx" in out
+    assert 'note: eboekhouden.api is not set and the SOAP credentials are given: pvsync uses the SOAP API. ' \
+           'Add api = "soap" to [eboekhouden]' in out
 
 
 def test_global_options_work_before_and_after_the_command(capsys, config_file, tmp_path):

@@ -11,7 +11,7 @@ import pytest
 from core.config import ConfigError, load_config
 from tests.config.conftest import SAMPLE, sample_with, write
 
-SECRET_KEYS = {"username", "security_code_1", "security_code_2", "api_key", "database_id", "user_id", "smtp_password"}
+SECRET_KEYS = {"api_token", "username", "security_code_1", "security_code_2", "api_key", "database_id", "user_id", "smtp_password"}
 
 
 def _options() -> list[tuple[str, object]]:
@@ -62,6 +62,12 @@ WRONG_VALUES = [
     ("eboekhouden.url", '"http://soap.e-boekhouden.nl/soap.asmx"', "unencrypted"),
     ("eboekhouden.url", '"ftp://soap.e-boekhouden.nl/"', "not a web address"),
     ("eboekhouden.url", '"https://"', "not a web address"),
+    ("eboekhouden.url", '"https://soap.e-boekhouden.nl/soap.asmx"', 'address of the SOAP API while eboekhouden.api is "rest"'),
+    ("eboekhouden.api", '"json"', "not one of the choices"),
+    ("eboekhouden.api", '"REST"', 'did you mean "rest"'),
+    ("eboekhouden.source", '"pv-sync"', "without hyphens"),
+    ("eboekhouden.source", '"pvsync_connector"', "1 to 10 letters"),
+    ("eboekhouden.source", '""', "1 to 10 letters"),
     ("perfectview.url", '"https://me:pw@api.perfectview.nl/V1/perfectview.asmx"', "user name or password"),
     ("perfectview.url", '"http://192.168.1.5:8080/perfectview.asmx"', "unencrypted"),
     ("eboekhouden.connect_timeout", "0", "outside the allowed range"),
@@ -126,7 +132,9 @@ def test_every_option_is_covered_by_a_wrong_value_case():
 
 
 GOOD_VALUES = [
-    ("eboekhouden.url", '"http://127.0.0.1:8081/soap.asmx"', ("eboekhouden", "url"), "http://127.0.0.1:8081/soap.asmx"),
+    ("eboekhouden.url", '"http://127.0.0.1:8081"', ("eboekhouden", "url"), "http://127.0.0.1:8081"),
+    ("eboekhouden.url", '""', ("eboekhouden", "address"), "https://api.e-boekhouden.nl"),
+    ("eboekhouden.source", '"PV sync_2"', ("eboekhouden", "source"), "PV sync_2"),
     ("perfectview.url", '"http://localhost/x"', ("perfectview", "url"), "http://localhost/x"),
     ("perfectview.url", '"http://[::1]:9000/x"', ("perfectview", "url"), "http://[::1]:9000/x"),
     ("perfectview.daily_call_limit", "5000", ("perfectview", "daily_call_limit"), 5000),

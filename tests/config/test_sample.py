@@ -71,7 +71,7 @@ def test_secrets_in_the_sample_are_empty_and_say_how_to_give_them(dotted):
 def test_the_sample_loads_once_secrets_come_from_the_environment(config_file, env):
     config = load_config(config_file, env=env)
     assert config.invoices.enabled and not config.payments.enabled
-    assert config.eboekhouden.url == "https://soap.e-boekhouden.nl/soap.asmx"
+    assert config.eboekhouden.api == "rest" and config.eboekhouden.address == "https://api.e-boekhouden.nl"
     assert config.perfectview.url == "https://api.perfectview.nl/V1/perfectview.asmx"
     assert len(config.vat.own_rules()) == 4
 
@@ -79,7 +79,9 @@ def test_the_sample_loads_once_secrets_come_from_the_environment(config_file, en
 def test_the_sample_alone_does_not_start_without_secrets(config_file):
     with pytest.raises(ConfigError) as caught:
         load_config(config_file, env={})
-    assert len(caught.value.problems) == 6
+    # The REST API token and PerfectView's three: the SOAP keys are not needed on REST.
+    assert sorted(p.key for p in caught.value.problems) == [
+        "eboekhouden.api_token", "perfectview.api_key", "perfectview.database_id", "perfectview.user_id"]
 
 
 def test_the_sample_matches_the_dataclass_defaults(config_file, env):

@@ -164,7 +164,7 @@ def test_set_vat_rule_refuses_a_rule_that_would_not_load(config_file, country, b
 def test_write_new_config_starts_from_the_sample_private_and_complete(tmp_path):
     path = tmp_path / "fresh" / "pvsync" / "config.toml"
     write_new_config(path, {
-        "eboekhouden.username": Secret("demo-user"), "eboekhouden.security_code_1": Secret(HEX32),
+        "eboekhouden.api": "soap", "eboekhouden.username": Secret("demo-user"), "eboekhouden.security_code_1": Secret(HEX32),
         "eboekhouden.security_code_2": Secret(GUID_A), "perfectview.api_key": Secret(GUID_B),
         "perfectview.database_id": GUID_B, "perfectview.user_id": GUID_A, "schedule.invoices": "30m"})
     assert _mode(path) == 0o600 and _mode(path.parent) == 0o700

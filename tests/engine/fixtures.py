@@ -27,7 +27,7 @@ PVSYNC = Path(sys.executable).with_name("pvsync")  # the console script a user r
 
 # The sample's defaults, with the three jobs on and services nobody listens on (the stand-in
 # jobs never call them; a test that does must say so).
-TEST_SETTINGS = {"eboekhouden.url": "http://127.0.0.1:9/soap.asmx",
+TEST_SETTINGS = {"eboekhouden.api": "soap", "eboekhouden.url": "http://127.0.0.1:9/soap.asmx",
                  "perfectview.url": "http://127.0.0.1:9/V1/perfectview.asmx",
                  "payments.enabled": True}
 

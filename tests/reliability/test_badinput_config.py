@@ -84,7 +84,10 @@ MORE_WRONG_VALUES = [
 ]
 # Options that have no wrong value of the right type: switches, and secrets in free form.
 TYPE_ONLY = {o.dotted for o in OPTIONS if o.type_name == "bool"} | {
-    "eboekhouden.username", "invoices.document.smtp_password"}
+    "eboekhouden.username", "eboekhouden.api_token", "invoices.document.smtp_password"}
+# The base config is on SOAP (the simulator the control case calls); these cases are about REST.
+ON_REST = [("eboekhouden.api", '"rest"'), ("eboekhouden.url", '""')]
+REST_CASES = {"eboekhouden.api_token", "eboekhouden.source"}
 # A secret that is optional is missing only when what needs it is switched on.
 NEEDS = {"invoices.document.smtp_password": [
     ("invoices.document.send", "true"), ("invoices.document.archive_address", '"archief@e-boekhouden.nl"'),
@@ -101,8 +104,9 @@ def services():
     """Both simulators on real sockets: what a command that got past the config would call."""
     eb, pv = EboekhoudenSimulator(seed_data="empty"), PerfectViewSimulator(seed_data="empty")
     with LoopbackServer(eb) as eb_server, LoopbackServer(pv) as pv_server:
-        yield eb, pv, SAMPLE.replace('"https://soap.e-boekhouden.nl/soap.asmx"', f'"{eb_server.url(eb.path)}"') \
-            .replace('"https://api.perfectview.nl/V1/perfectview.asmx"', f'"{pv_server.url(pv.path)}"')
+        yield eb, pv, with_settings(SAMPLE, [("eboekhouden.api", '"soap"'),
+                                             ("eboekhouden.url", f'"{eb_server.url(eb.path)}"'),
+                                             ("perfectview.url", f'"{pv_server.url(pv.path)}"')])
 
 
 @pytest.fixture(autouse=True)
@@ -123,6 +127,10 @@ def with_settings(text: str, settings: list[tuple[str, str]]) -> str:
 def broken_config(base: str, dotted: str, value: str | None, monkeypatch) -> tuple[str, int]:
     """The config text with one key broken, and the line the problem must be reported at."""
     text = with_settings(base, NEEDS.get(dotted, []) if value is None else [])
+    if dotted in REST_CASES:
+        text = with_settings(text, ON_REST)
+    elif dotted == "eboekhouden.url" and value and "soap.e-boekhouden.nl" in value:
+        text = with_settings(text, ON_REST[:1])  # the SOAP address while the api is REST
     if dotted.startswith(VAT_RULE):
         lines = text.split("\n")
         rule = '"BTW hoog 21%" = { btw_code = "HOOG_VERK_21", ledger = "8000" }'
@@ -137,7 +145,7 @@ def broken_config(base: str, dotted: str, value: str | None, monkeypatch) -> tup
 
 
 def test_every_declared_option_has_a_case():
-    assert len(OPTIONS) >= 45 and len(SECRETS) == 7, "the walk found the loader's options"
+    assert len(OPTIONS) >= 45 and len(SECRETS) == 8, "the walk found the loader's options"
     with_value = {key for key, _, _ in WRONG_VALUES + MORE_WRONG_VALUES}
     assert [o.dotted for o in OPTIONS if o.dotted not in with_value | TYPE_ONLY] == []
     assert [o.dotted for o in SECRETS if not o.secret.required and o.dotted not in NEEDS] == []

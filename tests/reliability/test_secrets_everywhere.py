@@ -81,7 +81,7 @@ def planted(tmp_path, monkeypatch, services):
         monkeypatch.setenv(name, value)
     config, state = tmp_path / "config.toml", tmp_path / "state"
     write_new_config(config, {key: Secret(value) for key, value in IN_CONFIG.items()} | {
-        "eboekhouden.url": eb_url, "perfectview.url": pv_url, "logbook.level": "DEBUG",
+        "eboekhouden.api": "soap", "eboekhouden.url": eb_url, "perfectview.url": pv_url, "logbook.level": "DEBUG",
         "vat.NL.BTW hoog 21%": {"btw_code": "HOOG_VERK_21", "ledger": "8000"}})
     return config, state
 
@@ -200,7 +200,7 @@ def test_the_simulators_own_output_shows_no_canary(tmp_path, monkeypatch, capsys
             monkeypatch.setenv(name, value)
         config = tmp_path / "config.toml"
         write_new_config(config, {key: Secret(value) for key, value in IN_CONFIG.items()} | {
-            "eboekhouden.url": "http://127.0.0.1:9/soap.asmx", "perfectview.url": url})
+            "eboekhouden.api": "soap", "eboekhouden.url": "http://127.0.0.1:9/soap.asmx", "perfectview.url": url})
         assert cli.main(["check", "--config", str(config), "--state-dir", str(tmp_path / "state")]) == 1
         assert "PerfectView   FAILED  reachable, but it refused" in capsys.readouterr().out
     finally:

@@ -67,7 +67,8 @@ def test_a_self_signed_https_service_is_refused_unless_its_ca_file_is_given(tmp_
     credentials = {f"eboekhouden.{k}": v for k, v in vars(eb.credentials).items()} | {
         f"perfectview.{k}": v for k, v in vars(pv.credentials).items()}
     write_new_config(config, {k: Secret(v) for k, v in credentials.items()} | {
-        "eboekhouden.url": eb_url, "perfectview.url": pv_url, "eboekhouden.ca_file": ca, "perfectview.ca_file": ca})
+        "eboekhouden.api": "soap", "eboekhouden.url": eb_url, "perfectview.url": pv_url, "eboekhouden.ca_file": ca,
+        "perfectview.ca_file": ca})
     sessions, pv_calls = eb.calls["OpenSession"], sum(pv.calls.values())
 
     code = cli.main(["check", "--config", str(config), "--state-dir", str(tmp_path / "state")])

@@ -44,8 +44,8 @@ class Clock:
 
 
 class InvoiceWorld:
-    def __init__(self, root: Path, *, loopback: bool = False, **settings: Any):
-        self.world = SimulatedWorld(root, seed="empty", loopback=loopback, settings=settings)
+    def __init__(self, root: Path, *, loopback: bool = False, api: str = "soap", **settings: Any):
+        self.world = SimulatedWorld(root, seed="empty", loopback=loopback, settings=settings, eboekhouden_api=api)
         self.pv = self.world.perfectview_client()
         self.eb = self.world.eboekhouden_client()
         self.eb.__enter__()
@@ -128,7 +128,7 @@ class InvoiceWorld:
 
     def booked(self, number: str) -> list[Booking]:
         """What e-Boekhouden holds for this invoice number (the simulator's own record)."""
-        return self.world.eboekhouden.bookings_for_invoice(number)
+        return self.world.eboekhouden.admin.bookings_for_invoice(number)
 
     def read_back(self, number: str) -> list[Booking]:
         """The invoice's mutations as a bookkeeper's client reads them (GetMutaties)."""

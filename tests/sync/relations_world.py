@@ -43,8 +43,8 @@ def person(number: str, first: str, middle: str, last: str, **changes: Any) -> C
 class RelationWorld:
     """Both simulators, a config and a state folder; `sync()` runs the relations job once."""
 
-    def __init__(self, root: Path, *, loopback: bool = False, seed: str = "empty", **settings: Any):
-        self.world = SimulatedWorld(root, seed=seed, loopback=loopback,
+    def __init__(self, root: Path, *, loopback: bool = False, seed: str = "empty", api: str = "soap", **settings: Any):
+        self.world = SimulatedWorld(root, seed=seed, loopback=loopback, eboekhouden_api=api,
                                     settings={f"relations.{k}": v for k, v in settings.items()})
         self.pv = self.world.perfectview_client()
         self.job = RelationsJob(cursor_overlap=timedelta(0))  # a modified-since read shows only changes

@@ -45,7 +45,7 @@ def state_dir(tmp_path) -> Path:
 def config_path(tmp_path) -> Path:
     path = tmp_path / "config.toml"
     write_new_config(path, {key: Secret(value) for key, value in SECRETS.items()}
-                     | {"eboekhouden.url": "http://127.0.0.1:9/soap.asmx",
+                     | {"eboekhouden.api": "soap", "eboekhouden.url": "http://127.0.0.1:9/soap.asmx",
                         "perfectview.url": "http://127.0.0.1:9/perfectview.asmx"})
     return path
 

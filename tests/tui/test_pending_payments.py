@@ -164,7 +164,7 @@ async def test_the_report_reads_both_services_in_a_worker_and_shows_its_three_se
 
 async def test_without_the_credentials_the_report_names_the_command_to_run_where_they_are(state_dir, tmp_path):
     config_path = tmp_path / "no-secrets.toml"  # the secrets live in the daemon's environment only
-    write_new_config(config_path, {"eboekhouden.url": "http://127.0.0.1:9/soap.asmx",
+    write_new_config(config_path, {"eboekhouden.api": "soap", "eboekhouden.url": "http://127.0.0.1:9/soap.asmx",
                                    "perfectview.url": "http://127.0.0.1:9/perfectview.asmx"})
     messages = []
     app = create_app(config_path, state_dir, engine_mode="attach")

@@ -133,6 +133,8 @@ class SetupScreen(ModeScreen):
             values[key] = Secret(text) if secret else text
         for key, _, _ in SWITCHES:
             values[key] = self.query_one(f"#{field_id(key)}", Switch).value
+        # The form asks for the SOAP credentials (choosing REST here is still to come, issue 15).
+        values["eboekhouden.api"] = "soap"
         return values
 
     # ------------------------------------------------------------------ testing

@@ -1,0 +1,69 @@
+"""What the sync jobs need from e-Boekhouden, whichever API carries it.
+
+The SOAP client (core.eboekhouden.client) and the REST client (core.eboekhouden.rest.client)
+both fit this; the jobs get one from `RunServices.eboekhouden()` and never ask which.
+Names and types are the domain's (core.model), which grew up on SOAP: the REST adapter
+translates codes to its numeric ids and back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Literal, Protocol, Self
+
+from core.model import Booking, EbRelation, Ledger, OpenItem
+
+Purpose = Literal["exactly_once", "other"]
+OpenItemKind = Literal["Debiteuren", "Crediteuren"]
+
+
+class EboekhoudenPort(Protocol):
+    """One administration, one session per run: `with client:` opens it and always closes it."""
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def session(self) -> Self: ...
+
+    def close(self) -> None:
+        """Release the connection pool (if the client made it)."""
+
+    # ------------------------------------------------------------------ relations
+
+    def relations(self, code: str | None = None, keyword: str | None = None) -> list[EbRelation]:
+        """Relations with `code` exactly or `keyword` in them; all of them (with every field) when neither."""
+
+    def relation(self, code: str) -> EbRelation | None: ...
+
+    def relation_index(self) -> Mapping[str, int]:
+        """Every relation code with its e-Boekhouden id: the cheap list (one call per 2,000 on REST)."""
+
+    def relations_by_code(self, codes: Iterable[str]) -> Mapping[str, EbRelation]:
+        """The whole records of just these codes (codes e-Boekhouden does not have are left out)."""
+
+    def add_relation(self, rel: EbRelation) -> int:
+        """Create it; returns its id. Refuses (not sent) what breaks e-Boekhouden's limits."""
+
+    def update_relation(self, rel: EbRelation) -> None:
+        """Replace the record with this one (read it, merge the changes, pass it whole)."""
+
+    # ------------------------------------------------------------------ bookings and open items
+
+    def add_booking(self, b: Booking) -> int:
+        """Book it; returns the Mutatienummer. Never repeated by the client: after a lost answer the caller
+        looks it up by invoice number."""
+
+    def bookings(self, *, invoice_number: str | None = None, number: int | None = None,
+                 date_from: date | None = None, date_to: date | None = None,
+                 purpose: Purpose) -> list[Booking]:
+        """Bookings matching the filter. `purpose="exactly_once"` marks the lookup that decides whether an
+        invoice is booked; those come with their lines, so the caller can compare amounts."""
+
+    def open_items(self, kind: OpenItemKind = "Debiteuren") -> list[OpenItem]: ...
+
+    def ledgers(self, code: str | None = None, category: str | None = None) -> list[Ledger]: ...
+
+    def mutaties_budget_status(self) -> tuple[int, int | None]:
+        """(mutation lookups made this month, the monthly cap or None where the API publishes none)."""
