@@ -101,9 +101,11 @@ def _guid(value: Any) -> str:
 
 
 def _pick(things: list, name: str, key: Callable[[Any], str], kind: str):
+    """The thing called `name`, or whose Id is `name` (a name that two things share in a
+    database is then still reachable)."""
     wanted = name.strip().casefold()
     for thing in things:
-        if key(thing).strip().casefold() == wanted:
+        if key(thing).strip().casefold() == wanted or getattr(thing, "id", None) == wanted:
             return thing
     raise NotInDatabase(kind, name, [key(t) for t in things])
 
