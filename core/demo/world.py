@@ -48,6 +48,8 @@ class SimulatedWorld:
     perfectview_knobs: Knobs = field(default_factory=Knobs)
     persist: bool = False  # keep simulator state in files under root (crash tests)
     settings: dict[str, Any] = field(default_factory=dict)  # dotted config keys -> values
+    # "custom": a PerfectView database whose names differ from pvsync's defaults (sim_database.LAYOUTS).
+    perfectview_variant: str = "standard"
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
@@ -57,7 +59,8 @@ class SimulatedWorld:
         self.eboekhouden = EboekhoudenSimulator(self.eboekhouden_knobs, seed_data=self.seed,
                                                 state_file=self.root / "eboekhouden.json" if self.persist else None)
         self.perfectview = PerfectViewSimulator(self.perfectview_knobs, seed_data=self.seed,
-                                                state_file=self.root / "perfectview.json" if self.persist else None)
+                                                state_file=self.root / "perfectview.json" if self.persist else None,
+                                                variant=self.perfectview_variant)
         self._servers: list[LoopbackServer] = []
         if self.loopback:
             eb_server = LoopbackServer(self.eboekhouden).start()

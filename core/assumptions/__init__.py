@@ -1,0 +1,97 @@
+"""The assumptions register: every fact about the two databases pvsync relies on and a real
+administration may answer differently, checked read-only against the live services.
+
+    check_assumptions(config, perfectview, eboekhouden) -> [Finding]   (pvsync check, setup, runs)
+    refusal(findings, job)        -> why a job must not start, or ""
+    fingerprint(findings)         -> what the databases answered, as a short hash
+    remember_fingerprint(store, findings) / last_fingerprint(store)
+
+PerfectView keeps its fields, relation types, workflows and steps per database and their
+real labels are not public, so pvsync's defaults are assumptions; meeting a customer's
+database must name every mismatch with the lines that fix it, before anything is written.
+The README section "What pvsync assumes about your databases" lists the same register.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Callable, Iterable
+
+from core.assumptions import behaviours
+from core.assumptions import eboekhouden as eboekhouden_checks
+from core.assumptions import perfectview as perfectview_checks
+from core.assumptions.findings import MISSING, NOT_CHECKED, OK, UNVERIFIED, WARNING, Finding, Fix
+from core.secrets import scrub
+from core.soap.errors import ServiceError
+
+FINGERPRINT_CURSOR = "assumptions.fingerprint"
+
+__all__ = ["MISSING", "NOT_CHECKED", "OK", "UNVERIFIED", "WARNING", "Finding", "Fix", "check_assumptions",
+           "fingerprint", "jobs_switched_on", "last_fingerprint", "refusal", "remember_fingerprint"]
+
+
+def jobs_switched_on(config: Any) -> set[str]:
+    from core.engine.jobs import registered  # the engine imports this package; import when called
+
+    return {job.name for job in registered() if job.enabled(config)}
+
+
+def check_assumptions(config: Any, perfectview: Callable[[], Any], eboekhouden: Callable[[], Any], *,
+                      switched_on: Iterable[str] | None = None) -> list[Finding]:
+    """Every assumption, checked against the services the two callables return (a run's
+    RunServices.perfectview / .eboekhouden). A service that does not answer gives one
+    NOT_CHECKED finding instead of its checks; the other side is still checked."""
+    on = set(jobs_switched_on(config) if switched_on is None else switched_on)
+
+    def enabled(jobs: tuple[str, ...]) -> bool:
+        return bool(on.intersection(jobs))
+
+    findings: list[Finding] = []
+    for service, client, checks in (("PerfectView", perfectview, perfectview_checks.check),
+                                    ("e-Boekhouden", eboekhouden, eboekhouden_checks.check)):
+        try:
+            findings += checks(config, client(), enabled)
+        except ServiceError as error:
+            findings.append(Finding(f"{service.lower().replace('-', '')}.reachable", service,
+                                    f"{service} answers the reads the check needs", NOT_CHECKED,
+                                    scrub(f"{error}; its assumptions are checked once it answers")))
+    findings += [Finding(**{**f.__dict__, "needed": enabled(f.jobs)}) for f in behaviours.check()]
+    return findings
+
+
+def refusal(findings: Iterable[Finding], job: str) -> str:
+    """Why `job` must not start, in the words `pvsync check` uses; "" when nothing it needs is missing."""
+    blocking = [f for f in findings if f.blocks and job in f.jobs]
+    if not blocking:
+        return ""
+    reasons = "; ".join(f"{f.service}: {f.sentence()}" for f in blocking)
+    return (f"{job} did not start, nothing was written: {len(blocking)} thing(s) it needs "
+            f"{'is' if len(blocking) == 1 else 'are'} not in the databases as configured. {reasons}. "
+            "`pvsync check` lists every assumption with the lines to set")
+
+
+def complete(findings: Iterable[Finding]) -> bool:
+    return not any(f.status == NOT_CHECKED and f.key.endswith(".reachable") for f in findings)
+
+
+def fingerprint(findings: Iterable[Finding]) -> str:
+    """What the databases answered to each assumption, hashed: the same databases and config
+    give the same fingerprint; a field relabelled, a step renamed or a ledger recategorised
+    changes it."""
+    answers = sorted((f.key, f.status, f.found) for f in findings)
+    blob = json.dumps(answers, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def remember_fingerprint(store: Any, findings: list[Finding]) -> bool:
+    """Keep the fingerprint of a complete check (both services answered); True when kept."""
+    if not complete(findings):
+        return False
+    store.set_cursor(FINGERPRINT_CURSOR, fingerprint(findings))
+    return True
+
+
+def last_fingerprint(store: Any) -> str | None:
+    """The fingerprint of the last complete check, or None when there was none."""
+    return store.cursor(FINGERPRINT_CURSOR)
