@@ -31,18 +31,25 @@ __all__ = ["MISSING", "NOT_CHECKED", "OK", "UNVERIFIED", "WARNING", "Finding", "
            "fingerprint", "jobs_switched_on", "last_fingerprint", "refusal", "remember_fingerprint"]
 
 
-def jobs_switched_on(config: Any) -> set[str]:
-    from core.engine.jobs import registered  # the engine imports this package; import when called
+def jobs_switched_on(config: Any, jobs: Iterable[Any] | None = None) -> set[str]:
+    """The names of the jobs that are on, and of their parts that are ("relations.import")."""
+    if jobs is None:
+        from core.engine.jobs import registered  # the engine imports this package; import when called
 
-    return {job.name for job in registered() if job.enabled(config)}
+        jobs = registered()
+    on = {job.name for job in jobs if job.enabled(config)}
+    if "relations" in on and config.relations.import_from_eboekhouden:
+        on.add("relations.import")
+    return on
 
 
 def check_assumptions(config: Any, perfectview: Callable[[], Any], eboekhouden: Callable[[], Any], *,
-                      switched_on: Iterable[str] | None = None) -> list[Finding]:
+                      jobs: Iterable[Any] | None = None, required_only: bool = False) -> list[Finding]:
     """Every assumption, checked against the services the two callables return (a run's
     RunServices.perfectview / .eboekhouden). A service that does not answer gives one
-    NOT_CHECKED finding instead of its checks; the other side is still checked."""
-    on = set(jobs_switched_on(config) if switched_on is None else switched_on)
+    NOT_CHECKED finding instead of its checks; the other side is still checked.
+    `required_only`: only what can stop a job (the engine's check before a run's jobs)."""
+    on = jobs_switched_on(config, jobs)
 
     def enabled(jobs: tuple[str, ...]) -> bool:
         return bool(on.intersection(jobs))
@@ -51,12 +58,15 @@ def check_assumptions(config: Any, perfectview: Callable[[], Any], eboekhouden: 
     for service, client, checks in (("PerfectView", perfectview, perfectview_checks.check),
                                     ("e-Boekhouden", eboekhouden, eboekhouden_checks.check)):
         try:
-            findings += checks(config, client(), enabled)
+            if service == "e-Boekhouden" and required_only and not enabled(("invoices",)):
+                continue  # only the invoices job needs the ledgers: no session opened for nothing
+            findings += checks(config, client(), enabled, required_only=required_only)
         except ServiceError as error:
             findings.append(Finding(f"{service.lower().replace('-', '')}.reachable", service,
                                     f"{service} answers the reads the check needs", NOT_CHECKED,
                                     scrub(f"{error}; its assumptions are checked once it answers")))
-    findings += [Finding(**{**f.__dict__, "needed": enabled(f.jobs)}) for f in behaviours.check()]
+    if not required_only:
+        findings += [Finding(**{**f.__dict__, "needed": enabled(f.jobs)}) for f in behaviours.check()]
     return findings
 
 

@@ -19,7 +19,8 @@ REVENUE = "VW"
 BTW_COUNTRY = "NL"
 
 
-def check(config: Any, eb: Any, enabled: Callable[[tuple[str, ...]], bool]) -> list[Finding]:
+def check(config: Any, eb: Any, enabled: Callable[[tuple[str, ...]], bool], *,
+          required_only: bool = False) -> list[Finding]:
     ledgers = {ledger.code: ledger for ledger in eb.ledgers()}
     needed = enabled(("invoices",))
     found = [_debtors_ledger(config, ledgers), *_revenue_ledgers(config, ledgers), *_btw_codes(config)]

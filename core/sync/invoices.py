@@ -96,6 +96,9 @@ class InvoicesJob:
 
     name = "invoices"
     kind = KIND
+    # The engine checks the register (core.assumptions) first and does not start the job
+    # while something it needs is missing from the databases.
+    checks_assumptions = True
 
     def __init__(self, *, crash_at: Callable[[str], None] | None = None,
                  clock: Callable[[], datetime] = utc_now):

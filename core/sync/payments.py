@@ -136,6 +136,9 @@ class PaymentsJob:
 
     name = "payments"
     kind = KIND
+    # The engine checks the register (core.assumptions) first and does not start the job
+    # while something it needs is missing from the databases.
+    checks_assumptions = True
 
     def __init__(self, *, crash_at: Callable[[str], None] | None = None):
         self.crash_at = crash_at or (lambda point: None)
