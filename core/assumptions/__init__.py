@@ -44,11 +44,13 @@ def jobs_switched_on(config: Any, jobs: Iterable[Any] | None = None) -> set[str]
 
 
 def check_assumptions(config: Any, perfectview: Callable[[], Any], eboekhouden: Callable[[], Any], *,
-                      jobs: Iterable[Any] | None = None, required_only: bool = False) -> list[Finding]:
+                      jobs: Iterable[Any] | None = None, required_only: bool = False,
+                      store: Any = None) -> list[Finding]:
     """Every assumption, checked against the services the two callables return (a run's
     RunServices.perfectview / .eboekhouden). A service that does not answer gives one
     NOT_CHECKED finding instead of its checks; the other side is still checked.
-    `required_only`: only what can stop a job (the engine's check before a run's jobs)."""
+    `required_only`: only what can stop a job (the engine's check before a run's jobs), with
+    e-Boekhouden's ledgers from the `store`'s daily catalog snapshot where it answers them."""
     on = jobs_switched_on(config, jobs)
 
     def enabled(jobs: tuple[str, ...]) -> bool:
@@ -58,8 +60,9 @@ def check_assumptions(config: Any, perfectview: Callable[[], Any], eboekhouden: 
     for service, client, checks in (("PerfectView", perfectview, perfectview_checks.check),
                                     ("e-Boekhouden", eboekhouden, eboekhouden_checks.check)):
         try:
-            if service == "e-Boekhouden" and required_only and not enabled(("invoices",)):
-                continue  # only the invoices job needs the ledgers: no session opened for nothing
+            if service == "e-Boekhouden" and required_only:
+                findings += _ledgers_for_a_run(config, eboekhouden, enabled, store)
+                continue
             findings += checks(config, client(), enabled, required_only=required_only)
         except ServiceError as error:
             findings.append(Finding(f"{service.lower().replace('-', '')}.reachable", service,
@@ -68,6 +71,32 @@ def check_assumptions(config: Any, perfectview: Callable[[], Any], eboekhouden: 
     if not required_only:
         findings += [Finding(**{**f.__dict__, "needed": enabled(f.jobs)}) for f in behaviours.check()]
     return findings
+
+
+class _SnapshotLedgers:
+    def __init__(self, ledgers: tuple) -> None:
+        self._ledgers = list(ledgers)
+
+    def ledgers(self) -> list:
+        return self._ledgers
+
+
+def _ledgers_for_a_run(config: Any, eboekhouden: Callable[[], Any], enabled: Callable[[tuple[str, ...]], bool],
+                       store: Any) -> list[Finding]:
+    """The ledger checks before a run's jobs, at no extra call when it can be helped: the
+    invoices job reads the chart of accounts once a day (core.sync.catalog_snapshot), and that
+    copy answers as long as it agrees; only a copy that would refuse is confirmed live."""
+    if not enabled(("invoices",)):
+        return []  # only the invoices job needs the ledgers: no session opened for nothing
+    if store is not None:
+        from core.sync.catalog_snapshot import load_snapshot
+
+        snapshot = load_snapshot(store)
+        if snapshot is not None and snapshot.ledgers:
+            found = eboekhouden_checks.check(config, _SnapshotLedgers(snapshot.ledgers), enabled, required_only=True)
+            if not any(f.blocks for f in found):
+                return found
+    return eboekhouden_checks.check(config, eboekhouden(), enabled, required_only=True)
 
 
 def refusal(findings: Iterable[Finding], job: str) -> str:

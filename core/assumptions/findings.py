@@ -66,7 +66,8 @@ class Finding:
         return {"key": self.key, "service": self.service, "what": self.what, "status": self.status,
                 "needed": self.needed, "jobs": list(self.jobs), "detail": self.detail, "found": self.found,
                 "candidates": [fix.candidate for fix in self.fixes],
-                "config_lines": [list(fix.lines()) for fix in self.fixes]}
+                "config_lines": [list(fix.lines()) for fix in self.fixes],
+                "config_changes": [{"key": list(fix.key), "value": fix.value} for fix in self.fixes]}
 
 
 def _toml_key(name: str) -> str:

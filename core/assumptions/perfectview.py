@@ -82,15 +82,19 @@ def check(config: Any, pv: Any, enabled: Callable[[tuple[str, ...]], bool], *,
 
 def _fields(pv: Any, table: str, fields: list[PvField], jobs: tuple[str, ...]) -> list[Finding]:
     findings = []
+    matches = {attribute: next((f for f in fields if ref.matches(f.category, f.label, f.name)), None)
+               for attribute, ref in pv.tables[table].items()}
+    # A field that already holds another attribute is no candidate ("Factuurdatum" for the number).
+    free = [f for f in fields if f not in matches.values()]
     for attribute, ref in pv.tables[table].items():
-        match = next((f for f in fields if ref.matches(f.category, f.label, f.name)), None)
+        match = matches[attribute]
         key = f"perfectview.field.{table}.{attribute}"
         what = f"{TABLE_WORDS[table]} field for {attribute.replace('_', ' ')} ({ref})"
         if match is not None:
             findings.append(Finding(key, SERVICE, what, OK, found=f"{match} ({match.name})", jobs=jobs))
             continue
         optional = attribute in OPTIONAL.get(table, frozenset())
-        detail, fixes = _missing_field(table, attribute, ref, fields)
+        detail, fixes = _missing_field(table, attribute, ref, fields, free)
         if optional:
             detail += "; pvsync does without it (the invoice total check is off)"
         findings.append(Finding(key, SERVICE, what, WARNING if optional else MISSING, detail, fixes=fixes,
@@ -98,23 +102,25 @@ def _fields(pv: Any, table: str, fields: list[PvField], jobs: tuple[str, ...]) -
     return findings
 
 
-def _missing_field(table: str, attribute: str, ref: FieldRef, fields: list[PvField]) -> tuple[str, tuple[Fix, ...]]:
-    """'Organisation has no field Administratie / Debiteurnummer; fields in Administratie: ...'."""
+def _missing_field(table: str, attribute: str, ref: FieldRef, fields: list[PvField], free: list[PvField]
+                   ) -> tuple[str, tuple[Fix, ...]]:
+    """'Organisation has no field Administratie / Debiteurnummer; fields in Administratie: ...',
+    and the `free` fields (holding no other attribute) closest to it as candidates."""
     where = TABLE_WORDS[table]
     if ref.name:
-        names = nearest(ref.name, [f.name for f in fields])
+        names = nearest(ref.name, [f.name for f in free])
         return (f"{where} has no field with Name {ref.name}; nearest: {', '.join(names) or 'none'}",
                 tuple(Fix(name, ("perfectview", "fields", f"{table}.{attribute}"), name) for name in names))
     same_category = [f for f in fields if f.category.casefold() == ref.category.casefold()]
-    # The fields of the expected tab first, closest label first; then fields elsewhere whose
-    # label is close (a field kept on another tab).
+    # The free fields of the expected tab first, closest label first; then free fields elsewhere
+    # whose label is close (a field kept on another tab).
     in_category = nearest(ref.label, [f.label for f in same_category], limit=len(same_category))
-    close = [label for label in in_category if similar(ref.label, label)]
-    candidates = [f"{ref.category} / {label}" for label in close]
-    elsewhere = [str(f) for f in fields if f not in same_category and similar(ref.label, f.label)]
+    free_labels = nearest(ref.label, [f.label for f in same_category if f in free], limit=len(same_category))
+    candidates = [f"{ref.category} / {label}" for label in free_labels if similar(ref.label, label)]
+    elsewhere = [str(f) for f in free if f not in same_category and similar(ref.label, f.label)]
     candidates += nearest(str(ref), elsewhere)
-    # Nothing alike: every field of the tab is a candidate (a label may be quite another word).
-    candidates = (candidates or [f"{ref.category} / {label}" for label in in_category])[:6]
+    # Nothing alike: every free field of the tab is a candidate (a label may be quite another word).
+    candidates = (candidates or [f"{ref.category} / {label}" for label in free_labels])[:6]
     detail = f"{where} has no field {ref}"
     if same_category:
         detail += f"; fields in {ref.category}: {', '.join(in_category)}"

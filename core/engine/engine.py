@@ -324,7 +324,7 @@ class Engine:
             from core.assumptions import check_assumptions
 
             self._findings = check_assumptions(config, services.perfectview, services.eboekhouden,
-                                               jobs=self.jobs, required_only=True)
+                                               jobs=self.jobs, required_only=True, store=self.store)
         from core.assumptions import refusal
 
         return refusal(self._findings, job.name)
