@@ -201,6 +201,13 @@ class Catalog:
     def step_id(self, workflow: str, name: str) -> str:
         return _pick(self.workflow_steps(workflow), name, lambda s: s.name, f"step of workflow {workflow!r}").id
 
+    def is_step(self, workflow: str, step_name: str, configured: str) -> bool:
+        """Whether an invoice in step `step_name` is in the step the config names (by name or Id)."""
+        wanted = configured.strip().casefold()
+        if step_name.casefold() == wanted:
+            return True
+        return any(s.id == wanted and s.name == step_name for s in self.workflow_steps(workflow))
+
     def step_name(self, workflow: str, step_id: str) -> str:
         step = next((s for s in self.workflow_steps(workflow) if s.id == _guid(step_id)), None)
         return step.name if step else ""

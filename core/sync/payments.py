@@ -336,9 +336,9 @@ def mark_paid(ctx: RunContext, pv: Any, invoice: BookedInvoice, evidence: str, *
             crash_at("after_paid_step")
         except ServiceError as error:
             step = pv.invoice(invoice.activity_id).step
-            if step != config.paid_step:
+            if not pv.is_step(config.workflow, step, config.paid_step):
                 PaymentChecks(ctx.store).record_settled(invoice.activity_id, evidence, run_id=ctx.run_id)
-                if step == config.sent_step:
+                if pv.is_step(config.workflow, step, config.sent_step):
                     # From the right step and still refused: this database's ActivityFlow wants
                     # another transition Id than the one pvsync gave.
                     way_out = (f"the transition from {config.sent_step} to {config.paid_step} has an Id of its own "

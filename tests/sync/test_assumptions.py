@@ -132,3 +132,18 @@ def test_the_readme_lists_every_default_field_and_every_inferred_behaviour():
     assert set(ADDRESS_PARTS.values()) <= set(re.findall(r"\w+", section))
     bullets = section.split("inferred** (", 1)[1].split("\n\n", 1)[1].split("\n\n", 1)[0]
     assert bullets.count("\n- ") + bullets.startswith("- ") == len(BEHAVIOURS)
+
+
+def test_the_workflow_and_its_sent_step_may_be_given_by_their_id(tmp_path):
+    from core.config import update_config
+    from tests.sync.invoices_world import InvoiceWorld
+
+    with InvoiceWorld(tmp_path) as world:
+        flow = world.pv.workflow("Verkoopfactuur")
+        sent = world.pv.step_id("Verkoopfactuur", "Verstuurd")
+        update_config(world.world.config_path, {"invoices.workflow": flow.id, "invoices.sent_step": sent})
+        world.reload_config()
+        world.invoice(world.customer("D1"), "F-1", ("Werk", "1", "100.00", "BTW hoog 21%"))
+        report = world.sync()
+        assert report.outcome == "ok"
+        assert len(world.booked("F-1")) == 1
