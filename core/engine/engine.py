@@ -298,7 +298,13 @@ class Engine:
             return JobOutcome(job.name, "skipped", JobResult(summary="switched off in the config"))
         if should_stop():
             return JobOutcome(job.name, "interrupted", JobResult(complete=False, summary=NOT_STARTED))
-        refused = self._refusal(job, config, services)
+        try:
+            refused = self._refusal(job, config, services)
+        except Exception as exc:  # the check must never be why a job that could run does not
+            store.log("WARNING", "config", scrub(f"what {job.name} needs from the databases could not be checked "
+                                                 f"({type(exc).__name__}: {exc}); it runs and meets it itself"),
+                      run_id=run_id, subject=job.name)
+            refused = ""
         if refused:
             store.log("ERROR", "config", refused, run_id=run_id, subject=job.name)
             return JobOutcome(job.name, "failed", error=refused)
