@@ -323,7 +323,9 @@ def cmd_log(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from core.engine.services import check_services
+    from core.assumptions import check_assumptions, fingerprint, remember_fingerprint
+    from core.assumptions import report
+    from core.engine.services import RunServices, check_services
     from core.store import Store
 
     config = _load_config(_config_path(args))
@@ -332,9 +334,30 @@ def cmd_check(args: argparse.Namespace) -> int:
     # The calls count against the services' budgets, so they are metered like a run's.
     with Store.open(_state_dir(args)) as store:
         checks = check_services(config, meter=store)
+        findings = []
+        if all(check.ok for check in checks):
+            services = RunServices(config, store)
+            try:
+                findings = check_assumptions(config, services.perfectview, services.eboekhouden)
+            finally:
+                services.close()
+            remember_fingerprint(store, findings)
+    connected = all(check.ok for check in checks)
+    ok = connected and not any(finding.blocks for finding in findings)
+    if args.json:
+        result = {"services": [{"service": c.service, "ok": c.ok, "message": c.message} for c in checks],
+                  **report.as_json(findings, fingerprint(findings) if findings else "")}
+        print(scrub(json.dumps({**result, "ok": ok}, indent=2, ensure_ascii=False)))
+        return EXIT_OK if ok else EXIT_FAILED
     for check in checks:
         print(scrub(f"{check.service:<13} {'OK' if check.ok else 'FAILED':<7} {check.message}"))
-    return EXIT_OK if all(check.ok for check in checks) else EXIT_FAILED
+    if not connected:
+        print("The assumptions about the databases are checked once both connections work.")
+        return EXIT_FAILED
+    print("\nWhat pvsync assumes about your databases (README: the same list, with why):")
+    print(scrub("\n".join(report.lines(findings))))
+    print(scrub(report.summary(findings)))
+    return EXIT_OK if ok else EXIT_FAILED
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
@@ -449,7 +472,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.api and not eboekhouden:
         _err("pvsync simulate: --api is for eboekhouden only (PerfectView has one API)")
         return EXIT_FAILED
-    options = {"api": args.api or "soap"} if eboekhouden else {}
+    if args.variant != "standard" and (args.service != "perfectview" or args.seed != "empty"):
+        _err("pvsync simulate: --variant is for perfectview with --seed empty")
+        return EXIT_FAILED
+    options = {"api": args.api or "soap"} if eboekhouden else {"variant": args.variant}
     simulator = import_module("core.eboekhouden.simulated_service" if eboekhouden else f"core.{args.service}.simulator")
     simulator.serve(port=args.port, seed=args.seed, latency_ms=args.latency_ms, faults=args.faults,
                     state=str(args.state) if args.state else None, **options)
@@ -523,9 +549,14 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--lines", "-n", type=int, default=50, metavar="N",
                      help="without --since: the last N entries (default 50)")
 
-    _command(commands, parent, "check", cmd_check, "test both connections with the configured credentials",
-             "exit codes: 0 both services answer and accept the credentials; 1 otherwise.\n\n"
-             "example:\n  pvsync check")
+    check = _command(commands, parent, "check", cmd_check,
+                     "test both connections, then every assumption about the two databases (read-only)",
+                     "Per assumption: OK, or what is missing with the nearest names the database has and the\n"
+                     "config lines that would use them. A * marks what only switched-off jobs need.\n\n"
+                     "exit codes: 0 both services accept the credentials and nothing a switched-on job needs\n"
+                     "            is missing; 1 otherwise.\n\n"
+                     "examples:\n  pvsync check\n  pvsync check --json | jq '.assumptions[] | select(.status != \"ok\")'")
+    check.add_argument("--json", action="store_true", help="machine-readable output")
 
     config = _command(commands, parent, "config", None, "work with the config file",
                       "example:\n  pvsync config check")
@@ -579,6 +610,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--faults", default="", metavar="SPEC",
                           help="fault rates per call, e.g. lost=0.05,http500=0.02 (or all=0.1)")
     simulate.add_argument("--state", type=Path, metavar="FILE", help="keep the simulated data in this file")
+    simulate.add_argument("--variant", choices=["standard", "custom"], default="standard",
+                          help="perfectview only: 'custom' is a database whose labels, relation types, workflow and "
+                               "steps differ from pvsync's defaults (starts empty: use --seed empty)")
     return parser
 
 

@@ -1,5 +1,6 @@
 """"Test the connection" on the setup screen: the form's values, checked by the real config loader,
-then one call to the service. Runs in a worker thread.
+then one call to the service; and "Check the databases": `pvsync check`'s register against
+the saved config. Both run in a worker thread.
 
 The form is written to a private temporary config and read back with an empty
 environment, so the loader judges exactly what was typed (formats of GUIDs and codes)
@@ -37,3 +38,23 @@ def check_connection(section: str, values: Mapping[str, object]) -> tuple[bool, 
     check = services.check_eboekhouden if section == "eboekhouden" else services.check_perfectview
     result = check(config)
     return result.ok, scrub(f"{name}: {result.message}")
+
+
+def check_databases(config_path: Path) -> tuple[str, list]:
+    """("", the register's findings) for the saved config, or (why it could not run, [])."""
+    from core.assumptions import check_assumptions
+    from core.config import ConfigError, load_config
+    from core.engine.services import RunServices, check_services
+
+    try:
+        config = load_config(config_path)
+    except ConfigError as error:
+        return "the config is not complete yet: " + "; ".join(f"{p.key}: {p.message}" for p in error.problems), []
+    failed = [check for check in check_services(config) if not check.ok]
+    if failed:
+        return scrub("; ".join(f"{check.service}: {check.message}" for check in failed)), []
+    services = RunServices(config, None)
+    try:
+        return "", check_assumptions(config, services.perfectview, services.eboekhouden)
+    finally:
+        services.close()

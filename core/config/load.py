@@ -25,7 +25,7 @@ from core.config.problems import ConfigError, ConfigProblem, Invalid
 from core.config.secret_sources import (ENVIRONMENT, SecretProblem, env_name, file_key, find_secret,
                                         group_or_others_can_read, how_to_give)
 from core.config.settings import (EBOEKHOUDEN_APIS, EBOEKHOUDEN_URLS, Config, ConsoleSettings, DocumentSettings,
-                                  EboekhoudenSettings, SecretOption, Table, VatSettings)
+                                  EboekhoudenSettings, FieldNameSettings, SecretOption, Table, VatSettings)
 from core.model import VatRule
 from core.secrets import Secret, scrub
 
@@ -151,6 +151,8 @@ class _Reader:
                     values[f.name] = self.vat(sub, key)
                 elif parse.settings is ConsoleSettings:
                     values[f.name] = self.console(sub, key)
+                elif parse.settings is FieldNameSettings:
+                    values[f.name] = self.field_names(sub, key)
                 else:
                     values[f.name] = self.section(parse.settings, sub, key)
             elif f.name in raw:
@@ -316,6 +318,30 @@ class _Reader:
             if len(parsed) == len(_VAT_RULE_KEYS):
                 rules[name] = VatRule(perfectview_vat=name, **parsed)
         return rules
+
+    # ------------------------------------------------------------------ PerfectView field names
+
+    def field_names(self, raw: dict[str, Any], path: KeyPath) -> FieldNameSettings:
+        """The shape only: a known attribute, and a value that names a field. Whether the
+        database has that field is for `pvsync check`."""
+        from core.perfectview.fields import field_reference, known_attributes
+
+        names: dict[str, str] = {}
+        known = known_attributes()
+        for attribute, value in raw.items():
+            key = path + (attribute,)
+            if attribute not in known:
+                near = v.closest(attribute, known)
+                self.problem(key, f"{attribute} is not an attribute pvsync reads from PerfectView",
+                             f"did you mean {near}?" if near else f"known: {', '.join(known)}")
+                continue
+            try:
+                names[attribute] = str(field_reference(value))
+            except ValueError:
+                self.problem(key, f"is {v.kind_of(value)}, expected a field",
+                             f'write it like "{attribute}" = "Administratie / Debiteurnummer" (category / label) '
+                             f'or "{attribute}" = "ORG_debtornumber" (the field\'s Name)')
+        return FieldNameSettings(names=MappingProxyType(names))
 
     # ------------------------------------------------------------------ console keys
 

@@ -89,6 +89,16 @@ class EboekhoudenSettings:
 
 
 @dataclass(frozen=True)
+class FieldNameSettings:
+    """[perfectview.fields]: which field of this PerfectView database holds an attribute, where
+    its label differs from pvsync's default (core.perfectview.fields). Key: `attribute` or
+    `table.attribute`; value: "Category / Label" or a field's Name. Read by the loader's own
+    reader (its keys are data, not field names); `pvsync check` says which fields exist."""
+
+    names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
 class PerfectViewSettings:
     url: str = option(PERFECTVIEW_URL, v.https_url(example=PERFECTVIEW_URL))
     api_key: Secret = secret(GUID_FORMAT)
@@ -99,13 +109,18 @@ class PerfectViewSettings:
     ca_file: Path | None = option(None, v.ca_file())
     # PerfectView counts calls per day; None: pvsync sets no limit of its own (0 in the file).
     daily_call_limit: int | None = option(None, v.limit(10_000_000, example=5000))
+    # The relationship type linking the own organisation to a customer; it carries the relatiebeheerder.
+    customer_relationship_type: str = option("Relatie", v.text(required=True, max_length=100,
+                                                                example='"Relatie"'))
+    fields: FieldNameSettings = table(FieldNameSettings)
 
 
 @dataclass(frozen=True)
 class RelationSettings:
     import_from_eboekhouden: bool = option(False, v.boolean())
     export_to_eboekhouden: bool = option(True, v.boolean())
-    import_relation_type: str = option("Klant", v.choice(RELATION_TYPES))
+    # Any relation type of the database (pvsync check says which exist); the defaults' four are RELATION_TYPES.
+    import_relation_type: str = option("Klant", v.text(required=True, max_length=100, example='"Klant"'))
     account_manager: str = option("", v.text(max_length=100, example='"Jan de Vries"'))
     person_name_format: str = option("Voornaam Achternaam", v.choice(PERSON_NAME_FORMATS))
     customers: str = option("with_sales", v.choice(CUSTOMER_SELECTIONS))
@@ -135,6 +150,8 @@ class InvoiceSettings:
     workflow: str = option("Verkoopfactuur", v.text(required=True, example='"Verkoopfactuur"'))
     sent_step: str = option("Verstuurd", v.text(required=True, example='"Verstuurd"'))
     paid_step: str = option("Betaald", v.text(required=True, example='"Betaald"'))
+    # The Id of the transition to paid_step, for a database whose ActivityFlow wants one; "": the step's Id.
+    paid_transition: str = option("", v.guid(example='"3f2b9c1e-0000-4000-8000-000000000000"'))
     debtors_ledger: str = option("1300", v.ledger_code(example="1300"))
     description_template: str = option("Factuur {invoice_number} {relation_name}",
                                        v.template(DESCRIPTION_PLACEHOLDERS,

@@ -101,6 +101,22 @@ def rest_source() -> Parser:
     return parse
 
 
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def guid(*, example: str) -> Parser:
+    """A GUID (an Id PerfectView shows), or "" for none."""
+    def parse(value: Any, ctx: ParseContext) -> str:
+        _want(value, (str,), "an Id in quotes", example)
+        value = value.strip().lower()
+        if value and not _GUID.fullmatch(value):
+            raise Invalid("is not an Id of the form 8-4-4-4-12 hexadecimal characters",
+                          f'copy the Id from PerfectView, for example {example}, or write "" for none')
+        return value
+
+    return parse
+
+
 def choice(options: Sequence[str]) -> Parser:
     listed = ", ".join(f'"{option}"' for option in options)
 

@@ -43,6 +43,12 @@ def update_config(path: Path, changes: Mapping[str, object]) -> None:
     _edit(path, {tuple(key.split(".")): value for key, value in changes.items()})
 
 
+def update_config_paths(path: Path, changes: Mapping[tuple[str, ...], object]) -> None:
+    """update_config with each key as a path of TOML keys, for keys that hold dots
+    ([perfectview.fields] "organisation.debtor_number", a VAT code "BTW 0.0%")."""
+    _edit(Path(path), changes)
+
+
 def set_vat_rule(path: Path, country: str, perfectview_vat: str, btw_code: str, ledger: str) -> None:
     """Map one PerfectView VAT code (by its description) for `country`, as the console's VAT editor saves it."""
     path = Path(path)

@@ -50,6 +50,8 @@ class SimulatedWorld:
     settings: dict[str, Any] = field(default_factory=dict)  # dotted config keys -> values
     # Which e-Boekhouden API pvsync talks to; the simulated service serves both on one administration.
     eboekhouden_api: Literal["rest", "soap"] = "soap"
+    # "custom": a PerfectView database whose names differ from pvsync's defaults (sim_database.LAYOUTS).
+    perfectview_variant: str = "standard"
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
@@ -63,7 +65,8 @@ class SimulatedWorld:
             state_file=self.root / "eboekhouden.json" if self.persist else None)
         self.eboekhouden = self.eboekhouden_service.soap
         self.perfectview = PerfectViewSimulator(self.perfectview_knobs, seed_data=self.seed,
-                                                state_file=self.root / "perfectview.json" if self.persist else None)
+                                                state_file=self.root / "perfectview.json" if self.persist else None,
+                                                variant=self.perfectview_variant)
         self._servers: list[LoopbackServer] = []
         if self.loopback:
             eb_server = LoopbackServer(self.eboekhouden_service).start()

@@ -98,6 +98,7 @@ class Engine:
         self.lock = EngineLock(self.state_dir)
         self.store: Store | None = None
         self.config: Any = None
+        self._findings: list | None = None  # core.assumptions' answers for the current run
         self.config_hash = ""
         self.busy: EngineBusy | None = None
         self._stop = threading.Event()
@@ -243,6 +244,7 @@ class Engine:
 
         outcomes: list[JobOutcome] = []
         services = self.make_services(config, store)
+        self._findings = None  # the register's answers, read once a run by the first job that needs them
         if isinstance(services, RunServices):
             services.run_id = run_id
         try:
@@ -296,6 +298,16 @@ class Engine:
             return JobOutcome(job.name, "skipped", JobResult(summary="switched off in the config"))
         if should_stop():
             return JobOutcome(job.name, "interrupted", JobResult(complete=False, summary=NOT_STARTED))
+        try:
+            refused = self._refusal(job, config, services)
+        except Exception as exc:  # the check must never be why a job that could run does not
+            store.log("WARNING", "config", scrub(f"what {job.name} needs from the databases could not be checked "
+                                                 f"({type(exc).__name__}: {exc}); it runs and meets it itself"),
+                      run_id=run_id, subject=job.name)
+            refused = ""
+        if refused:
+            store.log("ERROR", "config", refused, run_id=run_id, subject=job.name)
+            return JobOutcome(job.name, "failed", error=refused)
         ctx = RunContext(store=store, config=config, run_id=run_id, job=job.name, dry_run=dry_run, force=force,
                          should_stop=should_stop, report_progress=self._report_progress, services=services)
         started = time.monotonic()
@@ -308,6 +320,20 @@ class Engine:
             return JobOutcome(job.name, "failed", error=error, seconds=time.monotonic() - started)
         status = "interrupted" if not result.complete else "partial" if result.failures else "ok"
         return JobOutcome(job.name, status, result, seconds=time.monotonic() - started)
+
+    def _refusal(self, job: Job, config: Any, services: RunServices) -> str:
+        """Why `job` must not start (a required assumption failed), or "". Read-only; a service
+        that does not answer leaves the job to meet that itself, as it always has."""
+        if not getattr(job, "checks_assumptions", False):
+            return ""
+        if self._findings is None:
+            from core.assumptions import check_assumptions
+
+            self._findings = check_assumptions(config, services.perfectview, services.eboekhouden,
+                                               jobs=self.jobs, required_only=True, store=self.store)
+        from core.assumptions import refusal
+
+        return refusal(self._findings, job.name)
 
     def _report_progress(self, phase: str, values: dict[str, Any]) -> None:
         self._progress[phase] = values

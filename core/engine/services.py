@@ -78,7 +78,8 @@ def perfectview_client(config: Any, meter: CallMeter | None = None, *, retry: Re
     return PerfectViewClient(pv.url, pv.api_key, pv.database_id, pv.user_id,
                              timeouts=Timeouts(connect=pv.connect_timeout, read=pv.read_timeout),
                              ca_file=pv.ca_file, meter=meter, retry=retry, http=http,
-                             pages_at_once=config.engine.concurrency)
+                             pages_at_once=config.engine.concurrency, field_names=pv.fields.names,
+                             customer_relationship_type=pv.customer_relationship_type)
 
 
 class DailyLimitMeter:

@@ -101,9 +101,11 @@ def _guid(value: Any) -> str:
 
 
 def _pick(things: list, name: str, key: Callable[[Any], str], kind: str):
+    """The thing called `name`, or whose Id is `name` (a name that two things share in a
+    database is then still reachable)."""
     wanted = name.strip().casefold()
     for thing in things:
-        if key(thing).strip().casefold() == wanted:
+        if key(thing).strip().casefold() == wanted or getattr(thing, "id", None) == wanted:
             return thing
     raise NotInDatabase(kind, name, [key(t) for t in things])
 
@@ -198,6 +200,13 @@ class Catalog:
 
     def step_id(self, workflow: str, name: str) -> str:
         return _pick(self.workflow_steps(workflow), name, lambda s: s.name, f"step of workflow {workflow!r}").id
+
+    def is_step(self, workflow: str, step_name: str, configured: str) -> bool:
+        """Whether an invoice in step `step_name` is in the step the config names (by name or Id)."""
+        wanted = configured.strip().casefold()
+        if step_name.casefold() == wanted:
+            return True
+        return any(s.id == wanted and s.name == step_name for s in self.workflow_steps(workflow))
 
     def step_name(self, workflow: str, step_id: str) -> str:
         step = next((s for s in self.workflow_steps(workflow) if s.id == _guid(step_id)), None)

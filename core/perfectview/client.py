@@ -52,7 +52,8 @@ class PerfectViewClient(Catalog):
                  http: httpx.Client | None = None, timeouts: Timeouts = Timeouts(),
                  ca_file: str | Path | None = None, meter: CallMeter | None = None, page_size: int = 100,
                  retry: RetryPolicy = RetryPolicy(), field_names: Mapping[str, object] | None = None,
-                 soap12: bool = False, pages_at_once: int = 1):
+                 soap12: bool = False, pages_at_once: int = 1,
+                 customer_relationship_type: str = CUSTOMER_RELATIONSHIP_TYPE):
         super().__init__()
         for secret in (api_key, database_id, user_id):
             if not isinstance(secret, Secret):
@@ -61,6 +62,8 @@ class PerfectViewClient(Catalog):
             raise ValueError("page_size must be at least 1")
         self._api_key, self._database_id, self._user_id = api_key, database_id, user_id
         self.tables = field_tables(field_names)
+        # The relationship type linking the own organisation to a customer (carries the relatiebeheerder).
+        self.customer_relationship_type = customer_relationship_type
         self.page_size = page_size
         self.pages_at_once = max(1, pages_at_once)
         self._owns_http = http is None
@@ -165,10 +168,10 @@ class PerfectViewClient(Catalog):
             self.tables[table], self.relation_fields(kind), f"{kind.value} fields"))
 
     def relationship_field_map(self) -> dict[str, PvField]:
-        type_id = self.relationship_type_id(CUSTOMER_RELATIONSHIP_TYPE)
+        type_id = self.relationship_type_id(self.customer_relationship_type)
         return self._cached(("map", "relationship"), lambda: resolve_fields(
             self.tables["relationship"], self.entity_type_fields(type_id),
-            f"{CUSTOMER_RELATIONSHIP_TYPE} relationship fields"))
+            f"{self.customer_relationship_type} relationship fields"))
 
     def invoice_field_map(self, workflow: str = DEFAULT_WORKFLOW) -> dict[str, PvField]:
         return self._cached(("map", "invoice", workflow.casefold()), lambda: resolve_fields(
@@ -242,7 +245,7 @@ class PerfectViewClient(Catalog):
             link_values.append({"Id": field.id, "Value": self._user(account_manager)})
         result = self._write("RelationCreate", record=_describe(rel), parentRelationId=ROOT_RELATION_ID,
                              relationEntityTypeId=type_id, relationFieldValues=_field_list(values),
-                             relationshipEntityTypeId=self.relationship_type_id(CUSTOMER_RELATIONSHIP_TYPE),
+                             relationshipEntityTypeId=self.relationship_type_id(self.customer_relationship_type),
                              relationshipFieldValues=_field_list(link_values))
         return str(result.Relation.Id).lower()
 
@@ -351,11 +354,17 @@ class PerfectViewClient(Catalog):
         self._write("ActivityUpdate", record=activity_id, activityId=activity_id,
                     fieldValues=_field_list([{"Id": fields[a].id, "Value": v} for a, v in values.items()]))
 
-    def move_to_step(self, activity_id: str, step_name: str, workflow: str = DEFAULT_WORKFLOW) -> None:
+    def move_to_step(self, activity_id: str, step_name: str, workflow: str = DEFAULT_WORKFLOW, *,
+                     transition_id: str = "") -> None:
         """ActivityFlow to `step_name`; the service refuses a transition the workflow lacks.
-        The flow is done as the API user (userId nil) and leaves the queue as it is."""
+
+        PerfectView's transitionId is taken to be the Id of the step moved to [inferred]; a
+        database that wants the transition's own Id gets it as `transition_id`
+        (`invoices.paid_transition`). The flow is done as the API user (userId nil) and
+        leaves the queue as it is."""
         self._write("ActivityFlow", record=activity_id, activityId=activity_id,
-                    transitionId=self.step_id(workflow, step_name), userId=NIL_GUID, queueId=NIL_GUID)
+                    transitionId=transition_id or self.step_id(workflow, step_name), userId=NIL_GUID,
+                    queueId=NIL_GUID)
 
     def add_activity_note(self, activity_id: str, text: str) -> None:
         self._write("ActivityAddNote", record=activity_id, activityId=activity_id, text=text)

@@ -136,7 +136,14 @@ def field_tables(overrides: Mapping[str, object] | None = None) -> dict[str, dic
     return tables
 
 
-def _ref(key: str, value: object) -> FieldRef:
+def known_attributes() -> list[str]:
+    """Every key `field_names` takes: each attribute, and each `table.attribute`."""
+    plain = {attribute for table in TABLES.values() for attribute in table}
+    return sorted(plain | {f"{name}.{attribute}" for name, table in TABLES.items() for attribute in table})
+
+
+def field_reference(value: object) -> FieldRef:
+    """A [category, label] pair, a "Category / Label" string or a field Name, as a FieldRef."""
     if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, str) for v in value):
         return FieldRef(value[0].strip(), value[1].strip())
     if isinstance(value, str) and " / " in value:
@@ -144,4 +151,11 @@ def _ref(key: str, value: object) -> FieldRef:
         return FieldRef(category.strip(), label.strip())
     if isinstance(value, str) and value.strip():
         return FieldRef(name=value.strip())
-    raise ValueError(f"field_names.{key}: give [category, label], \"Category / Label\" or a field Name, not {value!r}")
+    raise ValueError("give [category, label], \"Category / Label\" or a field Name")
+
+
+def _ref(key: str, value: object) -> FieldRef:
+    try:
+        return field_reference(value)
+    except ValueError as error:
+        raise ValueError(f"field_names.{key}: {error}, not {value!r}") from None

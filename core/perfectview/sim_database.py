@@ -9,6 +9,7 @@ Relations and invoices are *not* made here: they go in through the API (demo.pop
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 ROOT_ID = "10000000-0000-0000-0000-000000000000"
@@ -93,6 +94,45 @@ WORKFLOWS = {
                 [("Concept", "Verstuurd"), ("Verstuurd", "Geaccepteerd"), ("Verstuurd", "Afgewezen")]),
 }
 
+
+@dataclass(frozen=True)
+class Layout:
+    """What a database is configured with: the parts a real database may name differently.
+
+    "standard" is what pvsync's defaults expect. "custom" is a second database set up by
+    another administrator: other labels on the fields pvsync uses (the technical Names stay,
+    as PerfectView keeps them), other relation types, another name for the customer
+    relationship, an invoice workflow called "Factuur" with other step names, and an
+    ActivityFlow that wants the Id of a transition rather than of the step it leads to.
+    """
+
+    relation_types: tuple[str, ...] = ("Klant", "Prospect", "Suspect", "Te beoordelen")
+    customer_relationship: str = "Relatie"
+    invoice_workflow: str = "Verkoopfactuur"
+    invoice_steps: dict[str, str] = field(default_factory=dict)  # default step name -> this database's
+    relabel: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # (scope, Name) -> (cat, label)
+    transition_ids: bool = False  # ActivityFlow takes a transition's own Id
+
+
+CUSTOM = Layout(
+    relation_types=("Debiteur", "Prospect", "Lead", "Nieuw"),
+    customer_relationship="Klantrelatie",
+    invoice_workflow="Factuur",
+    invoice_steps={"Concept": "Nieuw", "Verstuurd": "Verzonden", "Betaald": "Voldaan"},
+    relabel={("Organisation", "ORG_debtornumber"): ("Administratie", "Debiteurnr."),
+             ("Organisation", "COM_email"): ("Communicatie", "E-mail"),
+             ("Person", "PER_debtornumber"): ("Financieel", "Debiteurnr."),
+             ("Relationship", "CON_accountmanager"): ("Algemeen", "Accountmanager"),
+             ("invoice", "INV_number"): ("Factuurgegevens", "Factuurnr."),
+             ("invoice", "INV_booked"): ("Boekhouding", "Geboekt")},
+    transition_ids=True,
+)
+LAYOUTS = {"standard": Layout(), "custom": CUSTOM}
+# Labels the custom database also has nearby, so a check has near misses to offer.
+CUSTOM_EXTRA = {"Organisation": [("Administratie", "Crediteurnr.", "ORG_creditornumber", "TextBox", "String", 15,
+                                  False)]}
+
+
 USERS = [("Sanne de Vries", "SdV"), ("Joost Bakker", "JB"), ("Fatima el Amrani", "FeA")]
 
 VAT_CODES = [(21, "BTW hoog 21%"), (9, "BTW laag 9%"), (0, "BTW 0%"), (0, "BTW verlegd"), (0, "BTW EU 0%")]
@@ -110,11 +150,15 @@ COUNTRIES = [("NL", "Nederland", True), ("BE", "België", True), ("DE", "Duitsla
              ("US", "Verenigde Staten", False), ("CH", "Zwitserland", False), ("NO", "Noorwegen", False)]
 
 
-def build(new_id: Callable[[], str], credentials: dict[str, str], now: str) -> dict[str, Any]:
-    """A configured, empty database (plus the own organisation and its employees)."""
+def build(new_id: Callable[[], str], credentials: dict[str, str], now: str, variant: str = "standard"
+          ) -> dict[str, Any]:
+    """A configured, empty database (plus the own organisation and its employees), laid out
+    as the `variant` (a key of LAYOUTS) says."""
+    layout = LAYOUTS[variant]
     db: dict[str, Any] = {"credentials": credentials, "entity_types": [], "fields": [], "users": [],
                           "workflows": [], "relations": {}, "relationships": {}, "activities": {}, "lines": {},
-                          "notes": {}, "attachments": {}, "calls_per_day": {}, "next_number": 1001}
+                          "notes": {}, "attachments": {}, "calls_per_day": {}, "next_number": 1001,
+                          "variant": variant}
 
     def entity_type(singular: str, plural: str, base: str, relation: str = "NotApplicable") -> str:
         type_id = new_id()
@@ -123,40 +167,47 @@ def build(new_id: Callable[[], str], credentials: dict[str, str], now: str) -> d
                                    "DescriptionPlural": plural})
         return type_id
 
-    def add_fields(scope: str, rows: list[tuple]) -> None:
+    def add_fields(scope: str, rows: list[tuple], relabel_as: str = "") -> None:
         categories: dict[str, int] = {}
         for index, (category, label, name, control, kind, length, required) in enumerate(rows):
+            category, label = layout.relabel.get((relabel_as or scope, name), (category, label))
             categories.setdefault(category, len(categories))
             db["fields"].append({
                 "scope": scope, "Id": new_id(), "Label": label, "Name": name, "SortIndex": index,
                 "CategoryName": category, "CategorySortIndex": categories[category], "HideAtEntryForm": False,
                 "UserFriendlyName": f"{category} - {label}", "IsReadOnly": False, "Description": "",
                 "Control": control, "Type": kind, "Length": length,
-                "ComboboxValues": {"Land": "Countries", "Relatiebeheerder": "Users",
-                                   "Geslacht": "Enumeration"}.get(label, "None"),
-                "ExtraInfo": "Man;Vrouw;Onbekend" if label == "Geslacht" else "", "IsRequired": required})
+                "ComboboxValues": "Countries" if name.endswith("_country") else
+                {"CON_accountmanager": "Users", "PER_gender": "Enumeration"}.get(name, "None"),
+                "ExtraInfo": "Man;Vrouw;Onbekend" if name == "PER_gender" else "", "IsRequired": required})
 
-    for name, plural in (("Klant", "Klanten"), ("Prospect", "Prospects"), ("Suspect", "Suspects"),
-                         ("Te beoordelen", "Te beoordelen")):
-        entity_type(name, plural, "Relation", "Organisation")
+    for name in layout.relation_types:
+        entity_type(name, name if name.endswith("en") else f"{name}s", "Relation", "Organisation")
     own_type = entity_type("Eigen organisatie", "Eigen organisatie", "Relation", "Organisation")
     person_type = entity_type("Persoon", "Personen", "Relation", "Person")
-    entity_type("Relatie", "Relaties", "Relationship")  # own organisation -> customer
+    entity_type(layout.customer_relationship, f"{layout.customer_relationship}s", "Relationship")
     employee_link = entity_type("Medewerker", "Medewerkers", "Relationship")
     entity_type("Contactpersoon", "Contactpersonen", "Relationship")
-    add_fields("Organisation", ORGANISATION_FIELDS)
+    add_fields("Organisation", ORGANISATION_FIELDS + (CUSTOM_EXTRA["Organisation"] if layout.relabel else []))
     add_fields("Person", PERSON_FIELDS)
     add_fields("Relationship", RELATIONSHIP_FIELDS)
 
     for name, (steps, transitions) in WORKFLOWS.items():
+        is_invoice = name == "Verkoopfactuur"
+        renamed = layout.invoice_steps if is_invoice else {}
+        steps = [renamed.get(step, step) for step in steps]
+        transitions = [(renamed.get(a, a), renamed.get(b, b)) for a, b in transitions]
+        name = layout.invoice_workflow if is_invoice else name
         activity_type = entity_type(name, name, "Activity")
-        add_fields(activity_type, INVOICE_FIELDS if name == "Verkoopfactuur" else QUOTATION_FIELDS)
+        add_fields(activity_type, INVOICE_FIELDS if is_invoice else QUOTATION_FIELDS, "invoice" if is_invoice else "")
         step_rows = [{"Id": new_id(), "Name": step, "Code": step[:3].upper(),
                       "Type": "Start" if i == 0 else "End" if i == len(steps) - 1 else "Intermediate"}
                      for i, step in enumerate(steps)]
         by_name = {s["Name"]: s["Id"] for s in step_rows}
+        # [from step, to step] or, where ActivityFlow takes a transition's own Id, [from, to, Id].
         db["workflows"].append({"Id": new_id(), "Name": name, "EntityTypeId": activity_type, "steps": step_rows,
-                                "transitions": [[by_name[a], by_name[b]] for a, b in transitions]})
+                                "transitions": [[by_name[a], by_name[b]] + ([new_id()] if layout.transition_ids
+                                                                            else []) for a, b in transitions]})
 
     db["countries"] = [{"Id": new_id(), "Code": code, "Name": name, "IsEuMember": eu} for code, name, eu in COUNTRIES]
     db["vats"] = [{"Id": new_id(), "Percentage": pct, "Description": text} for pct, text in VAT_CODES]

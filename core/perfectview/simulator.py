@@ -11,7 +11,8 @@ transitions, and a daily call counter answers ApiGetCalls.
 Where the public record is silent, the simulator settles it one way and the client relies
 on no more than that: a search with no field values matches every record of the type
 (contains-match otherwise, as the service's search is not strict); ActivityFlow's
-transitionId is the Id of the step to move to; relationId nil in
+transitionId is the Id of the step to move to (in the "custom" variant database: the
+transition's own Id); relationId nil in
 RelationGetActivitiesModified_V2 means all relations; the relatiebeheerder is the
 relationship field "Relatiebeheerder" (a user Id), surfaced as AccountManagerId; a refused
 call is not counted, every admitted one is.
@@ -98,7 +99,7 @@ class PerfectViewSimulator(SoapSimulator):
 
     def __init__(self, knobs: Knobs | None = None, state_file=None,
                  seed_data: Literal["demo", "empty"] = "demo", page_size_cap: int = 250,
-                 credentials: SimCredentials | Mapping[str, str] | None = None):
+                 credentials: SimCredentials | Mapping[str, str] | None = None, variant: str = "standard"):
         super().__init__(knobs, state_file)
         self.schema = _schema()
         self.page_size_cap = page_size_cap
@@ -108,8 +109,14 @@ class PerfectViewSimulator(SoapSimulator):
             if isinstance(credentials, Mapping):
                 credentials = SimCredentials(**credentials)
             credentials = credentials or SimCredentials(self._new_id(), self._new_id(), self._new_id())
-            self.db = sim_database.build(self._new_id, asdict(credentials), self._stamp())
+            if variant not in sim_database.LAYOUTS:
+                raise ValueError(f"no PerfectView database variant {variant!r}; "
+                                 f"choose from {', '.join(sim_database.LAYOUTS)}")
+            self.db = sim_database.build(self._new_id, asdict(credentials), self._stamp(), variant)
             if seed_data == "demo":
+                if variant != "standard":
+                    # The demo fills a database by pvsync's default names, which this one lacks.
+                    raise ValueError(f"the {variant!r} database starts empty: use seed 'empty' with it")
                 self._seed_demo()
             self.save_state()
         self.credentials = SimCredentials(**self.db["credentials"])
@@ -155,6 +162,14 @@ class PerfectViewSimulator(SoapSimulator):
 
     def notes(self, parent_id: str) -> list[str]:
         return [n["Text"] for n in self.db["notes"].get(parent_id.lower(), [])]
+
+    def transition_id(self, workflow: str, from_step: str, to_step: str) -> str:
+        """The Id of a transition, as an administrator reads it in PerfectView's workflow
+        settings (the API has no call that lists transitions)."""
+        flow = next(w for w in self.db["workflows"] if w["Name"] == workflow)
+        steps = {s["Name"]: s["Id"] for s in flow["steps"]}
+        found = next(t for t in flow["transitions"] if t[:2] == [steps[from_step], steps[to_step]])
+        return found[2] if len(found) == 3 else found[1]
 
     def calls_today(self) -> int:
         return self.db["calls_per_day"].get(self.now().date().isoformat(), 0)
@@ -648,12 +663,20 @@ class PerfectViewSimulator(SoapSimulator):
         act = self._activity_rec(args["activityId"])
         flow = self._workflow(act["WorkflowId"])
         current = self._step(flow, act["WorkflowStepId"])
-        target = next((s for s in flow["steps"] if s["Id"] == args["transitionId"]), None)
+        wanted = args["transitionId"]
+        # A transition is [from, to] (transitionId: the step moved to) or [from, to, Id]
+        # (transitionId: the transition's own Id), as the database is set up.
+        by_own_id = any(len(t) == 3 for t in flow["transitions"])
+        if by_own_id:
+            found = next((t for t in flow["transitions"] if t[2] == wanted), None)
+            target = self._step(flow, found[1]) if found else None
+        else:
+            target = next((s for s in flow["steps"] if s["Id"] == wanted), None)
         if target is None:
-            raise Refused("WorkflowStepNotFound", f"Transition {args['transitionId']} does not exist in workflow "
+            raise Refused("WorkflowStepNotFound", f"Transition {wanted} does not exist in workflow "
                                                   f"'{flow['Name']}'.")
-        if [current["Id"], target["Id"]] not in flow["transitions"]:
-            allowed = [self._step(flow, b)["Name"] for a, b in flow["transitions"] if a == current["Id"]]
+        if [current["Id"], target["Id"]] not in [t[:2] for t in flow["transitions"]]:
+            allowed = [self._step(flow, t[1])["Name"] for t in flow["transitions"] if t[0] == current["Id"]]
             raise Refused("TransitionNotAllowed", f"Workflow '{flow['Name']}' has no transition from "
                                                   f"'{current['Name']}' to '{target['Name']}'. From "
                                                   f"'{current['Name']}' it allows: {', '.join(allowed) or 'none'}.")
@@ -759,13 +782,13 @@ class PerfectViewSimulator(SoapSimulator):
 
 
 def serve(port: int, seed: Literal["demo", "empty"] = "demo", latency_ms: float = 0.0, faults: str = "",
-          state: str | None = None, *, random_seed: int | None = None) -> None:
+          state: str | None = None, *, random_seed: int | None = None, variant: str = "standard") -> None:
     """Run the simulator on 127.0.0.1:`port` until SIGINT/SIGTERM, after printing one JSON
     line with its URL and the (fake) credentials it accepts."""
     from core.soap.loopback import LoopbackServer
 
     knobs = Knobs(latency_ms=latency_ms, faults=Knobs.parse_faults(faults), seed=random_seed)
-    simulator = PerfectViewSimulator(knobs, state_file=state, seed_data=seed)
+    simulator = PerfectViewSimulator(knobs, state_file=state, seed_data=seed, variant=variant)
     stop = threading.Event()
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, lambda *_: stop.set())

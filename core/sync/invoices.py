@@ -96,6 +96,9 @@ class InvoicesJob:
 
     name = "invoices"
     kind = KIND
+    # The engine checks the register (core.assumptions) first and does not start the job
+    # while something it needs is missing from the databases.
+    checks_assumptions = True
 
     def __init__(self, *, crash_at: Callable[[str], None] | None = None,
                  clock: Callable[[], datetime] = utc_now):
@@ -282,7 +285,8 @@ class _InvoiceRun:
         return invoice_hash(replace(header, lines=entry.invoice.lines)) in (entry.source_hash, entry.change_reported)
 
     def is_candidate(self, invoice: SalesInvoice) -> bool:
-        return bool(invoice.invoice_number.strip()) and invoice.step == self.settings.sent_step
+        return bool(invoice.invoice_number.strip()) and self.pv.is_step(self.settings.workflow, invoice.step,
+                                                                         self.settings.sent_step)
 
     def take_in(self, invoice: SalesInvoice) -> None:
         entry = self.journal.get(invoice.activity_id)

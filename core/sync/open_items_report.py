@@ -114,7 +114,7 @@ def open_items_report(store: Store, eb: Any, pv: Any, config: Any) -> OpenItemsR
         if item is None and not code:
             candidates = by_number.get(number, [])
             item = candidates[0] if len(candidates) == 1 else None
-        if invoice.step == paid_step:
+        if pv.is_step(config.invoices.workflow, invoice.step, paid_step):
             if item is not None and _still_open(item):
                 paid_but_open.append(ReportLine(
                     number, _relation(item), item.amount, item.outstanding, invoice.step,

@@ -136,6 +136,9 @@ class PaymentsJob:
 
     name = "payments"
     kind = KIND
+    # The engine checks the register (core.assumptions) first and does not start the job
+    # while something it needs is missing from the databases.
+    checks_assumptions = True
 
     def __init__(self, *, crash_at: Callable[[str], None] | None = None):
         self.crash_at = crash_at or (lambda point: None)
@@ -327,18 +330,27 @@ def mark_paid(ctx: RunContext, pv: Any, invoice: BookedInvoice, evidence: str, *
     number = invoice.invoice_number
     try:
         try:
-            pv.move_to_step(invoice.activity_id, config.paid_step, config.workflow)
+            pv.move_to_step(invoice.activity_id, config.paid_step, config.workflow,
+                            transition_id=config.paid_transition)
             moved_now = True
             crash_at("after_paid_step")
         except ServiceError as error:
             step = pv.invoice(invoice.activity_id).step
-            if step != config.paid_step:
+            if not pv.is_step(config.workflow, step, config.paid_step):
                 PaymentChecks(ctx.store).record_settled(invoice.activity_id, evidence, run_id=ctx.run_id)
+                if pv.is_step(config.workflow, step, config.sent_step):
+                    # From the right step and still refused: this database's ActivityFlow wants
+                    # another transition Id than the one pvsync gave.
+                    way_out = (f"the transition from {config.sent_step} to {config.paid_step} has an Id of its own "
+                               f"in this database: set invoices.paid_transition to it (PerfectView, the workflow's "
+                               f"settings), or mark it {config.paid_step} by hand")
+                else:
+                    way_out = (f"PerfectView allows {config.paid_step} only from {config.sent_step}: move it to "
+                               f"{config.sent_step}, or mark it {config.paid_step} by hand")
                 ctx.log("ERROR", KIND,
                         f"invoice {number} is paid in e-Boekhouden but could not be moved to {config.paid_step} in "
-                        f"PerfectView: it is in step {step} ({error}). PerfectView allows {config.paid_step} only "
-                        f"from {config.sent_step}: move it to {config.sent_step}, or mark it {config.paid_step} by "
-                        f"hand; pvsync tries again next run", subject=number)
+                        f"PerfectView: it is in step {step} ({error}). {way_out}; pvsync tries again next run",
+                        subject=number)
                 return False
             moved_now = False  # a previous run got this far
         marker = note_marker(number)

@@ -80,6 +80,9 @@ class RelationsJob:
 
     name = "relations"
     kind = KIND
+    # The engine checks the register (core.assumptions) first and does not start the job
+    # while something it needs is missing from the databases.
+    checks_assumptions = True
 
     def __init__(self, *, cursor_overlap: timedelta = CURSOR_OVERLAP,
                  crash_at: Callable[[str], None] | None = None):

@@ -245,7 +245,8 @@ def test_check_reports_each_service_and_fails_when_one_fails(capsys, env, monkey
     code, out, _ = run(capsys, "check")
     assert code == 1
     assert out.splitlines() == ["e-Boekhouden  OK      reachable, credentials accepted",
-                                "PerfectView   FAILED  not reachable: could not connect"]
+                                "PerfectView   FAILED  not reachable: could not connect",
+                                "The assumptions about the databases are checked once both connections work."]
     assert isinstance(seen[0], Store)  # the calls count against the budgets kept in the state
 
 

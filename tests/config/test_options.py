@@ -77,8 +77,10 @@ WRONG_VALUES = [
     ("eboekhouden.ca_file", '"/no/such/ca.pem"', "does not exist"),
     ("perfectview.ca_file", '"ca-missing.pem"', "does not exist"),
     ("perfectview.daily_call_limit", "-1", "outside the allowed range"),
-    ("relations.import_relation_type", '"Klnt"', 'did you mean "Klant"'),
-    ("relations.import_relation_type", '"klant"', 'did you mean "Klant"'),
+    # A relation type is the database's own (pvsync check compares it with the database's list).
+    ("relations.import_relation_type", '""', "is empty"),
+    ("perfectview.customer_relationship_type", '""', "is empty"),
+    ("invoices.paid_transition", '"Betaald"', "is not an Id"),
     ("relations.account_manager", '"' + "x" * 101 + '"', "at most 100"),
     ("relations.person_name_format", '"Voornaam"', "not one of the choices"),
     ("relations.customers", '"everyone"', "not one of the choices"),

@@ -175,3 +175,41 @@ def test_the_connection_check_accepts_a_real_service_with_its_credentials():
         wrong = dict(values, **{"perfectview.api_key": "00000000-0000-0000-0000-000000000001"})
         ok, message = check_connection("perfectview", wrong)
         assert not ok and "refused" in message and wrong["perfectview.api_key"] not in message
+
+
+async def test_setup_checks_the_databases_and_writes_the_chosen_names_until_all_is_ok(tmp_path, state_dir):
+    """The custom PerfectView database: F5 names what is missing, F6 writes the choices (comments kept)
+    and checks again, until nothing a job needs is missing."""
+    from textual.widgets import Select
+
+    from core.demo.world import SimulatedWorld
+
+    with SimulatedWorld(tmp_path / "world", seed="empty", perfectview_variant="custom", loopback=True) as world:
+        path = world.config_path
+        app = create_app(path, state_dir, engine_mode="attach", initial_mode="setup")
+        async with app.run_test(size=(100, 40)) as pilot:
+            await settle(app, pilot)
+            await pilot.press("f5")
+            await settle(app, pilot)
+            result = str(app.screen.query_one("#result-databases", Static).render())
+            assert "4 missing" in result
+            shown = " ".join(str(s.render()) for s in app.screen.query("#setup-choices Static"))
+            assert "Organisation has no field Administratie / Debiteurnummer" in shown
+            await pilot.press("f6")
+            await settle(app, pilot)
+            # Now the workflow is found: its steps and fields are checked. Choose the steps' names.
+            wanted = {"Verstuurd": "Verzonden", "Betaald": "Voldaan"}
+            for number, finding in enumerate(app.screen._missing):
+                for default, name in wanted.items():
+                    if finding.key.startswith("perfectview.step.") and repr(default) in finding.what:
+                        select = app.screen.query_one(f"#setup-choice-{number}", Select)
+                        select.value = [fix.candidate for fix in finding.fixes].index(name)
+            await pilot.press("f6")
+            await settle(app, pilot)
+            result = str(app.screen.query_one("#result-databases", Static).render())
+            assert result.startswith("OK: nothing a switched-on job needs is missing"), result
+    text = path.read_text(encoding="utf-8")
+    assert "# The PerfectView workflow (activity type) of sales invoices." in text  # the sample's comments
+    config = load_config(path)
+    assert config.invoices.workflow == "Factuur" and config.invoices.paid_step == "Voldaan"
+    assert config.perfectview.fields.names["organisation.debtor_number"] == "Administratie / Debiteurnr."

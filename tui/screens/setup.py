@@ -12,13 +12,13 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Input, Label, Static, Switch
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, Input, Label, Select, Static, Switch
 
 from core.config.settings import EBOEKHOUDEN_URL, PERFECTVIEW_URL
 from core.secrets import Secret, scrub
 from tui.commands import PaletteCommand
-from tui.connection_check import check_connection
+from tui.connection_check import check_connection, check_databases
 from tui.formatting import path_text
 from tui.messages import ConfigWritten
 from tui.screens.base import ModeScreen
@@ -54,6 +54,9 @@ DEFAULTS = {"eboekhouden.url": EBOEKHOUDEN_URL, "perfectview.url": PERFECTVIEW_U
 EBOEKHOUDEN_WHERE = ("In e-Boekhouden (https://secure.e-boekhouden.nl/bh): Beheer > Instellingen > Koppelingen, "
                      "then Verder in the API/SOAP menu. That page shows the username, security code 1 and "
                      "security code 2.")
+DATABASES_WHERE = ("Once the config is saved: pvsync checks that both databases have what it relies on (fields, "
+                   "relation types, the invoice workflow and its steps, ledgers). For what is missing, choose "
+                   "what your database uses instead; the choice is written to the config and checked again.")
 PERFECTVIEW_WHERE = ("In PerfectView CRM Online: Instellingen > Koppelingen > API. It shows the API key, the "
                      "database id and the user id (three GUIDs); changes pvsync makes are recorded under "
                      "that user.")
@@ -74,6 +77,10 @@ class SetupScreen(ModeScreen):
                 tooltip="Check the e-Boekhouden credentials with one call"),
         Binding("f4", "check('perfectview')", "Test PerfectView", id="setup-test-pv",
                 tooltip="Check the PerfectView credentials with one call"),
+        Binding("f5", "check_databases", "Check databases", id="setup-check-databases", show=False,
+                tooltip="Check what pvsync assumes about both databases (read-only), as pvsync check does"),
+        Binding("f6", "use_choices", "Use choices", id="setup-use-choices", show=False,
+                tooltip="Write the chosen names to the config and check again"),
     ]
 
     def body(self) -> ComposeResult:
@@ -100,6 +107,12 @@ class SetupScreen(ModeScreen):
             with Horizontal(classes="test-row"):
                 yield Button("Save config (F2)", id="setup-save-button", variant="primary")
                 yield Static("", id="setup-result", classes="test-result")
+            yield Static("Your databases", classes="section-title")
+            yield Static(DATABASES_WHERE, classes="where")
+            with Horizontal(classes="test-row"):
+                yield Button("Check databases (F5)", id="check-databases")
+                yield Static("", id="result-databases", classes="test-result")
+            yield Vertical(id="setup-choices")
 
     def _inputs(self, specs) -> ComposeResult:
         for key, label, placeholder, secret in specs:
@@ -117,9 +130,12 @@ class SetupScreen(ModeScreen):
             intro = (f"There is no config file yet ({path}). Fill in this form and save with F2; nothing is "
                      f"sent anywhere until you test a connection. ctrl+p leaves this screen.")
         self.query_one("#setup-intro", Static).update(Text(intro))
+        self._missing: list = []  # what the last database check found missing, in the order shown
 
     def palette_commands(self) -> list[PaletteCommand]:
         return [PaletteCommand("Save config", "Write the config file from this form", self.action_save),
+                PaletteCommand("Check databases", "What pvsync assumes about both databases, checked",
+                               self.action_check_databases),
                 PaletteCommand("Test e-Boekhouden", "Check the credentials with one call",
                                lambda: self.action_check("eboekhouden")),
                 PaletteCommand("Test PerfectView", "Check the credentials with one call",
@@ -159,6 +175,66 @@ class SetupScreen(ModeScreen):
     def _show_result(self, selector: str, ok: bool, message: str) -> None:
         self.query_one(selector, Static).update(Text(("OK: " if ok else "FAILED: ") + scrub(message)))
 
+    # ------------------------------------------------------------------ the databases
+
+    @on(Button.Pressed, "#check-databases")
+    def action_check_databases(self) -> None:
+        if not self.console.config_path.exists():
+            self._show_result("#result-databases", False, "save the config first (F2)")
+            return
+        self.query_one("#result-databases", Static).update("checking...")
+        self.run_database_check()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="setup-databases",
+          description="Checking the databases")
+    def run_database_check(self) -> None:
+        problem, findings = check_databases(self.console.config_path)
+        self.app.call_from_thread(self._show_findings, problem, findings)
+
+    async def _show_findings(self, problem: str, findings: list) -> None:
+        from core.assumptions.report import summary
+
+        self._missing = [f for f in findings if f.blocks]
+        box = self.query_one("#setup-choices", Vertical)
+        await box.remove_children()  # the choices of the last check, before the new ones take their ids
+        if problem:
+            self._show_result("#result-databases", False, problem)
+            return
+        self._show_result("#result-databases", not self._missing, summary(findings))
+        for number, finding in enumerate(self._missing):
+            box.mount(Static(Text(f"{finding.service}: {finding.what}: {finding.detail}"), classes="where"))
+            if finding.fixes:
+                options = [(fix.text(), index) for index, fix in enumerate(finding.fixes)]
+                box.mount(Select(options, value=0, allow_blank=False, id=f"setup-choice-{number}", compact=True))
+        if any(f.fixes for f in self._missing):
+            box.mount(Button("Use these choices (F6)", id="setup-use-choices-button", variant="primary"))
+
+    @on(Button.Pressed, "#setup-use-choices-button")
+    def action_use_choices(self) -> None:
+        changes = {}
+        for number, finding in enumerate(self._missing):
+            if finding.fixes:
+                fix = finding.fixes[self.query_one(f"#setup-choice-{number}", Select).value]
+                changes[fix.key] = fix.value
+        if changes:
+            self.query_one("#result-databases", Static).update("writing the choices...")
+            self.write_choices(changes)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="setup-databases",
+          description="Writing the choices")
+    def write_choices(self, changes: dict) -> None:
+        from core.config import ConfigError
+        from core.config.write import update_config_paths
+
+        try:
+            update_config_paths(self.console.config_path, changes)  # tomlkit: comments and order kept
+        except ConfigError as error:
+            problems = "; ".join(f"{p.key}: {p.message}" for p in error.problems)
+            self.app.call_from_thread(self._show_result, "#result-databases", False, f"not written: {problems}")
+            return
+        problem, findings = check_databases(self.console.config_path)
+        self.app.call_from_thread(self._show_findings, problem, findings)
+
     # ------------------------------------------------------------------ saving
 
     @on(Button.Pressed, "#setup-save-button")
@@ -186,6 +262,9 @@ class SetupScreen(ModeScreen):
             verdict = "saved, but still to fix: " + "; ".join(f"{p.key}: {p.message}" for p in error.problems)
         self.app.call_from_thread(self._show_result, "#setup-result", True, verdict)
         self.post_message(ConfigWritten(path))
+        if verdict == "saved and complete.":
+            # The same check as `pvsync check`, right after the connection works.
+            self.app.call_from_thread(self.action_check_databases)
 
     def on_config_written(self, message: ConfigWritten) -> None:
         self.notify("Config written (readable by you only). The engine starts when the config is complete.",

@@ -1,0 +1,289 @@
+"""The PerfectView side of the register: fields, relation types, users, the invoice workflow.
+
+Every check reads metadata only (entity types, fields, users, workflows, steps, VAT
+codes), through the same client and Catalog the jobs use, so what passes here resolves
+the same way in a run. A name the database lacks comes back with the names it does have,
+nearest first, each with the config line that would use it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from core.assumptions.findings import MISSING, NOT_CHECKED, OK, UNVERIFIED, WARNING, Finding, Fix, nearest, similar
+from core.model import RelationKind
+from core.perfectview.catalog import PvField
+from core.perfectview.errors import NotInDatabase
+from core.perfectview.fields import OPTIONAL, FieldRef
+
+SERVICE = "PerfectView"
+DEFAULT_RELATION_TYPES = ("Klant", "Prospect", "Suspect", "Te beoordelen")
+TABLE_WORDS = {"organisation": "Organisation", "person": "Person", "relationship": "The customer relationship",
+               "invoice": "The invoice workflow"}
+
+
+# Relations read both kinds' fields; invoices read a relation's Debiteurnummer and name.
+RELATION_JOBS = ("relations", "invoices")
+
+
+def import_jobs(config: Any) -> tuple[str, ...]:
+    # The import is a part of the relations job: what only it needs does not stop the export
+    # (the job reports it and exports on), but `pvsync check` still fails on it.
+    return ("relations.import",)
+
+
+def check(config: Any, pv: Any, enabled: Callable[[tuple[str, ...]], bool], *,
+          required_only: bool = False) -> list[Finding]:
+    """Every PerfectView assumption, against the database `pv` reaches. `enabled(jobs)` says
+    whether any of those jobs is switched on; `required_only` leaves out what can only warn
+    (a run's check before its jobs: no call that the jobs would not make anyway)."""
+    found: list[Finding] = []
+
+    def add(finding: Finding) -> None:
+        found.append(Finding(**{**finding.__dict__, "needed": enabled(finding.jobs)}))
+
+    for kind in (RelationKind.ORGANISATION, RelationKind.PERSON):
+        table = "organisation" if kind is RelationKind.ORGANISATION else "person"
+        for finding in _fields(pv, table, pv.relation_fields(kind), RELATION_JOBS):
+            add(finding)
+    for finding in _relation_types(config, pv):
+        add(finding)
+    relationship = _relationship_type(config, pv)
+    add(relationship)
+    if relationship.status == OK:
+        type_id = pv.relationship_type_id(config.perfectview.customer_relationship_type)
+        jobs = import_jobs(config) if config.relations.account_manager else ()
+        for finding in _fields(pv, "relationship", pv.entity_type_fields(type_id), jobs):
+            add(finding)
+    if config.relations.account_manager:
+        add(_account_manager(config, pv))
+    workflow = _workflow(config, pv)
+    add(workflow)
+    if workflow.status == OK:
+        for finding in _steps(config, pv):
+            add(finding)
+        for finding in _fields(pv, "invoice", pv.activity_fields(config.invoices.workflow), ("invoices",)):
+            add(finding)
+    add(_transition(config))
+    if required_only:
+        return found
+    for finding in _vat_codes(config, pv):
+        add(finding)
+    organisation_ok = not any(f.status == MISSING and f.key.startswith("perfectview.field.organisation.")
+                              for f in found)
+    add(_own_country(config, pv) if organisation_ok else
+        Finding("perfectview.own_country", SERVICE, "The own organisation's country", NOT_CHECKED,
+                "read once the organisation fields are found", jobs=("invoices",)))
+    return found
+
+
+# --------------------------------------------------------------------------- fields
+
+
+def _fields(pv: Any, table: str, fields: list[PvField], jobs: tuple[str, ...]) -> list[Finding]:
+    findings = []
+    matches = {attribute: next((f for f in fields if ref.matches(f.category, f.label, f.name)), None)
+               for attribute, ref in pv.tables[table].items()}
+    # A field that already holds another attribute is no candidate ("Factuurdatum" for the number).
+    free = [f for f in fields if f not in matches.values()]
+    for attribute, ref in pv.tables[table].items():
+        match = matches[attribute]
+        key = f"perfectview.field.{table}.{attribute}"
+        what = f"{TABLE_WORDS[table]} field for {attribute.replace('_', ' ')} ({ref})"
+        if match is not None:
+            findings.append(Finding(key, SERVICE, what, OK, found=f"{match} ({match.name})", jobs=jobs))
+            continue
+        optional = attribute in OPTIONAL.get(table, frozenset())
+        detail, fixes = _missing_field(table, attribute, ref, fields, free)
+        if optional:
+            detail += "; pvsync does without it (the invoice total check is off)"
+        findings.append(Finding(key, SERVICE, what, WARNING if optional else MISSING, detail, fixes=fixes,
+                                jobs=jobs))
+    return findings
+
+
+def _missing_field(table: str, attribute: str, ref: FieldRef, fields: list[PvField], free: list[PvField]
+                   ) -> tuple[str, tuple[Fix, ...]]:
+    """'Organisation has no field Administratie / Debiteurnummer; fields in Administratie: ...',
+    and the `free` fields (holding no other attribute) closest to it as candidates."""
+    where = TABLE_WORDS[table]
+    if ref.name:
+        names = nearest(ref.name, [f.name for f in free])
+        return (f"{where} has no field with Name {ref.name}; nearest: {', '.join(names) or 'none'}",
+                tuple(Fix(name, ("perfectview", "fields", f"{table}.{attribute}"), name) for name in names))
+    same_category = [f for f in fields if f.category.casefold() == ref.category.casefold()]
+    # The free fields of the expected tab first, closest label first; then free fields elsewhere
+    # whose label is close (a field kept on another tab).
+    in_category = nearest(ref.label, [f.label for f in same_category], limit=len(same_category))
+    free_labels = nearest(ref.label, [f.label for f in same_category if f in free], limit=len(same_category))
+    candidates = [f"{ref.category} / {label}" for label in free_labels if similar(ref.label, label)]
+    elsewhere = [str(f) for f in free if f not in same_category and similar(ref.label, f.label)]
+    candidates += nearest(str(ref), elsewhere)
+    # Nothing alike: every free field of the tab is a candidate (a label may be quite another word).
+    candidates = (candidates or [f"{ref.category} / {label}" for label in free_labels])[:6]
+    detail = f"{where} has no field {ref}"
+    if same_category:
+        detail += f"; fields in {ref.category}: {', '.join(in_category)}"
+    else:
+        detail += f"; it has no tab {ref.category}"
+    others = [c for c in candidates if not c.casefold().startswith(ref.category.casefold() + " / ")]
+    if others:
+        detail += f"; nearest elsewhere: {', '.join(others[:3])}"
+    return detail, tuple(Fix(c, ("perfectview", "fields", f"{table}.{attribute}"), c) for c in candidates)
+
+
+# --------------------------------------------------------------------------- relation types, users
+
+
+def _named(key: str, what: str, wanted: str, names: list[str], config_key: tuple[str, ...], jobs: tuple[str, ...],
+           kind: str) -> Finding:
+    """A name the config gives that the database must have, with the database's names as candidates."""
+    match = next((n for n in names if n.strip().casefold() == wanted.strip().casefold()), None)
+    if match is not None:
+        return Finding(key, SERVICE, what, OK, found=match, jobs=jobs)
+    candidates = nearest(wanted, names)
+    detail = f"PerfectView has no {kind} {wanted!r}; it has: {', '.join(sorted(names, key=str.casefold)) or 'none'}"
+    return Finding(key, SERVICE, what, MISSING, detail, fixes=tuple(Fix(c, config_key, c) for c in candidates),
+                   jobs=jobs)
+
+
+def _relation_types(config: Any, pv: Any) -> list[Finding]:
+    organisation_types = [t.name for t in pv.relation_types(RelationKind.ORGANISATION)]
+    person_types = [t.name for t in pv.relation_types(RelationKind.PERSON)]
+    jobs = import_jobs(config)
+    wanted = config.relations.import_relation_type
+    findings = [_named("perfectview.relation_type.import", f"Relation type {wanted!r} for imported organisations",
+                       wanted, organisation_types, ("relations", "import_relation_type"), jobs,
+                       "organisation relation type")]
+    same = [n for n in person_types if n.casefold() == wanted.casefold()]
+    what = "A person relation type for imported persons (the one of the same name, or the only one)"
+    if same or len(person_types) == 1:
+        findings.append(Finding("perfectview.relation_type.person", SERVICE, what, OK,
+                                found=(same or person_types)[0], jobs=jobs))
+    else:
+        findings.append(Finding("perfectview.relation_type.person", SERVICE, what, MISSING,
+                                f"PerfectView has {len(person_types)} person relation types and none is called "
+                                f"{wanted!r}: {', '.join(person_types) or 'none'}",
+                                fixes=tuple(Fix(n, ("relations", "import_relation_type"), n) for n in person_types),
+                                jobs=jobs))
+    lacking = [n for n in DEFAULT_RELATION_TYPES if n.casefold() not in {t.casefold() for t in organisation_types}]
+    what = f"The relation types {', '.join(DEFAULT_RELATION_TYPES)}"
+    if lacking:
+        findings.append(Finding("perfectview.relation_type.defaults", SERVICE, what, WARNING,
+                                f"this database lacks {', '.join(lacking)} and has "
+                                f"{', '.join(organisation_types)}; pvsync only needs the one set as "
+                                "relations.import_relation_type, and exports relations of every type",
+                                found=", ".join(organisation_types)))
+    else:
+        findings.append(Finding("perfectview.relation_type.defaults", SERVICE, what, OK,
+                                found=", ".join(organisation_types)))
+    return findings
+
+
+def _relationship_type(config: Any, pv: Any) -> Finding:
+    names = [t.name for t in pv.entity_types() if t.base_entity_type == "Relationship"]
+    wanted = config.perfectview.customer_relationship_type
+    return _named("perfectview.relationship_type", f"Relationship type {wanted!r} linking the own organisation "
+                  "to a customer", wanted, names, ("perfectview", "customer_relationship_type"),
+                  import_jobs(config), "relationship type")
+
+
+def _account_manager(config: Any, pv: Any) -> Finding:
+    wanted = config.relations.account_manager
+    names = [u.display_name for u in pv.users()]
+    if any(u.id == wanted.strip().lower() for u in pv.users()):
+        return Finding("perfectview.account_manager", SERVICE, "The relatiebeheerder of imported relations", OK,
+                       found=wanted, jobs=import_jobs(config))
+    return _named("perfectview.account_manager", f"User {wanted!r}, the relatiebeheerder of imported relations",
+                  wanted, names, ("relations", "account_manager"), import_jobs(config), "active user")
+
+
+# --------------------------------------------------------------------------- the invoice workflow
+
+
+def _workflow(config: Any, pv: Any) -> Finding:
+    wanted = config.invoices.workflow
+    try:
+        flow = pv.workflow(wanted)
+    except NotInDatabase as missing:
+        return _named("perfectview.workflow", f"Sales invoice workflow {wanted!r}", wanted, missing.available,
+                      ("invoices", "workflow"), ("invoices", "payments"), "workflow")
+    return Finding("perfectview.workflow", SERVICE, f"Sales invoice workflow {wanted!r}", OK,
+                   found=f"{flow.name} ({flow.id})", jobs=("invoices", "payments"))
+
+
+def _steps(config: Any, pv: Any) -> list[Finding]:
+    invoices = config.invoices
+    steps = pv.workflow_steps(invoices.workflow)
+    findings = []
+    for setting, jobs, role in (("sent_step", ("invoices", "payments"), "sent invoices (booked)"),
+                                ("paid_step", ("payments",), "paid invoices")):
+        wanted = getattr(invoices, setting)
+        step = next((s for s in steps if wanted.strip().casefold() in (s.name.casefold(), s.id)), None)
+        what = f"Step {wanted!r} of workflow {invoices.workflow!r} for {role}"
+        if step is not None:
+            findings.append(Finding(f"perfectview.step.{setting}", SERVICE, what, OK,
+                                    found=f"{step.name} ({step.id})", jobs=jobs))
+            continue
+        findings.append(_named(f"perfectview.step.{setting}", what, wanted, [s.name for s in steps],
+                               ("invoices", setting), jobs, f"step in workflow {invoices.workflow!r}"))
+    return findings
+
+
+def _transition(config: Any) -> Finding:
+    invoices = config.invoices
+    what = (f"How an invoice moves from {invoices.sent_step!r} to {invoices.paid_step!r} (ActivityFlow's "
+            "transitionId)")
+    if invoices.paid_transition:
+        return Finding("perfectview.transition.paid", SERVICE, what, UNVERIFIED,
+                       f"invoices.paid_transition is {invoices.paid_transition}; PerfectView's API lists no "
+                       "transitions, so it is first tried on the first paid invoice",
+                       found=invoices.paid_transition, jobs=("payments",))
+    return Finding("perfectview.transition.paid", SERVICE, what, UNVERIFIED,
+                   "pvsync hands PerfectView the paid step's Id [inferred]; the API lists no transitions, so this "
+                   "shows on the first paid invoice. If PerfectView refuses it, the payments job says so and the "
+                   "transition's own Id (PerfectView, the workflow's settings) goes in invoices.paid_transition",
+                   fixes=(Fix("the transition's Id", ("invoices", "paid_transition"),
+                              f"<Id of the transition {invoices.sent_step} -> {invoices.paid_step}>"),),
+                   jobs=("payments",))
+
+
+# --------------------------------------------------------------------------- VAT and the own country
+
+
+def _vat_codes(config: Any, pv: Any) -> list[Finding]:
+    country = config.vat.own_country
+    names = [v.description for v in pv.vat_codes()]
+    findings = []
+    for name in config.vat.own_rules():
+        what = f"PerfectView VAT code {name!r} of the [vat.{country}] mapping"
+        if name.casefold() in {n.casefold() for n in names}:
+            findings.append(Finding(f"perfectview.vat.{name}", SERVICE, what, OK, found=name, jobs=("invoices",)))
+        else:
+            # An unused rule does no harm; it is named because it is often a VAT code renamed in PerfectView.
+            candidates = nearest(name, [n for n in names if n not in config.vat.own_rules()], limit=3)
+            findings.append(Finding(f"perfectview.vat.{name}", SERVICE, what, WARNING,
+                                    f"PerfectView has no VAT code {name!r}, so this rule is never used; nearest "
+                                    f"unmapped: {', '.join(candidates) or 'none'}. Rename the rule to the code's "
+                                    "description (console, VAT screen)", jobs=("invoices",)))
+    unmapped = [n for n in names if n not in config.vat.own_rules()]
+    what = f"Every PerfectView VAT code mapped in [vat.{country}]"
+    if unmapped:
+        findings.append(Finding("perfectview.vat.unmapped", SERVICE, what, WARNING,
+                                f"not mapped: {', '.join(unmapped)}; an invoice with one of these waits until it is "
+                                "mapped (console, VAT screen)", found=", ".join(unmapped), jobs=("invoices",)))
+    else:
+        findings.append(Finding("perfectview.vat.unmapped", SERVICE, what, OK, jobs=("invoices",)))
+    return findings
+
+
+def _own_country(config: Any, pv: Any) -> Finding:
+    country = pv.own_country()
+    wanted = config.vat.own_country
+    what = f"The own organisation's visiting address is in {wanted} (vat.own_country)"
+    if country == wanted:
+        return Finding("perfectview.own_country", SERVICE, what, OK, found=country, jobs=("invoices",))
+    return Finding("perfectview.own_country", SERVICE, what, WARNING,
+                   f"PerfectView's own organisation is in {country or 'no country'}; the VAT mapping of "
+                   f"{wanted} is used", found=country,
+                   fixes=(Fix(country, ("vat", "own_country"), country),) if country else (), jobs=("invoices",))

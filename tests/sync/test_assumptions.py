@@ -1,0 +1,149 @@
+"""The assumptions register against the simulated databases: what it finds, what it offers,
+which job it stops, and what it fingerprints (issue 16). The end to end walk is in
+test_assumptions_variant.py."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from core.assumptions import (MISSING, OK, UNVERIFIED, WARNING, check_assumptions, fingerprint, last_fingerprint,
+                              refusal, remember_fingerprint)
+from core.assumptions.behaviours import BEHAVIOURS
+from core.config import ConfigError, load_config
+from core.demo.world import SimulatedWorld
+from core.perfectview.fields import ADDRESS_PARTS, TABLES
+from core.store import Store
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+
+
+def findings_of(world: SimulatedWorld, **kw):
+    config = world.config()
+    services = world.services(config, None)
+    try:
+        return {f.key: f for f in check_assumptions(config, services.perfectview, services.eboekhouden, **kw)}
+    finally:
+        services.close()
+
+
+def test_the_default_database_meets_every_assumption_and_the_inferred_ones_are_named(tmp_path):
+    found = findings_of(SimulatedWorld(tmp_path, seed="empty"))
+    assert [f.sentence() for f in found.values() if f.status == MISSING] == []
+    assert found["perfectview.field.organisation.debtor_number"].found.startswith("Administratie / Debiteurnummer")
+    assert found["eboekhouden.debtors_ledger"].status == OK
+    assert found["perfectview.transition.paid"].status == UNVERIFIED
+    assert found["perfectview.vat.unmapped"].status == WARNING  # the demo leaves "BTW 0%" unmapped on purpose
+    assert {key for key, *_ in BEHAVIOURS} <= set(found)
+
+
+def test_a_switched_off_job_does_not_need_its_assumptions(tmp_path):
+    world = SimulatedWorld(tmp_path, seed="empty", perfectview_variant="custom",
+                           settings={"invoices.enabled": False, "payments.enabled": False})
+    found = findings_of(world)
+    workflow = found["perfectview.workflow"]
+    assert workflow.status == MISSING and not workflow.needed and not workflow.blocks
+    assert found["perfectview.field.organisation.debtor_number"].blocks  # relations still run
+    assert "eboekhouden.debtors_ledger" in found and not found["eboekhouden.debtors_ledger"].needed
+
+
+def test_a_debtors_ledger_that_is_no_debtors_ledger_is_refused_with_the_ones_that_are(tmp_path):
+    world = SimulatedWorld(tmp_path, seed="empty", settings={"invoices.debtors_ledger": "8000"})
+    ledger = findings_of(world)["eboekhouden.debtors_ledger"]
+    assert ledger.blocks and "8000 Omzet hoog 21% is of category VW, not DEB" in ledger.detail
+    assert [(fix.candidate, fix.key, fix.value) for fix in ledger.fixes] == [
+        ("1300 Debiteuren", ("invoices", "debtors_ledger"), "1300")]
+    message = refusal([ledger], "invoices")
+    assert message.startswith("invoices did not start, nothing was written") and ledger.sentence() in message
+    assert refusal([ledger], "relations") == ""
+
+
+def test_a_revenue_ledger_the_administration_lacks_is_missing_with_its_revenue_ledgers(tmp_path):
+    world = SimulatedWorld(tmp_path, seed="empty", settings={"vat.NL.BTW hoog 21%": {"btw_code": "HOOG_VERK_21",
+                                                                                      "ledger": "8999"}})
+    finding = findings_of(world)["eboekhouden.revenue_ledger.BTW hoog 21%"]
+    assert finding.blocks and "no grootboekrekening 8999" in finding.detail
+    assert finding.fixes[0].key == ("vat", "NL", "BTW hoog 21%", "ledger")
+    assert all(fix.value.startswith("8") for fix in finding.fixes)
+
+
+def test_a_user_that_is_not_there_is_offered_the_active_users_for_the_import_only(tmp_path):
+    world = SimulatedWorld(tmp_path, seed="empty", settings={"relations.import_from_eboekhouden": True,
+                                                              "relations.account_manager": "Jost Bakker"})
+    finding = findings_of(world)["perfectview.account_manager"]
+    assert finding.blocks and finding.jobs == ("relations.import",)
+    assert finding.fixes[0].candidate == "Joost Bakker"
+    assert refusal([finding], "relations") == ""  # the export goes on; the job itself reports the import
+
+
+def test_the_fingerprint_follows_what_the_databases_answer_and_is_kept_in_the_state(tmp_path):
+    world = SimulatedWorld(tmp_path, seed="empty")
+    first = list(findings_of(world).values())
+    assert fingerprint(first) == fingerprint(list(findings_of(world).values()))
+    field = next(f for f in world.perfectview.db["fields"] if f["Name"] == "ORG_debtornumber")
+    field["Label"] = "Debiteurnr."  # someone relabels the field in PerfectView
+    changed = list(findings_of(world).values())
+    assert fingerprint(changed) != fingerprint(first)
+    with Store.open(tmp_path / "state") as store:
+        assert last_fingerprint(store) is None
+        assert remember_fingerprint(store, changed)
+        assert last_fingerprint(store) == fingerprint(changed)
+
+
+def test_the_run_check_reads_only_what_can_stop_a_job(tmp_path):
+    world = SimulatedWorld(tmp_path, seed="empty")
+    found = findings_of(world, required_only=True)
+    assert not any(key.startswith(("perfectview.vat.", "eboekhouden.invoice_number")) for key in found)
+    assert "eboekhouden.debtors_ledger" in found
+
+
+# --------------------------------------------------------------------------- the config's shape
+
+
+def test_the_field_mapping_is_checked_for_shape_with_line_and_fix(tmp_path, monkeypatch):
+    world = SimulatedWorld(tmp_path, seed="empty")
+    text = world.config_path.read_text(encoding="utf-8")
+    text = text.replace("[perfectview.fields]\n", '[perfectview.fields]\n"organisation.debtr_number" = "A / B"\n'
+                                                  '"invoice.booked_marker" = 12\n'
+                                                  'debtor_number = "Administratie / Debiteurnr."\n')
+    world.config_path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(world.config_path, env={})
+    problems = {p.key: p for p in caught.value.problems}
+    assert "did you mean organisation.debtor_number" in problems["perfectview.fields.organisation.debtr_number"].fix
+    assert problems["perfectview.fields.invoice.booked_marker"].line is not None
+    assert "(category / label)" in problems["perfectview.fields.invoice.booked_marker"].fix
+    assert "perfectview.fields.debtor_number" not in problems
+
+
+# --------------------------------------------------------------------------- the README lists the register
+
+
+def test_the_readme_lists_every_default_field_and_every_inferred_behaviour():
+    section = README.split("## What pvsync assumes about your databases", 1)[1].split("\n## ", 1)[0]
+    for table, refs in TABLES.items():
+        for attribute, ref in refs.items():
+            if "." in attribute:
+                assert f"{ref.category} / …" in section, (table, attribute)
+            else:
+                assert f"{attribute} → {ref}" in section, (table, attribute)
+    assert set(ADDRESS_PARTS.values()) <= set(re.findall(r"\w+", section))
+    bullets = section.split("inferred** (", 1)[1].split("\n\n", 1)[1].split("\n\n", 1)[0]
+    assert bullets.count("\n- ") + bullets.startswith("- ") == len(BEHAVIOURS)
+
+
+def test_the_workflow_and_its_sent_step_may_be_given_by_their_id(tmp_path):
+    from core.config import update_config
+    from tests.sync.invoices_world import InvoiceWorld
+
+    with InvoiceWorld(tmp_path) as world:
+        flow = world.pv.workflow("Verkoopfactuur")
+        sent = world.pv.step_id("Verkoopfactuur", "Verstuurd")
+        update_config(world.world.config_path, {"invoices.workflow": flow.id, "invoices.sent_step": sent})
+        world.reload_config()
+        world.invoice(world.customer("D1"), "F-1", ("Werk", "1", "100.00", "BTW hoog 21%"))
+        report = world.sync()
+        assert report.outcome == "ok"
+        assert len(world.booked("F-1")) == 1
