@@ -221,7 +221,51 @@ def cmd_sync(args: argparse.Namespace) -> int:
         finally:
             engine.close()
     print("\n".join(report.summary_lines()))
-    return EXIT_OK if report.outcome == "ok" else EXIT_FAILED
+    # A run that waits for approval wrote nothing: not what a script that asked for a sync wanted.
+    return EXIT_OK if report.outcome == "ok" and not report.waiting else EXIT_FAILED
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    import getpass
+
+    from core.engine.engine import approve
+    from core.engine.health import engine_up
+    from core.store.approvals import Approvals
+    from core.store.records import utc_now
+
+    store = _open_state(args)
+    if store is None:
+        return EXIT_FAILED
+    with store:
+        approvals = Approvals(store)
+        wait = approvals.waiting()
+        if wait is not None:
+            print(f"Waiting since {_local(wait.since)}: the {wait.reason}.")
+            print(f"Plan (made {_local(wait.planned_at)}):")
+            print("\n".join(f"  {line}" for line in wait.summary if not line.lstrip().startswith("Approve with")))
+        if args.show:
+            return EXIT_OK
+        if wait is None and approvals.reason_to_wait() is None:
+            print("Nothing waits for approval: the engine writes on its schedule.")
+            return EXIT_OK
+        by = getpass.getuser()
+        if not engine_up(store.engine_status(), utc_now()):
+            print(f"{approve(store, by)}. No engine runs now: the next run writes (pvsync sync, or start the daemon).")
+            return EXIT_OK
+        # A daemon (or a console) holds the state folder: it takes the approval as a request and runs at once.
+        before = approvals.last()
+        store.add_request("approve", {"by": by})
+        deadline = time.monotonic() + args.wait
+        while time.monotonic() < deadline:
+            latest = approvals.last()
+            if latest is not None and (before is None or latest.id != before.id):
+                print(f"approved by {latest.approved_by} at {_local(latest.approved_at)}; the engine writes now "
+                      "(pvsync status, pvsync log --follow)")
+                return EXIT_OK
+            time.sleep(FOLLOW_POLL_SECONDS)
+    print(f"Asked the engine to write as approved by {by}; it has not taken the request yet (it finishes its "
+          "current run first). pvsync status shows when it has.")
+    return EXIT_OK
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -269,6 +313,8 @@ def _status_lines(health: Any, state_dir: Path) -> list[str]:
         run = health.last_run
         lines.append(f"Last run: {run.id} ({run.trigger}) {run.outcome} at {_local(run.finished_at)}"
                      + (f": {run.error}" if run.error else ""))
+    if health.waiting:
+        lines.append(f"Waiting:  {health.waiting_text()} (pvsync approve --show lists the plan)")
     for number, service in enumerate(health.services):
         when = _local(service.at) if service.at else ""
         lines.append(f"{'Links:' if number == 0 else '':<10}{service.service:<13} {service.verdict(when)}")
@@ -511,6 +557,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="only this kind (engine, run, relation, invoice, payment, config, request)")
     log.add_argument("--lines", "-n", type=int, default=50, metavar="N",
                      help="without --since: the last N entries (default 50)")
+
+    approve_parser = _command(
+        commands, parent, "approve", cmd_approve, "let the engine write the plan that waits for approval",
+        "The first run against an administration, and the first after pvsync check found changed\n"
+        "assumptions, only plan and wait ([engine] approve_first_run). This shows the plan and approves\n"
+        "it as you (the OS user); the approval is kept in the state database and the logbook. Beside a\n"
+        "running daemon or console the engine takes the approval and writes at once.\n\n"
+        "examples:\n  pvsync approve --show\n  pvsync approve")
+    approve_parser.add_argument("--show", action="store_true", help="only show the plan that waits")
+    approve_parser.add_argument("--wait", type=float, default=30.0, metavar="S",
+                                help="beside a running engine: how long to wait for it to take the approval")
 
     _command(commands, parent, "check", cmd_check, "test both connections with the configured credentials",
              "exit codes: 0 both services answer and accept the credentials; 1 otherwise.\n\n"
