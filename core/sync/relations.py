@@ -26,15 +26,16 @@ from core.store.records import utc_now
 from core.store.relation_state import RelationState
 from core.sync.in_flight import InFlight, Outcome
 from core.sync.mapping import RelationProblem, crm_hash, eboekhouden_hash
-from core.sync.relations_plan import (CreateInEboekhouden, ImportIntoPerfectView, LinkUnchanged, RelationBlocked,
-                                      RelationDisappeared, RelationPlan, RelationSyncSettings, UpdateInEboekhouden,
-                                      plan_relations)
+from core.store.twin_proposals import ProposedTwin, TwinProposals
+from core.sync.relations_plan import (CreateInEboekhouden, ImportIntoPerfectView, LinkTwin, LinkUnchanged,
+                                      ProposeTwin, RelationBlocked, RelationDisappeared, RelationPlan,
+                                      RelationSyncSettings, TwinDecision, UpdateInEboekhouden, plan_relations)
 
 KIND = "relation"
 # Read a little before the cursor: a clock that runs behind PerfectView's must not lose an
 # edit. Reading a relation twice costs nothing, its hash is unchanged.
 CURSOR_OVERLAP = timedelta(minutes=10)
-COUNTERS = ("created", "updated", "unchanged", "imported", "blocked", "disappeared", "failed")
+COUNTERS = ("created", "updated", "unchanged", "imported", "linked", "proposed", "blocked", "disappeared", "failed")
 # Named steps where a crash matters (tests stop the job there; see tests/reliability).
 CRASH_POINTS = ("before_add_relation", "after_add_relation", "after_add_relation_link", "before_update_relation",
                 "after_update_relation", "after_update_relation_link", "before_perfectview_import",
@@ -108,6 +109,7 @@ class RelationRun:
         self.config = ctx.config.relations
         self.settings = sync_settings(ctx.config)
         self.state = RelationState(ctx.store)
+        self.proposals = TwinProposals(ctx.store)
         self.counters = dict.fromkeys(COUNTERS, 0)
         self._import_target: tuple[dict[RelationKind, str], str] | NotInDatabase | None = None
         self.noted: dict[str, NotedProblem] = {}  # problem key -> what this run found
@@ -120,9 +122,17 @@ class RelationRun:
                               links=snapshot.links, settings=self.settings, customer_codes=snapshot.customer_codes,
                               full_pass=snapshot.full_pass, force=self.ctx.force, eboekhouden_limits=relation_problems,
                               other_debtor_numbers=set(snapshot.other_debtor_numbers.values()),
-                              retired_codes=self.state.retired_codes())
+                              retired_codes=self.state.retired_codes(),
+                              twin_decisions={code: TwinDecision(state, pv_id)
+                                              for code, (state, pv_id) in self.proposals.decisions().items()})
         pass_name = "full pass" if snapshot.full_pass else "changes only"
+        if snapshot.full_pass:
+            # Proposals are pvsync's own state, kept in a dry run too: a person decides on
+            # them before approving the first run.
+            self.proposals.forget_pending(a.code for a in plan.of(ProposeTwin))
         if self.ctx.dry_run:
+            for action in plan.of(ProposeTwin):
+                self.proposals.propose(action.code, action.relation.bedrijf, _proposed(action))
             return self.show(plan, snapshot, pass_name)
         if plan.stop is not None:
             return self.stopped(plan)
@@ -142,20 +152,30 @@ class RelationRun:
         pv = self.ctx.services.perfectview()
         eb = self.ctx.services.eboekhouden()
         started = utc_now()
+        eboekhouden = eb.relations()
+        links = self.state.links()
+        customers = self.customer_codes(eb, eboekhouden) if self.config.import_from_eboekhouden else set()
         cursor, last_full = self.state.perfectview_cursor(), self.state.last_full_pass()
         full_pass = (cursor is None or last_full is None
-                     or started - last_full >= timedelta(hours=self.config.full_pass_hours))
+                     or started - last_full >= timedelta(hours=self.config.full_pass_hours)
+                     or self.may_have_twins(customers, links))
         if full_pass:
             perfectview = list(pv.relations())
         else:
             perfectview = list(pv.relations(modified_since=cursor - self.cursor_overlap, until=started))
-        eboekhouden = eb.relations()
-        links = self.state.links()
-        snapshot = Snapshot(started, full_pass, perfectview, eboekhouden, links,
-                            self.customer_codes(eb, eboekhouden) if self.config.import_from_eboekhouden else set())
+        snapshot = Snapshot(started, full_pass, perfectview, eboekhouden, links, customers)
         if not full_pass:
             self.complete_incremental_read(pv, snapshot)
         return snapshot
+
+    def may_have_twins(self, customers: set[str], links: list[RelationLink]) -> bool:
+        """True when a customer may be imported that no person decided about: its twin can be
+        any PerfectView relation without a Debiteurnummer, changed lately or not, so only a
+        full read can show it (and a proposal waiting for a person keeps the reads full)."""
+        known = ({link.code for link in links} | set(self.state.debtor_numbers().values())
+                 | self.state.retired_codes())
+        decided = {code for code, (state, _) in self.proposals.decisions().items() if state != "pending"}
+        return bool(customers - known - decided)
 
     def complete_incremental_read(self, pv: Any, snapshot: Snapshot) -> None:
         """Add to a modified-since read what it cannot show (see the module docstring)."""
@@ -214,9 +234,12 @@ class RelationRun:
             self.ctx.log("INFO", KIND, f"plan: {text}", subject=subject)
             lines.append(text)
         unchanged = len(plan.of(LinkUnchanged))
+        twins = (f"{len(plan.of(ProposeTwin))} proposed as twins (pvsync relations proposals), "
+                 if plan.of(ProposeTwin) else "")
+        linking = f"{len(plan.of(LinkTwin))} to link, " if plan.of(LinkTwin) else ""
         head = (f"dry run ({pass_name}), nothing written: {len(plan.of(CreateInEboekhouden))} to create, "
                 f"{len(plan.of(UpdateInEboekhouden))} to update, {len(plan.of(ImportIntoPerfectView))} to import, "
-                f"{len(plan.of(RelationBlocked))} skipped, {unchanged} unchanged")
+                f"{linking}{twins}{len(plan.of(RelationBlocked))} skipped, {unchanged} unchanged")
         if plan.stop is not None:
             self.ctx.log("WARNING", KIND, f"the real run would stop: {plan.stop.reason}")
             lines.append(f"the real run would stop: {plan.stop.reason}")
@@ -225,7 +248,7 @@ class RelationRun:
     def describe(self, action: Any, snapshot: Snapshot) -> tuple[str, str]:
         """(subject, one line in words) for the plan and the logbook."""
         subject, what = self.what(action, snapshot)
-        if isinstance(action, (CreateInEboekhouden, ImportIntoPerfectView)):
+        if isinstance(action, (CreateInEboekhouden, ImportIntoPerfectView, ProposeTwin, LinkTwin)):
             return subject, f"{what}: {action.reason}"
         if isinstance(action, UpdateInEboekhouden):
             return subject, f"{what}: " + "; ".join(change.describe() for change in action.changes)
@@ -247,6 +270,13 @@ class RelationRun:
                        else "a person")
             return action.code, (f"import {action.code} ({relation.name or relation.last_name}) into PerfectView "
                                  f"as {as_type}")
+        if isinstance(action, ProposeTwin):
+            twins = " or ".join(c.describe() for c in action.candidates)
+            return action.code, (f"propose linking {action.code} ({action.relation.bedrijf}) to PerfectView's "
+                                 f"{twins} instead of importing it")
+        if isinstance(action, LinkTwin):
+            return action.code, (f"link {action.code} ({action.name}) to PerfectView relation {action.pv_id}, "
+                                 f"filling its Debiteurnummer")
         if isinstance(action, RelationBlocked):
             return self.code_of(action.pv_id, snapshot), f"skip {action.subject}"
         if isinstance(action, RelationDisappeared):
@@ -324,6 +354,11 @@ class RelationRun:
             self.crash_at("before_perfectview_import")
             return (lambda: self.send_import(pv, action, types[action.relation.kind], manager),
                     lambda sent: self.imported(action, types[action.relation.kind], sent))
+        if isinstance(action, LinkTwin):
+            pv = self.ctx.services.perfectview()
+            return lambda: self.send_twin_link(pv, action), lambda sent: self.twin_linked(action, sent)
+        if isinstance(action, ProposeTwin):
+            return None, lambda _: self.proposed(action)
         if isinstance(action, LinkUnchanged):
             return None, lambda _: self.unchanged(action, link)
         if isinstance(action, RelationBlocked):
@@ -358,7 +393,7 @@ class RelationRun:
 
     @staticmethod
     def key_of(action: Any) -> str:
-        if isinstance(action, ImportIntoPerfectView):
+        if isinstance(action, (ImportIntoPerfectView, ProposeTwin, LinkTwin)):
             return f"e-Boekhouden {action.code}"
         return action.pv_id
 
@@ -434,6 +469,54 @@ class RelationRun:
                   details={"perfectview_id": action.pv_id, "side": action.side})
         return False
 
+    # ------------------------------------------------------------------ twins (core.sync.twins)
+
+    def proposed(self, action: ProposeTwin) -> bool:
+        """A customer with a twin waits for a person; told in the logbook when new or changed."""
+        self.counters["proposed"] += 1
+        if self.proposals.propose(action.code, action.relation.bedrijf, _proposed(action)):
+            subject, what = self.what(action, None)
+            how = (f"pvsync relations accept {action.code}" if len(action.candidates) == 1
+                   else f"pvsync relations accept {action.code} --relation ID (one of the {len(action.candidates)})")
+            self.ctx.log("WARNING", KIND, f"{what}: {action.reason}. Accept with `{how}`, or `pvsync relations "
+                                          f"reject {action.code}` to import it as a new relation", subject=subject,
+                         details={"candidates": [c.pv_id for c in action.candidates]})
+        return True
+
+    @staticmethod
+    def send_twin_link(pv: Any, action: LinkTwin) -> CrmRelation | str:
+        """(In a worker) fill the Debiteurnummer of the accepted twin: the relation as written,
+        or why it was not (read fresh: someone may have changed it since the proposal)."""
+        current = pv.relation(action.pv_id, with_account_manager=False)
+        if current is None:
+            return f"PerfectView relation {action.pv_id} is gone"
+        number = current.debtor_number.strip()
+        if number and number != action.code:
+            return f"PerfectView relation {action.pv_id} has Debiteurnummer {number} by now"
+        linked = replace(current, debtor_number=action.code)
+        if number != action.code:
+            pv.update_relation(action.pv_id, linked)
+        return linked
+
+    def twin_linked(self, action: LinkTwin, sent: CrmRelation | str) -> bool:
+        if isinstance(sent, str):
+            self.counters["blocked"] += 1
+            problem = RelationProblem("link", f"the accepted link of {action.code} to its PerfectView twin was not "
+                                              f"made: {sent}", f"decide again: pvsync relations reject {action.code}, "
+                                                               "or fill the Debiteurnummer in PerfectView yourself")
+            self.note(self.key_of(action), subject=f"{action.code} ({action.name})", code=action.code, kind="import",
+                      problems=[problem], story=problem.message, details={"perfectview_id": action.pv_id})
+            return False
+        with self.ctx.store.write():
+            self.save_link(RelationLink(sent.id, action.code, action.eb_id,
+                                        crm_hash(sent, self.settings.person_name_format), action.eb_hash))
+            self.state.remember_debtor_number(sent.id, action.code)
+            self.ctx.log("INFO", KIND, f"linked {action.code} ({action.name}) to its PerfectView twin {sent.id}: "
+                                       f"its Debiteurnummer is {action.code} now (no second relation created)",
+                         subject=action.code)
+        self.counters["linked"] += 1
+        return True
+
     # ------------------------------------------------------------------ import into PerfectView
 
     @staticmethod
@@ -499,6 +582,10 @@ class RelationRun:
         if isinstance(self._import_target, NotInDatabase):
             raise self._import_target
         return self._import_target
+
+
+def _proposed(action: ProposeTwin) -> list[ProposedTwin]:
+    return [ProposedTwin(c.pv_id, c.name, c.evidence) for c in action.candidates]
 
 
 def _raising(error: Exception) -> Callable[[Any], bool]:

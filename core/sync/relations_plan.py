@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Callable, Collection, Iterable, Sequence
+from typing import Callable, Collection, Iterable, Mapping, Sequence
 
 from core.model import CrmRelation, EbRelation, RelationLink  # RelationLink: the store's record, re-exported
 from core.sync.mapping import (FieldChange, RelationProblem, changes, crm_hash, crm_relation_problems,
                                eboekhouden_hash, eboekhouden_to_crm, merge_into)
+from core.sync.twins import TwinCandidate, TwinFinder
 
 # Updates below this count never trip the share guard: a small administration where
 # three of five relations changed is normal, not a sign of a broken side.
@@ -76,6 +77,37 @@ class ImportIntoPerfectView:
 
 
 @dataclass(frozen=True)
+class ProposeTwin:
+    """An e-Boekhouden customer PerfectView most likely has already, without a Debiteurnummer:
+    not imported, but proposed for linking until a person accepts or rejects it."""
+
+    code: str
+    relation: EbRelation
+    candidates: tuple[TwinCandidate, ...]
+    reason: str = "PerfectView most likely has this customer already, without a Debiteurnummer"
+
+
+@dataclass(frozen=True)
+class LinkTwin:
+    """An accepted proposal: fill the Debiteurnummer of the PerfectView relation and link it."""
+
+    code: str
+    pv_id: str
+    eb_id: int
+    eb_hash: str
+    name: str
+    reason: str = "the proposed link was accepted"
+
+
+@dataclass(frozen=True)
+class TwinDecision:
+    """What a person decided about the proposal for one e-Boekhouden code."""
+
+    state: str  # "pending", "accepted" or "rejected"
+    pv_id: str = ""  # the PerfectView relation chosen (accepted)
+
+
+@dataclass(frozen=True)
 class RelationBlocked:
     subject: str  # "D10001 (Bakkerij Jansen)" or a PerfectView name
     pv_id: str
@@ -90,9 +122,9 @@ class RelationDisappeared:
     reason: str
 
 
-Action = (CreateInEboekhouden | UpdateInEboekhouden | LinkUnchanged | ImportIntoPerfectView | RelationBlocked
-          | RelationDisappeared)
-WRITES = (CreateInEboekhouden, UpdateInEboekhouden, ImportIntoPerfectView)
+Action = (CreateInEboekhouden | UpdateInEboekhouden | LinkUnchanged | ImportIntoPerfectView | ProposeTwin | LinkTwin
+          | RelationBlocked | RelationDisappeared)
+WRITES = (CreateInEboekhouden, UpdateInEboekhouden, ImportIntoPerfectView, LinkTwin)
 
 
 @dataclass(frozen=True)
@@ -124,7 +156,8 @@ def plan_relations(*, perfectview: Sequence[CrmRelation], eboekhouden: Sequence[
                    links: Iterable[RelationLink], settings: RelationSyncSettings, customer_codes: set[str],
                    full_pass: bool = True, force: bool = False,
                    eboekhouden_limits: Callable[[EbRelation], list[RelationProblem]] | None = None,
-                   other_debtor_numbers: Collection[str] = (), retired_codes: Collection[str] = ()) -> RelationPlan:
+                   other_debtor_numbers: Collection[str] = (), retired_codes: Collection[str] = (),
+                   twin_decisions: Mapping[str, TwinDecision] | None = None) -> RelationPlan:
     """Plan one relation sync.
 
     `perfectview` holds every PerfectView relation on a full pass, or only those
@@ -135,6 +168,10 @@ def plan_relations(*, perfectview: Sequence[CrmRelation], eboekhouden: Sequence[
     `perfectview` (an incremental pass): PerfectView has them, so they are never imported.
     `retired_codes` were linked to a PerfectView relation that took another Debiteurnummer:
     they stay in e-Boekhouden and are not imported back as new PerfectView relations.
+    `twin_decisions` are what people decided about proposed twins (core.sync.twins): an
+    accepted one is linked, a rejected one imported; a customer with a twin and no
+    decision is proposed, not imported. Twins are looked for on a full pass only (the
+    job makes a pass full while a customer may need one).
     """
     plan = RelationPlan()
     links = list(links)
@@ -172,6 +209,8 @@ def plan_relations(*, perfectview: Sequence[CrmRelation], eboekhouden: Sequence[
 
     if settings.import_from_eboekhouden:
         known_codes = set(by_debtor) | {number.strip() for number in other_debtor_numbers} | set(retired_codes)
+        finder = TwinFinder(perfectview if full_pass else (), fmt)
+        linking: set[str] = set()  # PerfectView relations an accepted proposal links in this plan
         for relation in eboekhouden:
             if relation.code in known_codes or relation.code not in customer_codes:
                 continue
@@ -181,6 +220,10 @@ def plan_relations(*, perfectview: Sequence[CrmRelation], eboekhouden: Sequence[
                         "PerfectView", link_by_code[relation.code].pv_id, relation.code,
                         f"relation {relation.code} was linked but is gone from PerfectView (or lost its "
                         "Debiteurnummer); it is not created again and nothing is deleted in e-Boekhouden"))
+                continue
+            twin = _twin_action(relation, (twin_decisions or {}).get(relation.code), finder, linking)
+            if twin is not None:
+                plan.actions.append(twin)
                 continue
             crm = eboekhouden_to_crm(relation, relation_type=settings.import_relation_type,
                                      account_manager_id=settings.account_manager_id)
@@ -208,6 +251,18 @@ def plan_relations(*, perfectview: Sequence[CrmRelation], eboekhouden: Sequence[
                                   f"{settings.max_change_share:.0%}); nothing was written. Run `pvsync sync --only "
                                   "relations --force` or confirm in the console if that is intended", needs_force=True)
     return plan
+
+
+def _twin_action(relation: EbRelation, decision: TwinDecision | None, finder: TwinFinder,
+                 linking: set[str]) -> ProposeTwin | LinkTwin | None:
+    """The proposal or link for an e-Boekhouden customer with a PerfectView twin; None: import it."""
+    if decision is not None and decision.state == "rejected":
+        return None
+    if decision is not None and decision.state == "accepted" and decision.pv_id not in linking:
+        linking.add(decision.pv_id)
+        return LinkTwin(relation.code, decision.pv_id, relation.id, eboekhouden_hash(relation), relation.bedrijf)
+    candidates = tuple(c for c in finder.candidates(relation) if c.pv_id not in linking)
+    return ProposeTwin(relation.code, relation, candidates) if candidates else None
 
 
 def _plan_export(relation: CrmRelation, current: EbRelation | None, link: RelationLink | None, fmt: str,
