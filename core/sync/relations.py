@@ -132,7 +132,7 @@ class RelationRun:
             self.proposals.forget_pending(a.code for a in plan.of(ProposeTwin))
         if self.ctx.dry_run:
             for action in plan.of(ProposeTwin):
-                self.proposals.propose(action.code, action.relation.bedrijf, _proposed(action))
+                self.tell_proposal(action)
             return self.show(plan, snapshot, pass_name)
         if plan.stop is not None:
             return self.stopped(plan)
@@ -472,8 +472,12 @@ class RelationRun:
     # ------------------------------------------------------------------ twins (core.sync.twins)
 
     def proposed(self, action: ProposeTwin) -> bool:
-        """A customer with a twin waits for a person; told in the logbook when new or changed."""
         self.counters["proposed"] += 1
+        self.tell_proposal(action)
+        return True
+
+    def tell_proposal(self, action: ProposeTwin) -> None:
+        """A customer with a twin waits for a person; told in the logbook when new or changed."""
         if self.proposals.propose(action.code, action.relation.bedrijf, _proposed(action)):
             subject, what = self.what(action, None)
             how = (f"pvsync relations accept {action.code}" if len(action.candidates) == 1
@@ -481,7 +485,6 @@ class RelationRun:
             self.ctx.log("WARNING", KIND, f"{what}: {action.reason}. Accept with `{how}`, or `pvsync relations "
                                           f"reject {action.code}` to import it as a new relation", subject=subject,
                          details={"candidates": [c.pv_id for c in action.candidates]})
-        return True
 
     @staticmethod
     def send_twin_link(pv: Any, action: LinkTwin) -> CrmRelation | str:
