@@ -83,7 +83,7 @@ class PvsyncApp(App[int]):
                 tooltip="Run all jobs now: writes a sync request the engine carries out"),
         # Not in the footer: it matters on a first run and when twins are proposed, and then
         # Needs attention on the Status screen names the key.
-        Binding("a", "approvals", "Approvals", id="approvals", show=False,
+        Binding("w", "approvals", "Approvals", id="approvals", show=False,
                 tooltip="The plan that waits for your approval, and proposed twins to link or import"),
         Binding("question_mark", "help", "Help", id="help", key_display="?",
                 tooltip="The keys of this screen"),

@@ -63,7 +63,7 @@ def read_attention(store: Store, health: Health) -> list[str]:
         items.append(f"{len(waiting)} invoice(s) wait for you: see Pending invoices (4)")
     twins = TwinProposals(store).all("pending")
     if twins:
-        items.append(f"{len(twins)} proposed twin(s) wait for you: link or import them under Approvals (a)")
+        items.append(f"{len(twins)} proposed twin(s) wait for you: link or import them under Approvals (w)")
     return items
 
 

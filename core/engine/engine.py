@@ -32,7 +32,7 @@ HEARTBEAT_SECONDS = 5.0
 PROGRESS_WRITE_SECONDS = 0.5  # progress reaches the database at most this often (plus at the end of a phase)
 RETENTION_EVERY = timedelta(days=1)
 NOT_STARTED = "not started"  # the summary of a job a stopping run never began
-APPROVE_HINT = "Approve with `pvsync approve` or the key a in the console (Approvals); the next run then writes."
+APPROVE_HINT = "Approve with `pvsync approve` or in the console (w, then a); the next run then writes."
 
 
 @dataclass(frozen=True)

@@ -130,7 +130,7 @@ class Health:
         wait = self.waiting
         run = f" (plan of run {wait.run_id})" if wait.run_id else ""
         return (f"nothing is written: the engine waits for approval since {wait.since.astimezone():%Y-%m-%d %H:%M}"
-                f"{run}, the {wait.reason}; approve with `pvsync approve` or in the console (a)")
+                f"{run}, the {wait.reason}; approve with `pvsync approve` or in the console (w)")
 
     def to_json(self) -> dict[str, Any]:
         return {

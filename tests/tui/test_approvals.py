@@ -1,4 +1,4 @@
-"""The Approvals modal (key a): the plan that waits for approval and the proposed twins, and
+"""The Approvals modal (key w): the plan that waits for approval and the proposed twins, and
 the requests its keys write for the engine."""
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ from core.store import store as store_module
 from core.store.twin_proposals import ProposedTwin, TwinProposals
 from tests.tui.conftest import NOW, settle
 from tests.tui.test_snapshots import seed_world, snapshot_app
+from tui.screens.approvals import ApprovalsScreen
 
 PLAN = ["Run 4 (schedule, dry run): ok in 2.1 s; nothing written, it waits for approval",
         "  relations ok          dry run (full pass), nothing written: 3 to create, 0 to update, 2 to import, "
         "1 proposed as twins (pvsync relations proposals), 0 skipped, 0 unchanged",
         "  invoices  ok          dry run: 5 to book",
         "  Waits for approval: the first run against this administration (nothing is linked or booked in it yet).",
-        "  Approve with `pvsync approve` or the key a in the console (Approvals); the next run then writes."]
+        "  Approve with `pvsync approve` or in the console (w, then a); the next run then writes."]
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ def world(store, monkeypatch):
 
 async def open_approvals(pilot):
     await settle(pilot.app, pilot)
-    await pilot.press("a")
+    await pilot.press("w")
     await settle(pilot.app, pilot)
 
 
@@ -53,8 +54,8 @@ async def test_approve_and_link_write_requests_for_the_engine(world, config_path
         await open_approvals(pilot)
         await pilot.press("down", "down", "l")  # the second candidate of 1007
         await settle(app, pilot)
-        await pilot.press("a")
-        await settle(app, pilot)
+        assert not isinstance(app.screen, ApprovalsScreen)  # a decision closes the modal
+        await open_approvals(pilot)
         await pilot.press("a")
         await settle(app, pilot)
     rows = world.conn.execute("SELECT kind, payload_json FROM requests ORDER BY id").fetchall()

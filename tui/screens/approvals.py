@@ -1,4 +1,4 @@
-"""Approvals (key a): the plan that waits for a person before the engine writes, and the
+"""Approvals (key w, what waits for you): the plan that waits for a person before the engine writes, and the
 proposed twins, with a key for each decision.
 
 A modal over any screen, so it is one key away wherever the admin is. Reading happens in a
