@@ -25,7 +25,8 @@ from core.soap.errors import BudgetExhausted, RequestInvalid, ServiceError, Tran
 from core.store.records import utc_now
 from core.store.relation_state import RelationState
 from core.sync.in_flight import InFlight, Outcome
-from core.sync.mapping import RelationProblem, crm_hash, eboekhouden_hash
+from core.sync.mapping import (FieldChange, RelationProblem, changes, crm_hash, crm_relation_problems,
+                               eboekhouden_hash, merge_into)
 from core.store.twin_proposals import ProposedTwin, TwinProposals
 from core.sync.relations_plan import (CreateInEboekhouden, ImportIntoPerfectView, LinkTwin, LinkUnchanged,
                                       ProposeTwin, RelationBlocked, RelationDisappeared, RelationPlan,
@@ -356,7 +357,8 @@ class RelationRun:
                     lambda sent: self.imported(action, types[action.relation.kind], sent))
         if isinstance(action, LinkTwin):
             pv = self.ctx.services.perfectview()
-            return lambda: self.send_twin_link(pv, action), lambda sent: self.twin_linked(action, sent)
+            eb = self.ctx.services.eboekhouden() if self.config.export_to_eboekhouden else None
+            return lambda: self.send_twin_link(pv, eb, action), lambda sent: self.twin_linked(action, sent)
         if isinstance(action, ProposeTwin):
             return None, lambda _: self.proposed(action)
         if isinstance(action, LinkUnchanged):
@@ -486,10 +488,12 @@ class RelationRun:
                                           f"reject {action.code}` to import it as a new relation", subject=subject,
                          details={"candidates": [c.pv_id for c in action.candidates]})
 
-    @staticmethod
-    def send_twin_link(pv: Any, action: LinkTwin) -> CrmRelation | str:
-        """(In a worker) fill the Debiteurnummer of the accepted twin: the relation as written,
-        or why it was not (read fresh: someone may have changed it since the proposal)."""
+    def send_twin_link(self, pv: Any, eb: Any,
+                       action: LinkTwin) -> tuple[CrmRelation, EbRelation, list[FieldChange]] | str:
+        """(In a worker) fill the Debiteurnummer of the accepted twin (read fresh: someone may
+        have changed it since the proposal), then, with export on, let PerfectView's fields win
+        in e-Boekhouden as for every link, so the next run finds both in step. Returns the
+        relation, the e-Boekhouden record as it is now and what changed there; or why not."""
         current = pv.relation(action.pv_id, with_account_manager=False)
         if current is None:
             return f"PerfectView relation {action.pv_id} is gone"
@@ -499,9 +503,17 @@ class RelationRun:
         linked = replace(current, debtor_number=action.code)
         if number != action.code:
             pv.update_relation(action.pv_id, linked)
-        return linked
+        fmt = self.settings.person_name_format
+        wanted = merge_into(action.current, linked, fmt)
+        if eb is None or crm_relation_problems(linked, fmt) or relation_problems(wanted):
+            return linked, action.current, []  # a problem is reported by the next run's export plan
+        diff = changes(action.current, wanted, linked.kind)
+        if diff:
+            eb.update_relation(wanted)
+        return linked, (wanted if diff else action.current), diff
 
-    def twin_linked(self, action: LinkTwin, sent: CrmRelation | str) -> bool:
+    def twin_linked(self, action: LinkTwin,
+                    sent: tuple[CrmRelation, EbRelation, list[FieldChange]] | str) -> bool:
         if isinstance(sent, str):
             self.counters["blocked"] += 1
             problem = RelationProblem("link", f"the accepted link of {action.code} to its PerfectView twin was not "
@@ -510,13 +522,18 @@ class RelationRun:
             self.note(self.key_of(action), subject=f"{action.code} ({action.name})", code=action.code, kind="import",
                       problems=[problem], story=problem.message, details={"perfectview_id": action.pv_id})
             return False
+        linked, written, diff = sent
         with self.ctx.store.write():
-            self.save_link(RelationLink(sent.id, action.code, action.eb_id,
-                                        crm_hash(sent, self.settings.person_name_format), action.eb_hash))
-            self.state.remember_debtor_number(sent.id, action.code)
-            self.ctx.log("INFO", KIND, f"linked {action.code} ({action.name}) to its PerfectView twin {sent.id}: "
+            self.save_link(RelationLink(linked.id, action.code, action.current.id,
+                                        crm_hash(linked, self.settings.person_name_format), eboekhouden_hash(written)))
+            self.state.remember_debtor_number(linked.id, action.code)
+            self.ctx.log("INFO", KIND, f"linked {action.code} ({action.name}) to its PerfectView twin {linked.id}: "
                                        f"its Debiteurnummer is {action.code} now (no second relation created)",
                          subject=action.code)
+            for change in diff:
+                self.ctx.log("INFO", KIND, f"e-Boekhouden {action.code}: PerfectView overwrote {change.describe()}",
+                             subject=action.code, details={"field": change.field, "old": change.old,
+                                                           "new": change.new, "perfectview_id": linked.id})
         self.counters["linked"] += 1
         return True
 

@@ -93,8 +93,7 @@ class LinkTwin:
 
     code: str
     pv_id: str
-    eb_id: int
-    eb_hash: str
+    current: EbRelation  # as read: with export on, PerfectView's fields then overwrite it, as for every link
     name: str
     reason: str = "the proposed link was accepted"
 
@@ -260,7 +259,7 @@ def _twin_action(relation: EbRelation, decision: TwinDecision | None, finder: Tw
         return None
     if decision is not None and decision.state == "accepted" and decision.pv_id not in linking:
         linking.add(decision.pv_id)
-        return LinkTwin(relation.code, decision.pv_id, relation.id, eboekhouden_hash(relation), relation.bedrijf)
+        return LinkTwin(relation.code, decision.pv_id, relation, relation.bedrijf)
     candidates = tuple(c for c in finder.candidates(relation) if c.pv_id not in linking)
     return ProposeTwin(relation.code, relation, candidates) if candidates else None
 
