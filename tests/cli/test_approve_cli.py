@@ -83,3 +83,40 @@ def test_approve_beside_a_running_engine_is_a_request_the_engine_takes(capsys, e
         assert runs[0].trigger == "approved" and not runs[0].dry_run
     finally:
         engine.close()
+
+
+# --------------------------------------------------------------------------- proposed twins
+
+
+def propose(state_dir):
+    from core.store.twin_proposals import ProposedTwin, TwinProposals
+
+    with Store.open(state_dir) as store:
+        TwinProposals(store).propose("1007", "Garage Jansen", [
+            ProposedTwin("pv-2", "Garage Jansen", ("KvK number 12345678",)),
+            ProposedTwin("pv-3", "Jansen Auto's", ("e-mail address info@jansen.nl",))])
+
+
+def test_relations_proposals_accept_and_reject(capsys, env, state_dir):
+    propose(state_dir)
+
+    code, out, _ = run(capsys, "relations", "proposals")
+    assert code == 0
+    assert "1007 (Garage Jansen): waits for you" in out
+    assert "pv-3  Jansen Auto's (e-mail address info@jansen.nl)" in out
+
+    code, _, err = run(capsys, "relations", "accept", "1007")
+    assert code == 1 and "2 candidate twins" in err and "pv-3" in err
+
+    code, out, _ = run(capsys, "relations", "accept", "1007", "--relation", "pv-3")
+    assert code == 0 and "linked to PerfectView's Jansen Auto's in the next run" in out
+    code, out, _ = run(capsys, "relations", "proposals", "--all")
+    assert f"accepted (Jansen Auto's) by {getpass.getuser()}" in out
+    with Store.open(state_dir) as store:
+        assert store.conn.execute("SELECT count(*) FROM requests WHERE kind = 'sync' AND state = 'pending'"
+                                  ).fetchone()[0] == 1
+
+    code, _, err = run(capsys, "relations", "reject", "1007")
+    assert code == 1 and "was accepted already" in err
+    code, _, err = run(capsys, "relations", "reject", "9999")
+    assert code == 1 and "no twin was proposed for 9999" in err
