@@ -173,8 +173,10 @@ class RelationRun:
         """True when a customer may be imported that no person decided about: its twin can be
         any PerfectView relation without a Debiteurnummer, changed lately or not, so only a
         full read can show it (and a proposal waiting for a person keeps the reads full)."""
+        # A customer PerfectView refused to import was looked at on a full pass already: it must
+        # not make every later pass full.
         known = ({link.code for link in links} | set(self.state.debtor_numbers().values())
-                 | self.state.retired_codes())
+                 | self.state.retired_codes() | {p.code for p in self.state.problems() if p.kind == "import"})
         decided = {code for code, (state, _) in self.proposals.decisions().items() if state != "pending"}
         return bool(customers - known - decided)
 

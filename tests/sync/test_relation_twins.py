@@ -196,3 +196,20 @@ def test_a_world_full_of_near_twins_imports_every_customer_and_proposes_none(tmp
         assert TwinProposals(world.engine.store).all() == []
         assert sorted(r.debtor_number for r in world.pv_relations() if r.debtor_number) == \
             [f"20{n}" for n in range(1, len(near) + 1)]
+
+
+def test_a_twin_that_did_not_change_lately_is_found_between_full_passes(world):
+    world.pv_add(replace(organisation("", "Bakkerij de Vries"), iban=IBAN))
+    assert "full pass" in world.sync().jobs[0].result.summary
+    assert "changes only" in world.sync().jobs[0].result.summary  # nothing new: a modified-since read
+
+    world.eb_add(eb_customer("1004", "Bakkerij de Vries", iban=IBAN))  # the PerfectView relation is unchanged
+    world.reset_calls()
+    report = world.sync()
+
+    assert "full pass" in report.jobs[0].result.summary
+    assert "RelationCreate" not in world.writes()
+    assert [p.code for p in TwinProposals(world.engine.store).all("pending")] == ["1004"]
+    reject_twin(world.engine.store, "1004", by="piet")
+    world.sync()
+    assert "changes only" in world.sync().jobs[0].result.summary  # decided and imported: reads are small again
