@@ -153,18 +153,20 @@ class RelationRun:
         pv = self.ctx.services.perfectview()
         eb = self.ctx.services.eboekhouden()
         started = utc_now()
-        eboekhouden = eb.relations()
-        links = self.state.links()
-        customers = self.customer_codes(eb, eboekhouden) if self.config.import_from_eboekhouden else set()
         cursor, last_full = self.state.perfectview_cursor(), self.state.last_full_pass()
         full_pass = (cursor is None or last_full is None
-                     or started - last_full >= timedelta(hours=self.config.full_pass_hours)
-                     or self.may_have_twins(customers, links))
+                     or started - last_full >= timedelta(hours=self.config.full_pass_hours))
         if full_pass:
             perfectview = list(pv.relations())
         else:
             perfectview = list(pv.relations(modified_since=cursor - self.cursor_overlap, until=started))
-        snapshot = Snapshot(started, full_pass, perfectview, eboekhouden, links, customers)
+        eboekhouden = eb.relations()
+        links = self.state.links()
+        snapshot = Snapshot(started, full_pass, perfectview, eboekhouden, links,
+                            self.customer_codes(eb, eboekhouden) if self.config.import_from_eboekhouden else set())
+        if not full_pass and self.may_have_twins(snapshot.customer_codes, links):
+            full_pass = snapshot.full_pass = True
+            snapshot.perfectview = list(pv.relations())
         if not full_pass:
             self.complete_incremental_read(pv, snapshot)
         return snapshot
