@@ -6,6 +6,7 @@ engine's `relation_twin` request, so each says the same thing in the same words.
 from __future__ import annotations
 
 from core.store import Store
+from core.store.relation_state import RelationState
 from core.store.twin_proposals import TwinProposal, TwinProposals
 
 
@@ -34,12 +35,15 @@ def list_proposals(store: Store, *, everything: bool = False) -> list[str]:
     return [line for proposal in proposals for line in proposal_lines(proposal)]
 
 
-def _pending(store: Store, code: str) -> TwinProposal:
+def _undecided(store: Store, code: str) -> TwinProposal:
+    """The proposal for `code` while a decision can still change what the next run does."""
     proposal = TwinProposals(store).get(code)
     if proposal is None:
         raise TwinCommandError(f"no twin was proposed for {code.strip()}; `pvsync relations proposals` lists those "
                                "that were")
-    if proposal.state != "pending":
+    # An accepted link that could not be made (the twin took another Debiteurnummer) may be decided again.
+    linked = {link.code for link in RelationState(store).links()}
+    if proposal.state == "rejected" or (proposal.state == "accepted" and proposal.code in linked):
         raise TwinCommandError(f"the proposal for {proposal.code} was {proposal.state} already by "
                                f"{proposal.decided_by}; a decision is kept (the relation may be linked or imported "
                                "by now)")
@@ -49,7 +53,7 @@ def _pending(store: Store, code: str) -> TwinProposal:
 def accept_twin(store: Store, code: str, *, by: str, pv_id: str = "") -> str:
     """Accept the proposal for `code`: the next run fills the Debiteurnummer of the chosen
     PerfectView relation and links it. `pv_id` is needed when there are several candidates."""
-    proposal = _pending(store, code)
+    proposal = _undecided(store, code)
     ids = [c.pv_id for c in proposal.candidates]
     wanted = pv_id.strip().lower()
     if not wanted:
@@ -70,7 +74,7 @@ def accept_twin(store: Store, code: str, *, by: str, pv_id: str = "") -> str:
 
 def reject_twin(store: Store, code: str, *, by: str) -> str:
     """Reject the proposal for `code`: the next run imports it as a new PerfectView relation."""
-    proposal = _pending(store, code)
+    proposal = _undecided(store, code)
     TwinProposals(store).decide(proposal.code, "rejected", by=by)
     store.log("INFO", "relation", f"{by} rejected the proposed twin(s) of {proposal.code} ({proposal.name}): the "
                                   "next run imports it as a new PerfectView relation", subject=proposal.code)

@@ -116,7 +116,9 @@ def test_relations_proposals_accept_and_reject(capsys, env, state_dir):
         assert store.conn.execute("SELECT count(*) FROM requests WHERE kind = 'sync' AND state = 'pending'"
                                   ).fetchone()[0] == 1
 
-    code, _, err = run(capsys, "relations", "reject", "1007")
-    assert code == 1 and "was accepted already" in err
+    code, out, _ = run(capsys, "relations", "reject", "1007")  # changed their mind before the next run
+    assert code == 0 and "imported into PerfectView as a new relation" in out
+    code, _, err = run(capsys, "relations", "accept", "1007", "--relation", "pv-2")
+    assert code == 1 and "was rejected already" in err
     code, _, err = run(capsys, "relations", "reject", "9999")
     assert code == 1 and "no twin was proposed for 9999" in err

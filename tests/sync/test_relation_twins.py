@@ -213,3 +213,21 @@ def test_a_twin_that_did_not_change_lately_is_found_between_full_passes(world):
     reject_twin(world.engine.store, "1004", by="piet")
     world.sync()
     assert "changes only" in world.sync().jobs[0].result.summary  # decided and imported: reads are small again
+
+
+def test_an_accepted_twin_that_took_another_debiteurnummer_is_reported_and_can_be_decided_again(world):
+    twin_id = world.pv_add(replace(organisation("", "Bakkerij de Vries"), iban=IBAN))
+    world.eb_add(eb_customer("1004", "Bakkerij de Vries", iban=IBAN))
+    world.sync()
+    accept_twin(world.engine.store, "1004", by="anna")
+    world.pv_edit(twin_id, debtor_number="1099")  # someone numbered it by hand meanwhile
+
+    world.sync()
+
+    assert world.pv_get(twin_id).debtor_number == "1099"
+    problems = [p for p in world.state.problems() if p.code == "1004"]
+    assert problems and "has Debiteurnummer 1099 by now" in problems[0].problems[0].message
+    reject_twin(world.engine.store, "1004", by="anna")
+    world.sync()
+    assert [r.name for r in world.pv_by_number("1004")] == ["Bakkerij de Vries"]
+    assert not [p for p in world.state.problems() if p.code == "1004"]
