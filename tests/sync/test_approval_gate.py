@@ -143,3 +143,26 @@ def test_approving_when_nothing_waits_records_nothing(world):
 
     assert request.message == "nothing waits for approval"
     assert Approvals(engine.store).last().approved_by == "anna"
+
+
+def test_on_the_demo_organisation_nothing_is_booked_or_created_until_approved(tmp_path):
+    with SimulatedWorld(tmp_path, seed="demo", settings={"engine.approve_first_run": True}) as world:
+        engine = world.engine(mode="embedded")
+        try:
+            relations_before = sorted(world.eboekhouden.relation_codes())
+            mutations_before = len(world.eboekhouden.mutations)
+
+            report = engine.run(trigger="schedule")
+
+            assert report.dry_run and report.waiting
+            assert sorted(world.eboekhouden.relation_codes()) == relations_before
+            assert len(world.eboekhouden.mutations) == mutations_before
+            plan = "\n".join(Approvals(engine.store).waiting().summary)
+            assert "relations" in plan and "invoices" in plan
+
+            approve_from_the_console(engine, by="anna")
+
+            assert len(world.eboekhouden.mutations) > mutations_before
+            assert sorted(world.eboekhouden.relation_codes()) != relations_before
+        finally:
+            engine.close()
