@@ -231,3 +231,19 @@ def test_an_accepted_twin_that_took_another_debiteurnummer_is_reported_and_can_b
     world.sync()
     assert [r.name for r in world.pv_by_number("1004")] == ["Bakkerij de Vries"]
     assert not [p for p in world.state.problems() if p.code == "1004"]
+
+
+def test_over_loopback_a_decision_sent_as_a_request_links_the_twin_in_the_run_it_asks_for(tmp_path):
+    with RelationWorld(tmp_path, loopback=True, import_from_eboekhouden=True, customers="all") as world:
+        twin_id = world.pv_add(replace(organisation("", "Bakkerij de Vries"), email="info@devries.nl"))
+        world.eb_add(eb_customer("1004", "Bakkerij de Vries", email="INFO@devries.nl"))
+        world.sync()
+        store = world.engine.store
+
+        request_id = store.add_request("relation_twin", {"code": "1004", "decision": "accept", "relation": "",
+                                                         "by": "anna"})
+        world.engine._answer_requests()  # the decision, then the relations run it asked for
+
+        assert store.request(request_id).outcome == "ok"
+        assert world.pv_get(twin_id).debtor_number == "1004"
+        assert world.pv_by_number("1004")[0].id == twin_id
