@@ -221,7 +221,51 @@ def cmd_sync(args: argparse.Namespace) -> int:
         finally:
             engine.close()
     print("\n".join(report.summary_lines()))
-    return EXIT_OK if report.outcome == "ok" else EXIT_FAILED
+    # A run that waits for approval wrote nothing: not what a script that asked for a sync wanted.
+    return EXIT_OK if report.outcome == "ok" and not report.waiting else EXIT_FAILED
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    import getpass
+
+    from core.engine.engine import approve
+    from core.engine.health import engine_up
+    from core.store.approvals import Approvals
+    from core.store.records import utc_now
+
+    store = _open_state(args)
+    if store is None:
+        return EXIT_FAILED
+    with store:
+        approvals = Approvals(store)
+        wait = approvals.waiting()
+        if wait is not None:
+            print(f"Waiting since {_local(wait.since)}: the {wait.reason}.")
+            print(f"Plan (made {_local(wait.planned_at)}):")
+            print("\n".join(f"  {line}" for line in wait.summary if not line.lstrip().startswith("Approve with")))
+        if args.show:
+            return EXIT_OK
+        if wait is None and approvals.reason_to_wait() is None:
+            print("Nothing waits for approval: the engine writes on its schedule.")
+            return EXIT_OK
+        by = getpass.getuser()
+        if not engine_up(store.engine_status(), utc_now()):
+            print(f"{approve(store, by)}. No engine runs now: the next run writes (pvsync sync, or start the daemon).")
+            return EXIT_OK
+        # A daemon (or a console) holds the state folder: it takes the approval as a request and runs at once.
+        before = approvals.last()
+        store.add_request("approve", {"by": by})
+        deadline = time.monotonic() + args.wait
+        while time.monotonic() < deadline:
+            latest = approvals.last()
+            if latest is not None and (before is None or latest.id != before.id):
+                print(f"approved by {latest.approved_by} at {_local(latest.approved_at)}; the engine writes now "
+                      "(pvsync status, pvsync log --follow)")
+                return EXIT_OK
+            time.sleep(FOLLOW_POLL_SECONDS)
+    print(f"Asked the engine to write as approved by {by}; it has not taken the request yet (it finishes its "
+          "current run first). pvsync status shows when it has.")
+    return EXIT_OK
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -269,6 +313,8 @@ def _status_lines(health: Any, state_dir: Path) -> list[str]:
         run = health.last_run
         lines.append(f"Last run: {run.id} ({run.trigger}) {run.outcome} at {_local(run.finished_at)}"
                      + (f": {run.error}" if run.error else ""))
+    if health.waiting:
+        lines.append(f"Waiting:  {health.waiting_text()} (pvsync approve --show lists the plan)")
     for number, service in enumerate(health.services):
         when = _local(service.at) if service.at else ""
         lines.append(f"{'Links:' if number == 0 else '':<10}{service.service:<13} {service.verdict(when)}")
@@ -435,6 +481,59 @@ def cmd_invoices_choose_document(args: argparse.Namespace) -> int:
     return _invoice_command(args, lambda store: choose_document(store, args.number, args.attachment))
 
 
+def cmd_relations_proposals(args: argparse.Namespace) -> int:
+    from core.sync.twin_commands import list_proposals
+
+    store = _open_state(args)
+    if store is None:
+        return EXIT_FAILED
+    with store:
+        print("\n".join(list_proposals(store, everything=args.all)))
+    return EXIT_OK
+
+
+def _decide_twin(args: argparse.Namespace, decision: str) -> int:
+    """Accept or reject a proposed twin: the running engine takes it as a request (and syncs
+    relations at once); without one it is recorded here for the next run."""
+    import getpass
+
+    from core.engine.health import engine_up
+    from core.store.records import utc_now
+    from core.sync.twin_commands import answer_twin_request
+
+    store = _open_state(args)
+    if store is None:
+        return EXIT_FAILED
+    payload = {"code": args.code, "decision": decision, "relation": getattr(args, "relation", "") or "",
+               "by": getpass.getuser()}
+    with store:
+        if not engine_up(store.engine_status(), utc_now()):
+            outcome, message = answer_twin_request(store, payload)
+        else:
+            request_id = store.add_request("relation_twin", payload)
+            deadline = time.monotonic() + args.wait
+            while (request := store.request(request_id)).state != "done" and time.monotonic() < deadline:
+                time.sleep(FOLLOW_POLL_SECONDS)
+            if request.state != "done":
+                print(f"Asked the engine to {decision} the proposal for {args.code}; it has not taken the request "
+                      "yet (it finishes its current run first). pvsync relations proposals --all shows when it has.")
+                return EXIT_OK
+            outcome, message = request.outcome, request.message
+    if outcome != "ok":
+        _err(f"pvsync relations {decision}: {message}")
+        return EXIT_FAILED
+    print(message)
+    return EXIT_OK
+
+
+def cmd_relations_accept(args: argparse.Namespace) -> int:
+    return _decide_twin(args, "accept")
+
+
+def cmd_relations_reject(args: argparse.Namespace) -> int:
+    return _decide_twin(args, "reject")
+
+
 def cmd_report_open_items(args: argparse.Namespace) -> int:
     from core.engine.services import RunServices
     from core.sync.open_items_report import open_items_report
@@ -549,6 +648,17 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--lines", "-n", type=int, default=50, metavar="N",
                      help="without --since: the last N entries (default 50)")
 
+    approve_parser = _command(
+        commands, parent, "approve", cmd_approve, "let the engine write the plan that waits for approval",
+        "The first run against an administration, and the first after pvsync check found changed\n"
+        "assumptions, only plan and wait ([engine] approve_first_run). This shows the plan and approves\n"
+        "it as you (the OS user); the approval is kept in the state database and the logbook. Beside a\n"
+        "running daemon or console the engine takes the approval and writes at once.\n\n"
+        "examples:\n  pvsync approve --show\n  pvsync approve")
+    approve_parser.add_argument("--show", action="store_true", help="only show the plan that waits")
+    approve_parser.add_argument("--wait", type=float, default=30.0, metavar="S",
+                                help="beside a running engine: how long to wait for it to take the approval")
+
     check = _command(commands, parent, "check", cmd_check,
                      "test both connections, then every assumption about the two databases (read-only)",
                      "Per assumption: OK, or what is missing with the nearest names the database has and the\n"
@@ -584,6 +694,31 @@ def build_parser() -> argparse.ArgumentParser:
                       "example:\n  pvsync invoices choose-document F2026-0042 F2026-0042.pdf")
     choose.add_argument("number", metavar="NUMBER", help="the invoice number")
     choose.add_argument("attachment", metavar="ATTACHMENT", help="the attachment's id or file name")
+
+    relations = _command(commands, parent, "relations", None,
+                         "proposed twins: e-Boekhouden customers PerfectView most likely has already",
+                         "An e-Boekhouden customer to import whose twin PerfectView holds without a Debiteurnummer\n"
+                         "(same IBAN, KvK number, e-mail address, or name and postcode) is proposed, not imported.\n\n"
+                         "examples:\n  pvsync relations proposals\n  pvsync relations accept 1004\n"
+                         "  pvsync relations accept 1004 --relation 3f2a…   # one of several candidates\n"
+                         "  pvsync relations reject 1004")
+    relation_commands = relations.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    proposals = _command(relation_commands, parent, "proposals", cmd_relations_proposals,
+                         "the proposed twins that wait for a decision, each with its evidence",
+                         "example:\n  pvsync relations proposals --all")
+    proposals.add_argument("--all", action="store_true", help="also the proposals decided already")
+    accept = _command(relation_commands, parent, "accept", cmd_relations_accept,
+                      "link the customer to its PerfectView twin (fills the Debiteurnummer there)",
+                      "example:\n  pvsync relations accept 1004")
+    accept.add_argument("code", metavar="CODE", help="the e-Boekhouden relation code")
+    accept.add_argument("--relation", metavar="ID", help="the PerfectView relation, when there are several")
+    reject = _command(relation_commands, parent, "reject", cmd_relations_reject,
+                      "not a twin: import the customer as a new PerfectView relation",
+                      "example:\n  pvsync relations reject 1004")
+    reject.add_argument("code", metavar="CODE", help="the e-Boekhouden relation code")
+    for decide in (accept, reject):
+        decide.add_argument("--wait", type=float, default=30.0, metavar="S",
+                            help="beside a running engine: how long to wait for it to take the decision")
 
     report = _command(commands, parent, "report", None, "reports that compare both sides",
                       "example:\n  pvsync report open-items")

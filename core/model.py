@@ -235,6 +235,7 @@ class CrmRelation:
     mobile: str = ""
     email: str = ""
     website: str = ""
+    kvk_number: str = ""  # Identificatie - KvK-nummer (organisations): evidence of a twin; pvsync never changes it
     account_manager_id: str = ""  # user id of the relatiebeheerder
     modified_at: datetime | None = None
     is_inactive: bool = False

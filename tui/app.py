@@ -32,6 +32,7 @@ from core.store.records import utc_now
 from tui.commands import PvsyncCommands
 from tui.engine_link import ATTACHED, EMBEDDED, NO_ENGINE, EngineLink, EngineMode, Policy
 from tui.messages import EngineModeChanged, StateRefreshed, SyncRequested
+from tui.screens.approvals import ApprovalsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.logbook import LogbookScreen
 from tui.screens.pending import PendingScreen
@@ -80,6 +81,10 @@ class PvsyncApp(App[int]):
                 tooltip="Invoices not yet booked or paid"),
         Binding("s", "sync_now", "Sync now", id="sync-now",
                 tooltip="Run all jobs now: writes a sync request the engine carries out"),
+        # Not in the footer: it matters on a first run and when twins are proposed, and then
+        # Needs attention on the Status screen names the key.
+        Binding("w", "approvals", "Approvals", id="approvals", show=False,
+                tooltip="The plan that waits for your approval, and proposed twins to link or import"),
         Binding("question_mark", "help", "Help", id="help", key_display="?",
                 tooltip="The keys of this screen"),
         Binding("f1", "help", "Help", id="help-f1", show=False, tooltip="The keys of this screen"),
@@ -244,6 +249,11 @@ class PvsyncApp(App[int]):
         self.notify(f"Sync requested (request {message.request_id}); {who} starts it within seconds.",
                     title="Sync now")
         self.refresh_state(force=True)
+
+    def action_approvals(self) -> None:
+        if isinstance(self.screen, ApprovalsScreen) or self.store is None:
+            return
+        self.push_screen(ApprovalsScreen())
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

@@ -35,6 +35,8 @@ def app_commands(app: PvsyncApp) -> list[PaletteCommand]:
                        lambda: app.switch_mode("vat")),
         PaletteCommand("Pending invoices", "Invoices not yet booked or paid, and why",
                        lambda: app.switch_mode("pending")),
+        PaletteCommand("Approvals", "The plan that waits for your approval, and proposed twins (key w)",
+                       app.action_approvals),
         PaletteCommand("Help", "The keys of this screen", app.action_help),
     ]
 

@@ -47,6 +47,7 @@ def read_attention(store: Store, health: Health) -> list[str]:
     """What needs a person, in words: engine and run health, watchdog alerts, relations that
     are not written, invoices that wait. The lists themselves are on their own screens."""
     from core.store.relation_state import RelationState
+    from core.store.twin_proposals import TwinProposals
     from core.sync.invoice_commands import pending_invoices
 
     items = health.attention()
@@ -60,6 +61,9 @@ def read_attention(store: Store, health: Health) -> list[str]:
                or "choose" in invoice.document]
     if waiting:
         items.append(f"{len(waiting)} invoice(s) wait for you: see Pending invoices (4)")
+    twins = TwinProposals(store).all("pending")
+    if twins:
+        items.append(f"{len(twins)} proposed twin(s) wait for you: link or import them under Approvals (w)")
     return items
 
 

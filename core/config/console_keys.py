@@ -45,6 +45,7 @@ BINDINGS: dict[str, ConsoleBinding] = {b.id: b for b in [
     _b("mode-vat", APP, "3", "show the VAT mapping"),
     _b("mode-pending", APP, "4", "show the Pending invoices"),
     _b("sync-now", APP, "s", "sync now"),
+    _b("approvals", APP, "w", "show what waits for you: the plan to approve, proposed twins"),
     _b("help", APP, "question_mark", "help"),
     _b("help-f1", APP, "f1", "help"),
     _b("quit", APP, "q", "quit the console"),
@@ -78,6 +79,10 @@ BINDINGS: dict[str, ConsoleBinding] = {b.id: b for b in [
     _b("setup-save", "setup", "f2", "save the setup"),
     _b("setup-test-eb", "setup", "f3", "test the e-Boekhouden connection"),
     _b("setup-test-pv", "setup", "f4", "test the PerfectView connection"),
+    _b("approvals-approve", "approvals", "a", "approve the plan that waits"),
+    _b("approvals-link", "approvals", "l", "link a customer to its proposed PerfectView twin"),
+    _b("approvals-new", "approvals", "n", "import a proposed twin as a new relation"),
+    _b("approvals-close", "approvals", "escape,x", "close Approvals"),
     _b("close", "close", "escape,q,enter", "close help or details"),
     _b("close-help", "close", "question_mark,f1", "close help"),
 ]}

@@ -200,6 +200,8 @@ class EngineSettings:
     run_deadline: timedelta = option(timedelta(hours=2),
                                      v.duration(timedelta(minutes=1), timedelta(hours=24), example="2h"))
     concurrency: int = option(4, v.whole_number(1, 16, example=4))
+    # The first writes to an administration (and those after a changed assumption) wait for a person.
+    approve_first_run: bool = option(True, v.boolean())
 
 
 @dataclass(frozen=True)

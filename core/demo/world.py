@@ -92,6 +92,8 @@ class SimulatedWorld:
             "perfectview.url": self.perfectview_url, "perfectview.api_key": pv.api_key,
             "perfectview.database_id": pv.database_id, "perfectview.user_id": pv.user_id,
             "payments.enabled": True,
+            # The demo and the tests write at once; the approval gate's own tests switch it on.
+            "engine.approve_first_run": False,
         }
         for vat, (code, ledger) in DEMO_VAT_NL.items():
             values[f"vat.NL.{vat}"] = {"btw_code": code, "ledger": ledger}

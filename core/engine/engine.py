@@ -25,12 +25,14 @@ from core.engine.schedule import due_at
 from core.engine.services import RunServices
 from core.secrets import scrub
 from core.store import Request, Store, StoreError
+from core.store.approvals import Approvals
 from core.store.records import utc_now
 
 HEARTBEAT_SECONDS = 5.0
 PROGRESS_WRITE_SECONDS = 0.5  # progress reaches the database at most this often (plus at the end of a phase)
 RETENTION_EVERY = timedelta(days=1)
 NOT_STARTED = "not started"  # the summary of a job a stopping run never began
+APPROVE_HINT = "Approve with `pvsync approve` or in the console (w, then a); the next run then writes."
 
 
 @dataclass(frozen=True)
@@ -54,15 +56,21 @@ class RunReport:
     jobs: list[JobOutcome]
     seconds: float
     error: str | None = None
+    waiting: str | None = None  # why this run only planned: it waits for a person's approval
 
     def summary_lines(self) -> list[str]:
         kind = f"{self.trigger}, dry run" if self.dry_run else self.trigger
         lines = [f"Run {self.run_id} ({kind}): {self.outcome} in {self.seconds:.1f} s"]
+        if self.waiting:
+            lines[0] += "; nothing written, it waits for approval"
         for job in self.jobs:
             detail = job.error or job.result.summary or _counters_text(job.result.counters)
             lines.append(f"  {job.job:<9} {job.status:<11} {detail}".rstrip())
         if self.error and not any(job.error for job in self.jobs):
             lines.append(f"  {self.error}")
+        if self.waiting:
+            lines.append(f"  Waits for approval: the {self.waiting}.")
+            lines.append(f"  {APPROVE_HINT}")
         return lines
 
 
@@ -110,7 +118,8 @@ class Engine:
         self._progress_written = 0.0
         self._handlers: dict[str, Callable[[Request], tuple[str, str]]] = {
             "sync": self._answer_sync, "reload_config": self._answer_reload,
-            "retry_invoice": self._answer_retry_invoice, "choose_document": self._answer_choose_document}
+            "retry_invoice": self._answer_retry_invoice, "choose_document": self._answer_choose_document,
+            "approve": self._answer_approve, "relation_twin": self._answer_relation_twin}
 
     # ------------------------------------------------------------------ config
 
@@ -230,6 +239,11 @@ class Engine:
         self.check_job_names(only)
         jobs = [job for job in self.jobs if only is None or job.name in only]
         store = self.store
+        # The approval gate: a run that may not write yet plans, and says what it would do.
+        waiting = Approvals(store).reason_to_wait() if not dry_run and config.engine.approve_first_run else None
+        if waiting is None and not dry_run and Approvals(store).waiting() is not None:
+            Approvals(store).stop_waiting()  # no longer needed (e.g. the gate was switched off)
+        dry_run = dry_run or waiting is not None
         started = time.monotonic()
         # Monotonic: a clock set back or forward must not stretch or cut the run.
         deadline = started + config.engine.run_deadline.total_seconds()
@@ -263,14 +277,22 @@ class Engine:
         if outcome == "interrupted" and not self._stop.is_set():
             error = (f"stopped by the run deadline ({format_duration(config.engine.run_deadline)}, "
                      f"engine.run_deadline); left for the next run: {self._left_over(outcomes)}")
-        report = RunReport(run_id, trigger, dry_run, outcome, outcomes, time.monotonic() - started, error)
+        report = RunReport(run_id, trigger, dry_run, outcome, outcomes, time.monotonic() - started, error, waiting)
         store.finish_run(run_id, outcome, {o.job: o.result.counters for o in outcomes if o.result.counters},
                          error, job_outcomes={o.job: o.status for o in outcomes})
         store.update_engine(state="idle", current_run_id=None, progress={}, next_due=self.next_due())
         level = {"ok": "INFO", "interrupted": "WARNING", "partial": "WARNING"}.get(outcome, "ERROR")
         store.log(level, "run", f"run {run_id} {outcome} in {report.seconds:.1f} s"
                                 + (f": {error}" if error else ""), run_id=run_id)
+        if waiting is not None:
+            self._wait_for_approval(report)
         return report
+
+    def _wait_for_approval(self, report: RunReport) -> None:
+        """Keep the plan for status and console, and say in the logbook that the run waits."""
+        Approvals(self.store).wait(report.run_id, report.waiting, report.summary_lines())
+        self.store.log("WARNING", "approval", f"run {report.run_id} wrote nothing: it is the {report.waiting}, so it "
+                                              f"only planned and waits for approval. {APPROVE_HINT}", run_id=report.run_id)
 
     @staticmethod
     def _left_over(outcomes: list[JobOutcome]) -> str:
@@ -347,12 +369,20 @@ class Engine:
     def next_due(self, now: datetime | None = None) -> dict[str, datetime]:
         """When each enabled job runs next, from the runs in the database."""
         now = now or utc_now()
-        return {
+        due = {
             job.name: due_at(job.name, job.interval(self.config),
                              last_success=self.store.last_run(job.name, successful=True),
                              last_attempt=self.store.last_run(job.name), now=now)
             for job in self.jobs if job.enabled(self.config)
         }
+        # A plan that waits for approval is made again once an interval, not at every poll.
+        wait = Approvals(self.store).waiting()
+        if wait is not None:
+            due = {name: max(at, wait.planned_at + self._job(name).interval(self.config)) for name, at in due.items()}
+        return due
+
+    def _job(self, name: str) -> Job:
+        return next(job for job in self.jobs if job.name == name)
 
     def _maybe_purge(self, now: datetime) -> None:
         if self.config is None or (self._next_purge and now < self._next_purge):
@@ -415,6 +445,19 @@ class Engine:
     def _answer_reload(self, request: Request) -> tuple[str, str]:
         return self._reload_config()
 
+    def _answer_approve(self, request: Request) -> tuple[str, str]:
+        """Record the approval ({"by": OS user}), then run now: the writes the person saw planned."""
+        message = approve(self.store, str(request.payload.get("by") or "unknown"))
+        if message is None:
+            return "ok", "nothing waits for approval"
+        report = self.run(trigger="approved")
+        return report.outcome, f"{message}; {report.summary_lines()[0]}"
+
+    def _answer_relation_twin(self, request: Request) -> tuple[str, str]:
+        from core.sync.twin_commands import answer_twin_request
+
+        return answer_twin_request(self.store, request.payload)
+
     # The invoice commands live with the invoice job; imported here, when first needed,
     # because core/sync imports this package for RunContext and JobResult.
     def _answer_retry_invoice(self, request: Request) -> tuple[str, str]:
@@ -426,3 +469,13 @@ class Engine:
         from core.sync.invoice_commands import answer_choose_document_request
 
         return answer_choose_document_request(self.store, request.payload)
+
+
+def approve(store: Store, by: str) -> str | None:
+    """Let the engine write: the approval of `by`, in the store and the logbook. None (and
+    nothing recorded) when no run waits and none would."""
+    approvals = Approvals(store)
+    if approvals.waiting() is None and approvals.reason_to_wait() is None:
+        return None
+    approval = approvals.approve(by)
+    return f"approved by {approval.approved_by} at {approval.approved_at.astimezone():%Y-%m-%d %H:%M}"

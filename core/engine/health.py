@@ -18,6 +18,7 @@ from core.config.values import format_duration
 from core.engine.engine import HEARTBEAT_SECONDS
 from core.engine.jobs import JOB_ORDER
 from core.store import EngineStatus, Run, Store
+from core.store.approvals import ApprovalWait, Approvals
 from core.store.records import to_text, utc_now
 
 HEALTHY, LAST_RUN_FAILED, ENGINE_DOWN, OVERDUE = 0, 1, 2, 3
@@ -116,10 +117,20 @@ class Health:
     checked_at: datetime
     alerts: list[Alert] = field(default_factory=list)
     services: list[ServiceHealth] = field(default_factory=list)
+    # The plan that waits for a person before the engine writes (core/store/approvals.py); it
+    # leaves the exit code alone: nothing failed, and the engine keeps planning on schedule.
+    waiting: ApprovalWait | None = None
 
     def attention(self) -> list[str]:
-        """Problems and watchdog alerts, each said once (a stale heartbeat is both)."""
-        return [*self.problems, *(f"watchdog: {a.message}" for a in self.alerts if a.message not in self.problems)]
+        """Problems, the waiting approval and watchdog alerts, each said once (a stale heartbeat is both)."""
+        return [*self.problems, *([self.waiting_text()] if self.waiting else []),
+                *(f"watchdog: {a.message}" for a in self.alerts if a.message not in self.problems)]
+
+    def waiting_text(self) -> str:
+        wait = self.waiting
+        run = f" (plan of run {wait.run_id})" if wait.run_id else ""
+        return (f"nothing is written: the engine waits for approval since {wait.since.astimezone():%Y-%m-%d %H:%M}"
+                f"{run}, the {wait.reason}; approve with `pvsync approve` or in the console (w)")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -145,6 +156,13 @@ class Health:
             "last_run": _run_json(self.last_run),
             "alerts": [{"kind": alert.kind, "message": alert.message} for alert in self.alerts],
             "services": {service.service: service.to_json() for service in self.services},
+            "approval": {
+                "waiting": self.waiting is not None,
+                "reason": self.waiting.reason if self.waiting else None,
+                "since": to_text(self.waiting.since) if self.waiting else None,
+                "run_id": self.waiting.run_id if self.waiting else None,
+                "plan": list(self.waiting.summary) if self.waiting else [],
+            },
         }
 
 
@@ -203,7 +221,7 @@ def assess(store: Store, now: datetime | None = None, *, alive: Callable[[int], 
         code = HEALTHY
     alerts = watchdog(store, engine, jobs, now, watch or Watch())
     services = [service_health(store, service, current, last) for service in (EBOEKHOUDEN, PERFECTVIEW)]
-    return Health(code, problems, up, engine, jobs, last, now, alerts, services)
+    return Health(code, problems, up, engine, jobs, last, now, alerts, services, Approvals(store).waiting())
 
 
 def _down_reason(engine: EngineStatus, now: datetime) -> str:

@@ -165,7 +165,7 @@ class PerfectViewClient(Catalog):
     def relation_field_map(self, kind: RelationKind) -> dict[str, PvField]:
         table = table_for(kind)
         return self._cached(("map", table), lambda: resolve_fields(
-            self.tables[table], self.relation_fields(kind), f"{kind.value} fields"))
+            self.tables[table], self.relation_fields(kind), f"{kind.value} fields", OPTIONAL.get(table, frozenset())))
 
     def relationship_field_map(self) -> dict[str, PvField]:
         type_id = self.relationship_type_id(self.customer_relationship_type)

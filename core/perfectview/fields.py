@@ -61,6 +61,8 @@ ORGANISATION_FIELDS: dict[str, FieldRef] = {
     "phone": FieldRef("Communicatie", "Telefoonnummer"),
     "email": FieldRef("Communicatie", "E-mailadres"),
     "website": FieldRef("Communicatie", "Website"),
+    # Read to recognise a relation e-Boekhouden already knows under its KvK number (a twin).
+    "kvk_number": FieldRef("Identificatie", "KvK-nummer"),
 }
 
 PERSON_FIELDS: dict[str, FieldRef] = {
@@ -97,7 +99,8 @@ INVOICE_FIELDS: dict[str, FieldRef] = {
 }
 # Attributes a database may lack: pvsync then does without them (an older database has no
 # invoice total, so the total check is off) instead of refusing to start.
-OPTIONAL: dict[str, frozenset[str]] = {"invoice": frozenset({"total"})}
+# A database without a KvK field loses one kind of twin evidence, nothing else.
+OPTIONAL: dict[str, frozenset[str]] = {"invoice": frozenset({"total"}), "organisation": frozenset({"kvk_number"})}
 
 TABLES: dict[str, dict[str, FieldRef]] = {
     "organisation": ORGANISATION_FIELDS,

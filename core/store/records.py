@@ -13,7 +13,7 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 RUN_OUTCOMES = ("running", "ok", "failed", "partial", "interrupted")
 ENGINE_MODES = ("daemon", "embedded", "cli")
 ENGINE_STATES = ("idle", "running", "stopped")
-REQUEST_KINDS = ("sync", "retry_invoice", "choose_document", "reload_config")
+REQUEST_KINDS = ("sync", "retry_invoice", "choose_document", "reload_config", "approve", "relation_twin")
 # A job that ran through counts as done for its schedule, even when some of its items
 # failed ("partial"): those items are retried by the job itself on its next run.
 JOB_COMPLETED = ("ok", "partial")

@@ -253,6 +253,50 @@ def _logbook_search(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT INTO logbook_text (logbook_text) VALUES ('rebuild')")
 
 
+def _approvals_and_twins(conn: sqlite3.Connection) -> None:
+    """A person in the loop before the first writes (core/store/approvals.py), and the
+    PerfectView twins of e-Boekhouden customers (core/store/twin_proposals.py).
+
+    - approvals: every approval given, by whom (the OS user) and when, with the assumptions
+      fingerprint it covered; kept for good, as the record of who let pvsync write.
+    - approval_wait: the one plan that waits now (at most one row), so status and console
+      can show its summary without re-planning.
+    - twin_proposals: per e-Boekhouden code, the PerfectView relations that look like it
+      (with the evidence), and what a person decided.
+    """
+    conn.execute("""
+        CREATE TABLE approvals (
+            id INTEGER PRIMARY KEY,
+            approved_at TEXT NOT NULL,
+            approved_by TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            run_id INTEGER,
+            fingerprint TEXT
+        ) STRICT""")
+    conn.execute("""
+        CREATE TABLE approval_wait (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            run_id INTEGER,
+            reason TEXT NOT NULL,
+            summary_json TEXT NOT NULL DEFAULT '[]',
+            since TEXT NOT NULL,
+            planned_at TEXT NOT NULL
+        ) STRICT""")
+    conn.execute("""
+        CREATE TABLE twin_proposals (
+            eboekhouden_code TEXT PRIMARY KEY,
+            eboekhouden_name TEXT NOT NULL DEFAULT '',
+            candidates_json TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'accepted', 'rejected')),
+            chosen_perfectview_id TEXT NOT NULL DEFAULT '',
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            decided_at TEXT,
+            decided_by TEXT NOT NULL DEFAULT ''
+        ) STRICT""")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_initial, _payment_checks, _relation_state,
-                                                            _invoice_journal_details, _retired_links, _logbook_search]
+                                                            _invoice_journal_details, _retired_links, _logbook_search,
+                                                            _approvals_and_twins]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -37,6 +37,8 @@ from core.store.schema import MIGRATIONS, SCHEMA_VERSION
 BUSY_TIMEOUT_S = 30
 TRIGRAM = 3  # the shortest text the logbook index looks up; a shorter one is found by a scan
 _UNCHANGED: Any = object()
+ASSUMPTIONS_CHECKED = "assumptions.fingerprint"  # the fingerprint `pvsync check` recorded last
+ASSUMPTIONS_APPROVED = "assumptions.approved"  # the fingerprint writes were last approved under
 
 
 class StoreError(Exception):
@@ -436,6 +438,21 @@ class Store:
             self.conn.execute("INSERT INTO cursors (stream, value, updated_at) VALUES (?, ?, ?) "
                               "ON CONFLICT (stream) DO UPDATE SET value = excluded.value, "
                               "updated_at = excluded.updated_at", (stream, value, to_text(utc_now())))
+
+    # ------------------------------------------------------------------ assumptions (see core/store/approvals.py)
+
+    def assumptions_fingerprint(self) -> str | None:
+        """The fingerprint of the assumptions `pvsync check` verified last; None before the first check."""
+        return self.cursor(ASSUMPTIONS_CHECKED)
+
+    def record_assumptions_fingerprint(self, fingerprint: str) -> None:
+        """Keep the fingerprint `pvsync check` found. When it differs from the one the last
+        approval covered, the next run waits for a person (engine.approve_first_run). The
+        first fingerprint an installation records is its baseline: it changed from nothing."""
+        with self.write():
+            if self.cursor(ASSUMPTIONS_APPROVED) is None:
+                self.set_cursor(ASSUMPTIONS_APPROVED, fingerprint)
+            self.set_cursor(ASSUMPTIONS_CHECKED, fingerprint)
 
     # ------------------------------------------------------------------ API call meter (a CallMeter)
 

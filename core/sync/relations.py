@@ -31,16 +31,19 @@ from core.soap.errors import BudgetExhausted, RequestInvalid, ServiceError, Tran
 from core.store.records import utc_now
 from core.store.relation_state import RelationState
 from core.sync.in_flight import InFlight, Outcome
-from core.sync.mapping import RelationProblem, crm_hash, eboekhouden_hash
-from core.sync.relations_plan import (COMPARE_DAYS, CreateInEboekhouden, ImportIntoPerfectView, LinkUnchanged,
-                                      RelationBlocked, RelationDisappeared, RelationPlan, RelationSyncSettings,
-                                      UpdateInEboekhouden, compare_slice, plan_relations, relation_codes_to_read)
+from core.sync.mapping import (FieldChange, RelationProblem, changes, crm_hash, crm_relation_problems,
+                               eboekhouden_hash, merge_into)
+from core.store.twin_proposals import ProposedTwin, TwinProposals
+from core.sync.relations_plan import (COMPARE_DAYS, CreateInEboekhouden, ImportIntoPerfectView, LinkTwin,
+                                      LinkUnchanged, ProposeTwin, RelationBlocked, RelationDisappeared, RelationPlan,
+                                      RelationSyncSettings, TwinDecision, UpdateInEboekhouden, compare_slice,
+                                      plan_relations, relation_codes_to_read)
 
 KIND = "relation"
 # Read a little before the cursor: a clock that runs behind PerfectView's must not lose an
 # edit. Reading a relation twice costs nothing, its hash is unchanged.
 CURSOR_OVERLAP = timedelta(minutes=10)
-COUNTERS = ("created", "updated", "unchanged", "imported", "blocked", "disappeared", "failed")
+COUNTERS = ("created", "updated", "unchanged", "imported", "linked", "proposed", "blocked", "disappeared", "failed")
 # Named steps where a crash matters (tests stop the job there; see tests/reliability).
 CRASH_POINTS = ("before_add_relation", "after_add_relation", "after_add_relation_link", "before_update_relation",
                 "after_update_relation", "after_update_relation_link", "before_perfectview_import",
@@ -120,6 +123,7 @@ class RelationRun:
         self.config = ctx.config.relations
         self.settings = sync_settings(ctx.config)
         self.state = RelationState(ctx.store)
+        self.proposals = TwinProposals(ctx.store)
         self.counters = dict.fromkeys(COUNTERS, 0)
         self._import_target: tuple[dict[RelationKind, str], str] | NotInDatabase | None = None
         self.noted: dict[str, NotedProblem] = {}  # problem key -> what this run found
@@ -132,9 +136,17 @@ class RelationRun:
                               links=snapshot.links, settings=self.settings, customer_codes=snapshot.customer_codes,
                               full_pass=snapshot.full_pass, force=self.ctx.force, eboekhouden_limits=relation_problems,
                               other_debtor_numbers=set(snapshot.other_debtor_numbers.values()),
-                              retired_codes=self.state.retired_codes(), eboekhouden_index=snapshot.eboekhouden_index)
+                              retired_codes=self.state.retired_codes(), eboekhouden_index=snapshot.eboekhouden_index,
+                              twin_decisions={code: TwinDecision(state, pv_id)
+                                              for code, (state, pv_id) in self.proposals.decisions().items()})
         pass_name = "full pass" if snapshot.full_pass else "changes only"
+        if snapshot.full_pass:
+            # Proposals are pvsync's own state, kept in a dry run too: a person decides on
+            # them before approving the first run.
+            self.proposals.forget_pending(a.code for a in plan.of(ProposeTwin))
         if self.ctx.dry_run:
+            for action in plan.of(ProposeTwin):
+                self.tell_proposal(action)
             return self.show(plan, snapshot, pass_name)
         if plan.stop is not None:
             return self.stopped(plan)
@@ -168,6 +180,9 @@ class RelationRun:
         links = self.state.links()
         snapshot = Snapshot(started, full_pass, perfectview, eb.relations_by_code(index) if details_free else [],
                             links, self.customer_codes(eb, index) if self.config.import_from_eboekhouden else set())
+        if not full_pass and self.may_have_twins(snapshot.customer_codes, links):
+            full_pass = snapshot.full_pass = True
+            snapshot.perfectview = list(pv.relations())
         if not full_pass:
             self.complete_incremental_read(pv, snapshot, index)
         if not details_free:
@@ -193,6 +208,17 @@ class RelationRun:
                                        "relations compared field by field with e-Boekhouden (each one at least "
                                        f"every {COMPARE_DAYS} full passes); {len(snapshot.eboekhouden)} details "
                                        "read in all, the other links are as pvsync last wrote or read them")
+
+    def may_have_twins(self, customers: set[str], links: list[RelationLink]) -> bool:
+        """True when a customer may be imported that no person decided about: its twin can be
+        any PerfectView relation without a Debiteurnummer, changed lately or not, so only a
+        full read can show it (and a proposal waiting for a person keeps the reads full)."""
+        # A customer PerfectView refused to import was looked at on a full pass already: it must
+        # not make every later pass full.
+        known = ({link.code for link in links} | set(self.state.debtor_numbers().values())
+                 | self.state.retired_codes() | {p.code for p in self.state.problems() if p.kind == "import"})
+        decided = {code for code, (state, _) in self.proposals.decisions().items() if state != "pending"}
+        return bool(customers - known - decided)
 
     def complete_incremental_read(self, pv: Any, snapshot: Snapshot, index: dict[str, int]) -> None:
         """Add to a modified-since read what it cannot show (see the module docstring)."""
@@ -254,9 +280,12 @@ class RelationRun:
             self.ctx.log("INFO", KIND, f"plan: {text}", subject=subject)
             lines.append(text)
         unchanged = len(plan.of(LinkUnchanged))
+        twins = (f"{len(plan.of(ProposeTwin))} proposed as twins (pvsync relations proposals), "
+                 if plan.of(ProposeTwin) else "")
+        linking = f"{len(plan.of(LinkTwin))} to link, " if plan.of(LinkTwin) else ""
         head = (f"dry run ({pass_name}), nothing written: {len(plan.of(CreateInEboekhouden))} to create, "
                 f"{len(plan.of(UpdateInEboekhouden))} to update, {len(plan.of(ImportIntoPerfectView))} to import, "
-                f"{len(plan.of(RelationBlocked))} skipped, {unchanged} unchanged")
+                f"{linking}{twins}{len(plan.of(RelationBlocked))} skipped, {unchanged} unchanged")
         if plan.stop is not None:
             self.ctx.log("WARNING", KIND, f"the real run would stop: {plan.stop.reason}")
             lines.append(f"the real run would stop: {plan.stop.reason}")
@@ -265,7 +294,7 @@ class RelationRun:
     def describe(self, action: Any, snapshot: Snapshot) -> tuple[str, str]:
         """(subject, one line in words) for the plan and the logbook."""
         subject, what = self.what(action, snapshot)
-        if isinstance(action, (CreateInEboekhouden, ImportIntoPerfectView)):
+        if isinstance(action, (CreateInEboekhouden, ImportIntoPerfectView, ProposeTwin, LinkTwin)):
             return subject, f"{what}: {action.reason}"
         if isinstance(action, UpdateInEboekhouden):
             return subject, f"{what}: " + "; ".join(change.describe() for change in action.changes)
@@ -287,6 +316,13 @@ class RelationRun:
                        else "a person")
             return action.code, (f"import {action.code} ({relation.name or relation.last_name}) into PerfectView "
                                  f"as {as_type}")
+        if isinstance(action, ProposeTwin):
+            twins = " or ".join(c.describe() for c in action.candidates)
+            return action.code, (f"propose linking {action.code} ({action.relation.bedrijf}) to PerfectView's "
+                                 f"{twins} instead of importing it")
+        if isinstance(action, LinkTwin):
+            return action.code, (f"link {action.code} ({action.name}) to PerfectView relation {action.pv_id}, "
+                                 f"filling its Debiteurnummer")
         if isinstance(action, RelationBlocked):
             return self.code_of(action.pv_id, snapshot), f"skip {action.subject}"
         if isinstance(action, RelationDisappeared):
@@ -364,6 +400,12 @@ class RelationRun:
             self.crash_at("before_perfectview_import")
             return (lambda: self.send_import(pv, action, types[action.relation.kind], manager),
                     lambda sent: self.imported(action, types[action.relation.kind], sent))
+        if isinstance(action, LinkTwin):
+            pv = self.ctx.services.perfectview()
+            eb = self.ctx.services.eboekhouden() if self.config.export_to_eboekhouden else None
+            return lambda: self.send_twin_link(pv, eb, action), lambda sent: self.twin_linked(action, sent)
+        if isinstance(action, ProposeTwin):
+            return None, lambda _: self.proposed(action)
         if isinstance(action, LinkUnchanged):
             return None, lambda _: self.unchanged(action, link)
         if isinstance(action, RelationBlocked):
@@ -398,7 +440,7 @@ class RelationRun:
 
     @staticmethod
     def key_of(action: Any) -> str:
-        if isinstance(action, ImportIntoPerfectView):
+        if isinstance(action, (ImportIntoPerfectView, ProposeTwin, LinkTwin)):
             return f"e-Boekhouden {action.code}"
         return action.pv_id
 
@@ -474,6 +516,72 @@ class RelationRun:
                   details={"perfectview_id": action.pv_id, "side": action.side})
         return False
 
+    # ------------------------------------------------------------------ twins (core.sync.twins)
+
+    def proposed(self, action: ProposeTwin) -> bool:
+        self.counters["proposed"] += 1
+        self.tell_proposal(action)
+        return True
+
+    def tell_proposal(self, action: ProposeTwin) -> None:
+        """A customer with a twin waits for a person; told in the logbook when new or changed."""
+        if self.proposals.propose(action.code, action.relation.bedrijf, _proposed(action)):
+            subject, what = self.what(action, None)
+            how = (f"pvsync relations accept {action.code}" if len(action.candidates) == 1
+                   else f"pvsync relations accept {action.code} --relation ID (one of the {len(action.candidates)})")
+            self.ctx.log("WARNING", KIND, f"{what}: {action.reason}. Accept with `{how}`, or `pvsync relations "
+                                          f"reject {action.code}` to import it as a new relation", subject=subject,
+                         details={"candidates": [c.pv_id for c in action.candidates]})
+
+    def send_twin_link(self, pv: Any, eb: Any,
+                       action: LinkTwin) -> tuple[CrmRelation, EbRelation, list[FieldChange]] | str:
+        """(In a worker) fill the Debiteurnummer of the accepted twin (read fresh: someone may
+        have changed it since the proposal), then, with export on, let PerfectView's fields win
+        in e-Boekhouden as for every link, so the next run finds both in step. Returns the
+        relation, the e-Boekhouden record as it is now and what changed there; or why not."""
+        current = pv.relation(action.pv_id, with_account_manager=False)
+        if current is None:
+            return f"PerfectView relation {action.pv_id} is gone"
+        number = current.debtor_number.strip()
+        if number and number != action.code:
+            return f"PerfectView relation {action.pv_id} has Debiteurnummer {number} by now"
+        linked = replace(current, debtor_number=action.code)
+        if number != action.code:
+            pv.update_relation(action.pv_id, linked)
+        fmt = self.settings.person_name_format
+        wanted = merge_into(action.current, linked, fmt)
+        if eb is None or crm_relation_problems(linked, fmt) or relation_problems(wanted):
+            return linked, action.current, []  # a problem is reported by the next run's export plan
+        diff = changes(action.current, wanted, linked.kind)
+        if diff:
+            eb.update_relation(wanted)
+        return linked, (wanted if diff else action.current), diff
+
+    def twin_linked(self, action: LinkTwin,
+                    sent: tuple[CrmRelation, EbRelation, list[FieldChange]] | str) -> bool:
+        if isinstance(sent, str):
+            self.counters["blocked"] += 1
+            problem = RelationProblem("link", f"the accepted link of {action.code} to its PerfectView twin was not "
+                                              f"made: {sent}", f"decide again: pvsync relations reject {action.code}, "
+                                                               "or fill the Debiteurnummer in PerfectView yourself")
+            self.note(self.key_of(action), subject=f"{action.code} ({action.name})", code=action.code, kind="import",
+                      problems=[problem], story=problem.message, details={"perfectview_id": action.pv_id})
+            return False
+        linked, written, diff = sent
+        with self.ctx.store.write():
+            self.save_link(RelationLink(linked.id, action.code, action.current.id,
+                                        crm_hash(linked, self.settings.person_name_format), eboekhouden_hash(written)))
+            self.state.remember_debtor_number(linked.id, action.code)
+            self.ctx.log("INFO", KIND, f"linked {action.code} ({action.name}) to its PerfectView twin {linked.id}: "
+                                       f"its Debiteurnummer is {action.code} now (no second relation created)",
+                         subject=action.code)
+            for change in diff:
+                self.ctx.log("INFO", KIND, f"e-Boekhouden {action.code}: PerfectView overwrote {change.describe()}",
+                             subject=action.code, details={"field": change.field, "old": change.old,
+                                                           "new": change.new, "perfectview_id": linked.id})
+        self.counters["linked"] += 1
+        return True
+
     # ------------------------------------------------------------------ import into PerfectView
 
     @staticmethod
@@ -539,6 +647,10 @@ class RelationRun:
         if isinstance(self._import_target, NotInDatabase):
             raise self._import_target
         return self._import_target
+
+
+def _proposed(action: ProposeTwin) -> list[ProposedTwin]:
+    return [ProposedTwin(c.pv_id, c.name, c.evidence) for c in action.candidates]
 
 
 def _raising(error: Exception) -> Callable[[Any], bool]:

@@ -16,6 +16,7 @@ from typing import Callable, Collection, Iterable, Mapping, Sequence
 from core.model import CrmRelation, EbRelation, RelationLink  # RelationLink: the store's record, re-exported
 from core.sync.mapping import (FieldChange, RelationProblem, changes, crm_hash, crm_relation_problems,
                                eboekhouden_hash, eboekhouden_to_crm, merge_into)
+from core.sync.twins import TwinCandidate, TwinFinder
 
 # Updates below this count never trip the share guard: a small administration where
 # three of five relations changed is normal, not a sign of a broken side.
@@ -82,6 +83,36 @@ class ImportIntoPerfectView:
 
 
 @dataclass(frozen=True)
+class ProposeTwin:
+    """An e-Boekhouden customer PerfectView most likely has already, without a Debiteurnummer:
+    not imported, but proposed for linking until a person accepts or rejects it."""
+
+    code: str
+    relation: EbRelation
+    candidates: tuple[TwinCandidate, ...]
+    reason: str = "PerfectView most likely has this customer already, without a Debiteurnummer"
+
+
+@dataclass(frozen=True)
+class LinkTwin:
+    """An accepted proposal: fill the Debiteurnummer of the PerfectView relation and link it."""
+
+    code: str
+    pv_id: str
+    current: EbRelation  # as read: with export on, PerfectView's fields then overwrite it, as for every link
+    name: str
+    reason: str = "the proposed link was accepted"
+
+
+@dataclass(frozen=True)
+class TwinDecision:
+    """What a person decided about the proposal for one e-Boekhouden code."""
+
+    state: str  # "pending", "accepted" or "rejected"
+    pv_id: str = ""  # the PerfectView relation chosen (accepted)
+
+
+@dataclass(frozen=True)
 class RelationBlocked:
     subject: str  # "D10001 (Bakkerij Jansen)" or a PerfectView name
     pv_id: str
@@ -96,9 +127,9 @@ class RelationDisappeared:
     reason: str
 
 
-Action = (CreateInEboekhouden | UpdateInEboekhouden | LinkUnchanged | ImportIntoPerfectView | RelationBlocked
-          | RelationDisappeared)
-WRITES = (CreateInEboekhouden, UpdateInEboekhouden, ImportIntoPerfectView)
+Action = (CreateInEboekhouden | UpdateInEboekhouden | LinkUnchanged | ImportIntoPerfectView | ProposeTwin | LinkTwin
+          | RelationBlocked | RelationDisappeared)
+WRITES = (CreateInEboekhouden, UpdateInEboekhouden, ImportIntoPerfectView, LinkTwin)
 
 
 @dataclass(frozen=True)
@@ -131,7 +162,8 @@ def plan_relations(*, perfectview: Sequence[CrmRelation], eboekhouden: Sequence[
                    full_pass: bool = True, force: bool = False,
                    eboekhouden_limits: Callable[[EbRelation], list[RelationProblem]] | None = None,
                    other_debtor_numbers: Collection[str] = (), retired_codes: Collection[str] = (),
-                   eboekhouden_index: Mapping[str, int] | None = None) -> RelationPlan:
+                   eboekhouden_index: Mapping[str, int] | None = None,
+                   twin_decisions: Mapping[str, TwinDecision] | None = None) -> RelationPlan:
     """Plan one relation sync.
 
     `perfectview` holds every PerfectView relation on a full pass, or only those
@@ -145,6 +177,10 @@ def plan_relations(*, perfectview: Sequence[CrmRelation], eboekhouden: Sequence[
     `eboekhouden_index` (code -> ID of every e-Boekhouden relation) is given when
     `eboekhouden` holds the details of only the relations `relation_codes_to_read` named;
     a linked relation that was not read is as pvsync last wrote or read it.
+    `twin_decisions` are what people decided about proposed twins (core.sync.twins): an
+    accepted one is linked, a rejected one imported; a customer with a twin and no
+    decision is proposed, not imported. Twins are looked for on a full pass only (the
+    job makes a pass full while a customer may need one).
     """
     plan = RelationPlan()
     links = list(links)
@@ -182,6 +218,8 @@ def plan_relations(*, perfectview: Sequence[CrmRelation], eboekhouden: Sequence[
 
     if settings.import_from_eboekhouden:
         known_codes = _known_codes(by_debtor, other_debtor_numbers, retired_codes)
+        finder = TwinFinder(perfectview if full_pass else (), fmt)
+        linking: set[str] = set()  # PerfectView relations an accepted proposal links in this plan
         for code in eb_codes:
             if code in known_codes or code not in customer_codes:
                 continue
@@ -195,6 +233,10 @@ def plan_relations(*, perfectview: Sequence[CrmRelation], eboekhouden: Sequence[
             relation = eb_by_code.get(code)
             if relation is None:
                 raise ValueError(f"the details of e-Boekhouden relation {code} (a new customer) were not read")
+            twin = _twin_action(relation, (twin_decisions or {}).get(code), finder, linking)
+            if twin is not None:
+                plan.actions.append(twin)
+                continue
             crm = eboekhouden_to_crm(relation, relation_type=settings.import_relation_type,
                                      account_manager_id=settings.account_manager_id)
             plan.actions.append(ImportIntoPerfectView(relation.code, crm, relation.id, eboekhouden_hash(relation)))
@@ -288,6 +330,16 @@ def _keep_unread(relation: CrmRelation, link: RelationLink | None, fmt: str) -> 
     if problems:
         return RelationBlocked(_label(relation), relation.id, tuple(problems))
     return LinkUnchanged(relation.id, code, link.eb_id, crm_hash(relation, fmt), link.eb_hash)
+def _twin_action(relation: EbRelation, decision: TwinDecision | None, finder: TwinFinder,
+                 linking: set[str]) -> ProposeTwin | LinkTwin | None:
+    """The proposal or link for an e-Boekhouden customer with a PerfectView twin; None: import it."""
+    if decision is not None and decision.state == "rejected":
+        return None
+    if decision is not None and decision.state == "accepted" and decision.pv_id not in linking:
+        linking.add(decision.pv_id)
+        return LinkTwin(relation.code, decision.pv_id, relation, relation.bedrijf)
+    candidates = tuple(c for c in finder.candidates(relation) if c.pv_id not in linking)
+    return ProposeTwin(relation.code, relation, candidates) if candidates else None
 
 
 def _plan_export(relation: CrmRelation, current: EbRelation | None, link: RelationLink | None, fmt: str,

@@ -20,7 +20,7 @@ from core.store.records import to_text, utc_now
 from tests.engine.fixtures import start_pvsync, write_raw_value
 from tests.engine.stand_in_jobs import StandInJob
 
-COMMANDS = [[], ["demo"], ["daemon"], ["sync"], ["status"], ["log"], ["check"], ["config"], ["config", "check"],
+COMMANDS = [[], ["demo"], ["daemon"], ["sync"], ["status"], ["log"], ["check"], ["config"], ["config", "check"], ["approve"],
             ["simulate"]]
 
 

@@ -29,7 +29,7 @@ PVSYNC = Path(sys.executable).with_name("pvsync")  # the console script a user r
 # jobs never call them; a test that does must say so).
 TEST_SETTINGS = {"eboekhouden.api": "soap", "eboekhouden.url": "http://127.0.0.1:9/soap.asmx",
                  "perfectview.url": "http://127.0.0.1:9/V1/perfectview.asmx",
-                 "payments.enabled": True}
+                 "payments.enabled": True, "engine.approve_first_run": False}
 
 
 @pytest.fixture(autouse=True)

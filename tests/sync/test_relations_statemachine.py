@@ -6,6 +6,10 @@ clears the Debiteurnummer through the API (PerfectView's API has no delete, and 
 without a Debiteurnummer is out of the sync); in e-Boekhouden it deletes the record in the
 simulator, as a bookkeeper would in the web application (that API has no delete either).
 
+e-Boekhouden relations are also created as twins of PerfectView relations (the same IBAN or
+e-mail address): those are proposed, not imported, until a rule accepts or rejects them, and
+no customer ever gets a second PerfectView relation from pvsync.
+
 `PVSYNC_HYPOTHESIS_PROFILE=long` runs many more and longer examples.
 """
 
@@ -27,6 +31,8 @@ from core.eboekhouden.limits import relation_problems
 from core.model import EbRelation, RelationKind
 from core.store.records import utc_now
 from core.store.relation_state import FULL_PASS_CURSOR
+from core.store.twin_proposals import TwinProposals
+from core.sync.twin_commands import accept_twin, reject_twin
 from core.sync.mapping import crm_relation_problems, crm_to_eboekhouden_values, eboekhouden_values, merge_into
 from tests.sync.relations_world import RelationWorld, organisation, person
 
@@ -55,6 +61,7 @@ class RelationSync(RuleBasedStateMachine):
         self.world = RelationWorld(self.root, import_from_eboekhouden=True, export_to_eboekhouden=True,
                                    customers="all", max_change_share=1.0)
         self.tombstones: set[tuple[str, str]] = set()  # (PerfectView id, code) removed from e-Boekhouden while linked
+        self.numbered_by_hand: set[str] = set()  # Debiteurnummers people gave in PerfectView (duplicates allowed)
         self.before: dict[str, EbRelation] = {}
 
     def teardown(self) -> None:
@@ -79,6 +86,7 @@ class RelationSync(RuleBasedStateMachine):
     def pv_create(self, number, name, is_person, iban):
         relation = (person(number, "Sam", "", name, iban=iban, bic="") if is_person
                     else organisation(number, f"{name} BV", iban=iban, bic=""))
+        self.numbered_by_hand.add(number)
         pv_id = self.world.pv_add(relation)
         self.sync()
         return pv_id
@@ -99,6 +107,7 @@ class RelationSync(RuleBasedStateMachine):
     def pv_duplicate(self, pv_id, other):
         number = self.world.pv_get(other).debtor_number
         if number:
+            self.numbered_by_hand.add(number)
             self.world.pv_edit(pv_id, debtor_number=number)
         self.sync()
 
@@ -120,6 +129,29 @@ class RelationSync(RuleBasedStateMachine):
             self.world.eb_add(EbRelation(code=code, bedrijf=f"{name} Holding", bp="B", plaats=place))
         self.sync()
         return code
+
+    @rule(target=eb_codes, code=EB_CODES, pv_id=pv_ids, by_email=st.booleans())
+    def eb_create_twin(self, code, pv_id, by_email):
+        """A customer booked in e-Boekhouden whom PerfectView already has (maybe with a Debiteurnummer)."""
+        twin = self.world.pv_get(pv_id)
+        if self.world.eb(code) is None:
+            evidence = {"email": twin.email.upper()} if by_email else {"iban": twin.iban.lower()}
+            self.world.eb_add(EbRelation(code=code, bedrijf="Twin Holding", bp="B", plaats="Zwolle", **evidence))
+        self.sync()
+        return code
+
+    @rule(accept=st.booleans(), which=st.integers(0, 3))
+    def decide_twin(self, accept, which):
+        store = self.world.engine.store
+        pending = TwinProposals(store).all("pending")
+        if pending:
+            proposal = pending[which % len(pending)]
+            if accept:
+                candidate = proposal.candidates[which % len(proposal.candidates)]
+                accept_twin(store, proposal.code, by="test", pv_id=candidate.pv_id)
+            else:
+                reject_twin(store, proposal.code, by="test")
+        self.sync()
 
     @rule(code=eb_codes, place=PLACES)
     def eb_edit(self, code, place):
@@ -169,13 +201,27 @@ class RelationSync(RuleBasedStateMachine):
                 assert eb == self.before.get(number), f"blocked {number} was written"
 
     @invariant()
-    def every_eboekhouden_customer_is_in_perfectview_or_was_linked(self):
+    def every_eboekhouden_customer_is_in_perfectview_or_was_linked_or_waits_as_a_twin(self):
         # Linked once: it is reported when its partner goes, never imported back.
         numbers = {r.debtor_number for r in self.world.pv_relations()}
         state = self.world.state
         linked = {link.code for link in state.links()} | state.retired_codes()
+        proposed = {p.code for p in TwinProposals(self.world.engine.store).all("pending")}
         for code in self.world.eb_codes():
-            assert code in numbers or code in linked, f"{code} was not imported"
+            assert code in numbers or code in linked or code in proposed, f"{code} was not imported"
+
+    @invariant()
+    def no_customer_gets_a_second_perfectview_relation_from_pvsync(self):
+        holders: dict[str, int] = {}
+        for relation in self.world.pv_relations():
+            if relation.debtor_number:
+                holders[relation.debtor_number] = holders.get(relation.debtor_number, 0) + 1
+        for code, count in holders.items():
+            assert count == 1 or code in self.numbered_by_hand, f"{code} is held by {count} PerfectView relations"
+        for proposal in TwinProposals(self.world.engine.store).all("pending"):
+            assert proposal.code not in holders or proposal.code in self.numbered_by_hand, \
+                f"{proposal.code} waits as a twin yet was imported"
+            assert proposal.candidates, f"{proposal.code} is proposed without a candidate"
 
 
 RelationSync.TestCase.settings = settings.get_profile(PROFILE)

@@ -11,6 +11,7 @@ from tui.app import PvsyncApp, create_app
 from tui.screens.help import CLOSE_BINDINGS
 from tui.screens.logbook import ExportScreen
 from tui.screens.vat import VatRuleEditor
+from tui.screens.approvals import ApprovalsScreen
 from tui.widgets.logbook_view import LogbookView
 
 
@@ -20,7 +21,7 @@ def console_bindings() -> dict[str, tuple[str, tuple[str, ...]]]:
         return cls.__dict__.get("BINDINGS", [])
 
     owners = [(APP, own(PvsyncApp)), ("logbook", own(LogbookView)), ("export", own(ExportScreen)),
-              ("vat-editor", own(VatRuleEditor)), ("close", CLOSE_BINDINGS)]
+              ("vat-editor", own(VatRuleEditor)), ("close", CLOSE_BINDINGS), ("approvals", own(ApprovalsScreen))]
     owners += [(mode, own(PvsyncApp.MODES[mode])) for mode in MODE_SCREENS]
     found = {}
     for scope, bindings in owners:
