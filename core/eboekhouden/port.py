@@ -40,8 +40,9 @@ class EboekhoudenPort(Protocol):
     def relation_index(self) -> Mapping[str, int]:
         """Every relation code with its e-Boekhouden id: the cheap list (one call per 2,000 on REST)."""
 
-    def relations_by_code(self, codes: Iterable[str]) -> Mapping[str, EbRelation]:
-        """The whole records of just these codes (codes e-Boekhouden does not have are left out)."""
+    def relations_by_code(self, codes: Iterable[str]) -> list[EbRelation]:
+        """The whole records of just these codes, in the order asked (codes e-Boekhouden does not
+        have are left out)."""
 
     def add_relation(self, rel: EbRelation) -> int:
         """Create it; returns its id. Refuses (not sent) what breaks e-Boekhouden's limits."""

@@ -109,10 +109,19 @@ def changes(current: EbRelation | None, wanted: EbRelation, kind: RelationKind) 
     """Every mapped field whose value differs (the audit trail when PerfectView wins)."""
     old = eboekhouden_values(current, kind) if current else {name: "" for name in mapped_fields(kind)}
     new = eboekhouden_values(wanted, kind)
-    result = [FieldChange(name, old[name], new[name]) for name in mapped_fields(kind) if old[name] != new[name]]
+    result = [FieldChange(name, old[name], new[name]) for name in mapped_fields(kind)
+              if _comparable(name, old[name]) != _comparable(name, new[name])]
     if current is not None and current.bp != wanted.bp:
         result.append(FieldChange("bp", current.bp, wanted.bp))
     return result
+
+
+def _comparable(name: str, value: str) -> str:
+    """An IBAN or BIC that differs only in case or spaces is the same account: rewriting it
+    in e-Boekhouden would be a write on every import of a relation typed that way."""
+    if name == "iban":
+        return _normalise_iban(value)
+    return value.strip().upper() if name == "bic" else value
 
 
 def content_hash(values: dict[str, str]) -> str:

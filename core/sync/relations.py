@@ -76,6 +76,9 @@ class Snapshot:
     # Every e-Boekhouden code -> ID when `eboekhouden` holds only the details the plan needs.
     eboekhouden_index: dict[str, int] | None = None
     compared: list[str] = field(default_factory=list)  # the full pass's slice of unchanged links
+    # Made full only to look for twins of new customers: PerfectView is read whole, but it is
+    # not the daily pass, so no slice of unchanged links is compared with e-Boekhouden.
+    full_for_twins: bool = False
 
 
 class RelationsJob:
@@ -181,7 +184,7 @@ class RelationRun:
         snapshot = Snapshot(started, full_pass, perfectview, eb.relations_by_code(index) if details_free else [],
                             links, self.customer_codes(eb, index) if self.config.import_from_eboekhouden else set())
         if not full_pass and self.may_have_twins(snapshot.customer_codes, links):
-            full_pass = snapshot.full_pass = True
+            full_pass = snapshot.full_pass = snapshot.full_for_twins = True
             snapshot.perfectview = list(pv.relations())
         if not full_pass:
             self.complete_incremental_read(pv, snapshot, index)
@@ -191,7 +194,7 @@ class RelationRun:
 
     def read_needed_details(self, eb: Any, snapshot: Snapshot, index: dict[str, int]) -> None:
         """Details of only the e-Boekhouden relations the plan needs (see the module docstring)."""
-        if snapshot.full_pass:
+        if snapshot.full_pass and not snapshot.full_for_twins:
             snapshot.compared = compare_slice((link.code for link in snapshot.links if link.code in index),
                                               self.state.compared_until())
         codes = relation_codes_to_read(perfectview=snapshot.perfectview, links=snapshot.links,
@@ -203,7 +206,7 @@ class RelationRun:
         snapshot.eboekhouden_index = index
 
     def tell_compared(self, snapshot: Snapshot) -> None:
-        if snapshot.full_pass and snapshot.eboekhouden_index is not None and snapshot.links:
+        if snapshot.compared:
             self.ctx.log("INFO", KIND, f"full pass: {len(snapshot.compared)} of {len(snapshot.links)} linked "
                                        "relations compared field by field with e-Boekhouden (each one at least "
                                        f"every {COMPARE_DAYS} full passes); {len(snapshot.eboekhouden)} details "

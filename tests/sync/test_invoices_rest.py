@@ -21,17 +21,17 @@ HIGH = ("Onderhoud", "1", "100.00", "BTW hoog 21%")
 @pytest.fixture
 def world(tmp_path):
     with InvoiceWorld(tmp_path, api="rest") as w:
-        assert isinstance(w.world.eboekhouden, EboekhoudenService)
+        assert isinstance(w.world.eboekhouden_service, EboekhoudenService)
         yield w
 
 
 def rest_calls(world: InvoiceWorld, call: str) -> int:
-    return world.world.eboekhouden.rest.calls[call]
+    return world.world.eboekhouden_service.rest.calls[call]
 
 
 def lose_next_booking_answer(world: InvoiceWorld) -> None:
     """The next POST /v1/mutation is booked and committed, then the connection drops before the answer."""
-    rest = world.world.eboekhouden.rest
+    rest = world.world.eboekhouden_service.rest
     (index,) = [i for i, route in enumerate(rest.routes) if (route[0], route[2]) == ("POST", "/v1/mutation")]
     route = rest.routes[index]
 

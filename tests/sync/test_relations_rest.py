@@ -17,7 +17,7 @@ def world(tmp_path):
 
 
 def rest_calls(world: RelationWorld, call: str) -> int:
-    return world.world.eboekhouden.rest.calls[call]
+    return world.world.eboekhouden_service.rest.calls[call]
 
 
 def eb_relation(world: RelationWorld, code: str) -> EbRelation | None:
@@ -40,7 +40,7 @@ def test_customers_are_created_and_changes_patched_over_rest(world):
 def test_a_code_e_boekhouden_has_is_linked_not_created_twice(world):
     pv_id = world.pv_add(organisation("D2002", "Slagerij Pieters"))
     # Someone makes D2002 in e-Boekhouden between pvsync's read and its create: the create meets REL_049.
-    rest = world.world.eboekhouden.rest
+    rest = world.world.eboekhouden_service.rest
     (index,) = [i for i, route in enumerate(rest.routes) if (route[0], route[2]) == ("POST", "/v1/relation")]
     route = rest.routes[index]
 

@@ -51,6 +51,10 @@ IBANS = st.sampled_from(["NL91ABNA0417164300", "NL02ABNA0123456789", "", "NL00AB
 BLANKABLE = st.sampled_from(["email", "phone", "website", "iban", "bic"])
 
 
+def accounts_folded(values: dict[str, str]) -> dict[str, str]:
+    return {**values, "iban": "".join(values["iban"].split()).upper(), "bic": values["bic"].strip().upper()}
+
+
 class RelationSync(RuleBasedStateMachine):
     pv_ids = Bundle("pv_ids")
     eb_codes = Bundle("eb_codes")
@@ -195,7 +199,9 @@ class RelationSync(RuleBasedStateMachine):
                 if eb is None:
                     assert (relation.id, number) in self.tombstones, f"{number} is not in e-Boekhouden"
                 else:
-                    assert eboekhouden_values(eb, relation.kind) == wanted, f"{number} is not mirrored"
+                    # An IBAN or BIC typed in other case or with spaces is the same account.
+                    assert accounts_folded(eboekhouden_values(eb, relation.kind)) == accounts_folded(wanted), \
+                        f"{number} is not mirrored"
             else:
                 assert relation.id in problems, f"{number} is not listed as blocked"
                 assert eb == self.before.get(number), f"blocked {number} was written"

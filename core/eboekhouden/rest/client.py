@@ -297,16 +297,16 @@ class RestClient:
             self._relation_codes = {rid: code for code, rid in index.items()}
         return index
 
-    def relations_by_code(self, codes: Iterable[str]) -> dict[str, EbRelation]:
-        """GET /v1/relation/{id} for each of `codes` e-Boekhouden has."""
+    def relations_by_code(self, codes: Iterable[str]) -> list[EbRelation]:
+        """GET /v1/relation/{id} for each of `codes` e-Boekhouden has, in the order asked."""
         index = self._relation_ids if self._relation_ids is not None else self.relation_index()
-        found = {}
+        found = []
         for code in dict.fromkeys(codes):
             relation_id = index.get(code)
             if relation_id:
                 relation = self._relation_by_id(relation_id, f"relation {code}")
                 if relation is not None:
-                    found[code] = relation
+                    found.append(relation)
         return found
 
     def relations(self, code: str | None = None, keyword: str | None = None) -> list[EbRelation]:
@@ -317,7 +317,7 @@ class RestClient:
             items = self._list("/v1/relation", operation="GET /v1/relation",
                                params={"name[like]": f"%{keyword}%"})
         else:
-            return list(self.relations_by_code(self.relation_index()).values())
+            return self.relations_by_code(self.relation_index())
         found = []
         for item in items:
             relation = self._relation_by_id(int(translate.field(item, "id")), f"relation {code or ''}".strip())

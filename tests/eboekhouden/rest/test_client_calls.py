@@ -50,7 +50,8 @@ def test_relation_details_are_read_only_for_the_codes_asked(make_client, with_cu
     service.add_relation("D3", "Groenteboer")
     with make_client() as client:
         found = client.relations_by_code(["D2", "D9"])
-    assert list(found) == ["D2"] and found["D2"].plaats == "Utrecht" and found["D2"].bedrijf == "Slagerij Pieters"
+    assert [r.code for r in found] == ["D2"]
+    assert found[0].plaats == "Utrecht" and found[0].bedrijf == "Slagerij Pieters"
     assert [r.url.path for r in service.requests if r.url.path.startswith("/v1/relation/")] == ["/v1/relation/5002"]
 
 

@@ -102,8 +102,8 @@ def rest(sim, wire):
 def test_relations_index_details_create_and_update(rest, wire):
     index = rest.relation_index()
     assert "D10004" in index and all(isinstance(i, int) and i > 0 for i in index.values())
-    found = rest.relations_by_code(["D10004"])
-    assert found["D10004"].bedrijf and found["D10004"].id == index["D10004"]
+    (found,) = rest.relations_by_code(["D10004"])
+    assert found.code == "D10004" and found.bedrijf and found.id == index["D10004"]
     new_id = rest.add_relation(EbRelation(code="R900", bedrijf="Nieuw B.V.", plaats="Gouda", email="a@nieuw.nl"))
     rest.update_relation(EbRelation(code="R900", bedrijf="Nieuw B.V.", plaats="Delft", email="a@nieuw.nl"))
     again = rest.relation("R900")
