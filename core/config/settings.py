@@ -78,6 +78,8 @@ class EboekhoudenSettings:
     security_code_2: Secret = secret(GUID_FORMAT, api="soap")
     api_token: Secret = secret(ANY_TEXT, api="rest")
     source: str = option("pvsync", v.rest_source())
+    # REST publishes no rate limit: pvsync starts at this many calls a second and slows down when throttled.
+    calls_per_second: float = option(5.0, v.number(0, 100, example=5, above_minimum=True))
     connect_timeout: float = option(10.0, v.number(0, 120, example=10, above_minimum=True))
     read_timeout: float = option(60.0, v.number(0, 900, example=60, above_minimum=True))
     ca_file: Path | None = option(None, v.ca_file())

@@ -58,7 +58,7 @@ def eboekhouden_client(config: Any, meter: CallMeter | None = None, *, retry: Re
         from core.eboekhouden.rest.client import RestClient
 
         return RestClient(eb.address, eb.api_token, source=eb.source, timeouts=timeouts, ca_file=eb.ca_file,
-                          meter=meter, retry=retry, http=http, **extra)
+                          meter=meter, retry=retry, http=http, rate=eb.calls_per_second, **extra)
     from core.eboekhouden.client import EboekhoudenClient
 
     return EboekhoudenClient(eb.address, eb.username, eb.security_code_1, eb.security_code_2,

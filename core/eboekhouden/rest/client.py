@@ -205,7 +205,13 @@ class RestClient:
                 self._back_off(attempt, attempts, f"HTTP {status}")
                 continue
             self.pace.succeeded()
-            parsed = self._parse(operation, record, status, body)
+            try:
+                parsed = self._parse(operation, record, status, body)
+            except ResponseInvalid:
+                if write or attempt >= attempts:
+                    raise  # a write's answer that cannot be read: booked or not is unknown
+                self._back_off(attempt, attempts, "an answer that is not JSON")
+                continue
             if status >= 400:
                 raise error_from_body(operation, status, parsed, record=record, fresh_session=fresh)
             return parsed

@@ -214,3 +214,15 @@ def test_calls_are_counted_like_soap(make_client, with_customer):
     assert meter.count("e-Boekhouden", "GET /v1/relation") == 1
     assert meter.count("e-Boekhouden", "GET /v1/relation/{id}") == 1
     assert meter.count("e-Boekhouden", "POST /v1/session") == 1
+
+
+def test_a_broken_answer_to_a_read_is_read_again_and_to_a_write_is_unknown(make_client, with_customer, service):
+    service.script("GET", "/v1/ledger", 200, b'{"items": [{"id": 1')
+    service.script("POST", "/v1/mutation", 201, b'{"id": ')
+    with make_client() as client:
+        assert len(client.ledgers()) == 3
+        assert len(service.calls("GET", "/v1/ledger")) == 2
+        with pytest.raises(TransportFailure) as caught:
+            client.add_booking(invoice())
+    assert caught.value.maybe_processed and "not JSON" in str(caught.value)
+    assert len(service.calls("POST", "/v1/mutation")) == 1

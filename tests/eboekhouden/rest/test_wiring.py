@@ -49,6 +49,7 @@ def booking(description: str) -> Booking:
 def test_api_rest_builds_the_rest_client(config, service):
     client = services.eboekhouden_client(config, http=make_http_client(transport=service.transport()))
     assert isinstance(client, RestClient) and client.url == URL and client.source == "pvsync"
+    assert client.pace.rate == client.pace.ceiling == 5.0  # eboekhouden.calls_per_second
     client.close()
 
 
