@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
@@ -76,7 +77,7 @@ def check_assumptions(config: Any, perfectview: Callable[[], Any], eboekhouden: 
                                     f"{service} answers the reads the check needs", NOT_CHECKED,
                                     scrub(f"{error}; its assumptions are checked once it answers")))
     if not required_only:
-        findings += [Finding(**{**f.__dict__, "needed": enabled(f.jobs)}) for f in behaviours.check()]
+        findings += [replace(f, needed=enabled(f.jobs)) for f in behaviours.check()]
     return findings
 
 

@@ -8,16 +8,17 @@ nearest first, each with the config line that would use it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable
 
 from core.assumptions.findings import MISSING, NOT_CHECKED, OK, UNVERIFIED, WARNING, Finding, Fix, nearest, similar
+from core.config.settings import RELATION_TYPES as DEFAULT_RELATION_TYPES
 from core.model import RelationKind
 from core.perfectview.catalog import PvField
 from core.perfectview.errors import NotInDatabase
 from core.perfectview.fields import OPTIONAL, FieldRef
 
 SERVICE = "PerfectView"
-DEFAULT_RELATION_TYPES = ("Klant", "Prospect", "Suspect", "Te beoordelen")
 TABLE_WORDS = {"organisation": "Organisation", "person": "Person", "relationship": "The customer relationship",
                "invoice": "The invoice workflow"}
 
@@ -40,7 +41,7 @@ def check(config: Any, pv: Any, enabled: Callable[[tuple[str, ...]], bool], *,
     found: list[Finding] = []
 
     def add(finding: Finding) -> None:
-        found.append(Finding(**{**finding.__dict__, "needed": enabled(finding.jobs)}))
+        found.append(replace(finding, needed=enabled(finding.jobs)))
 
     def wanted(jobs: tuple[str, ...]) -> bool:
         # Before a run only what a switched-on job needs is read: no call the jobs would not make.
