@@ -135,7 +135,14 @@ def remember_fingerprint(store: Any, findings: list[Finding]) -> bool:
     """Keep the fingerprint of a complete check (both services answered); True when kept."""
     if not complete(findings):
         return False
-    store.set_cursor(FINGERPRINT_CURSOR, fingerprint(findings))
+    # The approval gate (branch approval-twins, core/store/approvals.py) records it through the
+    # store, which also keeps an installation's first fingerprint as its baseline; use that where
+    # this store has it, so both write the same key the same way.
+    record = getattr(store, "record_assumptions_fingerprint", None)
+    if record is not None:
+        record(fingerprint(findings))
+    else:
+        store.set_cursor(FINGERPRINT_CURSOR, fingerprint(findings))
     return True
 
 
