@@ -423,6 +423,10 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         print(f"  {job.name:<10} {state:<4} every {format_duration(job.interval(config))}")
     print(f"  a run stops after {format_duration(config.engine.run_deadline)}; the logbook keeps "
           f"{config.logbook.retention_days} days at {config.logbook.level} and above")
+    mapped = config.perfectview.fields.names
+    if mapped:
+        print(f"  PerfectView fields mapped: {', '.join(f'{key} = {value}' for key, value in mapped.items())}")
+    print("  whether the databases have these names: pvsync check")
     return EXIT_OK
 
 

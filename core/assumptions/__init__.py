@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
 from core.assumptions import behaviours
@@ -26,9 +28,15 @@ from core.secrets import scrub
 from core.soap.errors import ServiceError
 
 FINGERPRINT_CURSOR = "assumptions.fingerprint"
+PASSED_CURSOR = "assumptions.passed"
+# How long a passed check before a run holds for the same settings: PerfectView counts calls per
+# day, and a run every 15 minutes must not read the database's layout each time. A database
+# changed in between still stops the job that meets it, with the name it lacks.
+PASS_HOLDS = timedelta(hours=24)
 
 __all__ = ["MISSING", "NOT_CHECKED", "OK", "UNVERIFIED", "WARNING", "Finding", "Fix", "check_assumptions",
-           "fingerprint", "jobs_switched_on", "last_fingerprint", "refusal", "remember_fingerprint"]
+           "fingerprint", "jobs_switched_on", "last_fingerprint", "passed_recently", "refusal", "remember_fingerprint",
+           "remember_pass"]
 
 
 def jobs_switched_on(config: Any, jobs: Iterable[Any] | None = None) -> set[str]:
@@ -69,7 +77,7 @@ def check_assumptions(config: Any, perfectview: Callable[[], Any], eboekhouden: 
                                     f"{service} answers the reads the check needs", NOT_CHECKED,
                                     scrub(f"{error}; its assumptions are checked once it answers")))
     if not required_only:
-        findings += [Finding(**{**f.__dict__, "needed": enabled(f.jobs)}) for f in behaviours.check()]
+        findings += [replace(f, needed=enabled(f.jobs)) for f in behaviours.check()]
     return findings
 
 
@@ -127,10 +135,33 @@ def remember_fingerprint(store: Any, findings: list[Finding]) -> bool:
     """Keep the fingerprint of a complete check (both services answered); True when kept."""
     if not complete(findings):
         return False
-    store.set_cursor(FINGERPRINT_CURSOR, fingerprint(findings))
+    # The approval gate (branch approval-twins, core/store/approvals.py) records it through the
+    # store, which also keeps an installation's first fingerprint as its baseline; use that where
+    # this store has it, so both write the same key the same way.
+    record = getattr(store, "record_assumptions_fingerprint", None)
+    if record is not None:
+        record(fingerprint(findings))
+    else:
+        store.set_cursor(FINGERPRINT_CURSOR, fingerprint(findings))
     return True
 
 
 def last_fingerprint(store: Any) -> str | None:
     """The fingerprint of the last complete check, or None when there was none."""
     return store.cursor(FINGERPRINT_CURSOR)
+
+
+def passed_recently(store: Any, settings_hash: str, now: datetime) -> bool:
+    """True when the check before a run passed for these settings within PASS_HOLDS."""
+    from core.store.records import from_text
+
+    value = store.cursor(PASSED_CURSOR) or ""
+    passed_hash, _, at = value.partition(" ")
+    when = from_text(at) if at else None
+    return bool(passed_hash) and passed_hash == settings_hash and when is not None and now - when < PASS_HOLDS
+
+
+def remember_pass(store: Any, settings_hash: str, now: datetime) -> None:
+    from core.store.records import to_text
+
+    store.set_cursor(PASSED_CURSOR, f"{settings_hash} {to_text(now)}")

@@ -7,6 +7,7 @@ e-Boekhouden's Dutch list.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable
 
 from core.assumptions.findings import MISSING, OK, WARNING, Finding, Fix, nearest
@@ -24,7 +25,7 @@ def check(config: Any, eb: Any, enabled: Callable[[tuple[str, ...]], bool], *,
     ledgers = {ledger.code: ledger for ledger in eb.ledgers()}
     needed = enabled(("invoices",))
     found = [_debtors_ledger(config, ledgers), *_revenue_ledgers(config, ledgers), *_btw_codes(config)]
-    return [Finding(**{**f.__dict__, "needed": needed}) for f in found]
+    return [replace(f, needed=needed) for f in found]
 
 
 def _listing(ledgers: list) -> list[str]:

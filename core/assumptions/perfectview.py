@@ -8,16 +8,17 @@ nearest first, each with the config line that would use it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable
 
 from core.assumptions.findings import MISSING, NOT_CHECKED, OK, UNVERIFIED, WARNING, Finding, Fix, nearest, similar
+from core.config.settings import RELATION_TYPES as DEFAULT_RELATION_TYPES
 from core.model import RelationKind
 from core.perfectview.catalog import PvField
 from core.perfectview.errors import NotInDatabase
 from core.perfectview.fields import OPTIONAL, FieldRef
 
 SERVICE = "PerfectView"
-DEFAULT_RELATION_TYPES = ("Klant", "Prospect", "Suspect", "Te beoordelen")
 TABLE_WORDS = {"organisation": "Organisation", "person": "Person", "relationship": "The customer relationship",
                "invoice": "The invoice workflow"}
 
@@ -40,23 +41,31 @@ def check(config: Any, pv: Any, enabled: Callable[[tuple[str, ...]], bool], *,
     found: list[Finding] = []
 
     def add(finding: Finding) -> None:
-        found.append(Finding(**{**finding.__dict__, "needed": enabled(finding.jobs)}))
+        found.append(replace(finding, needed=enabled(finding.jobs)))
 
-    for kind in (RelationKind.ORGANISATION, RelationKind.PERSON):
-        table = "organisation" if kind is RelationKind.ORGANISATION else "person"
-        for finding in _fields(pv, table, pv.relation_fields(kind), RELATION_JOBS):
+    def wanted(jobs: tuple[str, ...]) -> bool:
+        # Before a run only what a switched-on job needs is read: no call the jobs would not make.
+        return enabled(jobs) or not required_only
+
+    if wanted(RELATION_JOBS):
+        for kind in (RelationKind.ORGANISATION, RelationKind.PERSON):
+            table = "organisation" if kind is RelationKind.ORGANISATION else "person"
+            for finding in _fields(pv, table, pv.relation_fields(kind), RELATION_JOBS):
+                add(finding)
+    if wanted(import_jobs(config)):
+        for finding in _relation_types(config, pv):
             add(finding)
-    for finding in _relation_types(config, pv):
-        add(finding)
-    relationship = _relationship_type(config, pv)
-    add(relationship)
-    if relationship.status == OK:
-        type_id = pv.relationship_type_id(config.perfectview.customer_relationship_type)
-        jobs = import_jobs(config) if config.relations.account_manager else ()
-        for finding in _fields(pv, "relationship", pv.entity_type_fields(type_id), jobs):
-            add(finding)
-    if config.relations.account_manager:
-        add(_account_manager(config, pv))
+        relationship = _relationship_type(config, pv)
+        add(relationship)
+        if relationship.status == OK:
+            type_id = pv.relationship_type_id(config.perfectview.customer_relationship_type)
+            jobs = import_jobs(config) if config.relations.account_manager else ()
+            for finding in _fields(pv, "relationship", pv.entity_type_fields(type_id), jobs):
+                add(finding)
+        if config.relations.account_manager:
+            add(_account_manager(config, pv))
+    if not wanted(("invoices", "payments")):
+        return found
     workflow = _workflow(config, pv)
     add(workflow)
     if workflow.status == OK:

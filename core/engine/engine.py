@@ -346,15 +346,19 @@ class Engine:
     def _refusal(self, job: Job, config: Any, services: RunServices) -> str:
         """Why `job` must not start (a required assumption failed), or "". Read-only; a service
         that does not answer leaves the job to meet that itself, as it always has."""
+        from core.assumptions import check_assumptions, complete, passed_recently, refusal, remember_pass
+
         if not getattr(job, "checks_assumptions", False):
             return ""
         if self._findings is None:
-            from core.assumptions import check_assumptions
-
-            self._findings = check_assumptions(config, services.perfectview, services.eboekhouden,
-                                               jobs=self.jobs, required_only=True, store=self.store)
-        from core.assumptions import refusal
-
+            now = utc_now()
+            if passed_recently(self.store, self.config_hash, now):
+                self._findings = []
+            else:
+                self._findings = check_assumptions(config, services.perfectview, services.eboekhouden,
+                                                   jobs=self.jobs, required_only=True, store=self.store)
+                if complete(self._findings) and not any(finding.blocks for finding in self._findings):
+                    remember_pass(self.store, self.config_hash, now)
         return refusal(self._findings, job.name)
 
     def _report_progress(self, phase: str, values: dict[str, Any]) -> None:

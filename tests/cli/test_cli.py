@@ -80,7 +80,23 @@ def test_config_check_ok_summarises_the_schedule(capsys, env, config_file):
         "  relations  on   every 4 h",
         "  invoices   on   every 15 min",
         "  payments   off  every 1 d",
-        "  a run stops after 1 h 30 min; the logbook keeps 90 days at WARNING and above"]
+        "  a run stops after 1 h 30 min; the logbook keeps 90 days at WARNING and above",
+        "  whether the databases have these names: pvsync check"]
+
+
+def test_config_check_shows_the_perfectview_field_mapping_and_refuses_a_wrong_shape(capsys, env, config_file):
+    from core.config.write import update_config_paths
+
+    update_config_paths(config_file, {("perfectview", "fields", "organisation.debtor_number"):
+                                      "Administratie / Debiteurnr."})
+    code, out, _ = run(capsys, "config", "check")
+    assert code == 0
+    assert "  PerfectView fields mapped: organisation.debtor_number = Administratie / Debiteurnr." in out
+    text = config_file.read_text(encoding="utf-8")
+    config_file.write_text(text.replace('"organisation.debtor_number"', '"organisation.debtor"'), encoding="utf-8")
+    code, _, err = run(capsys, "config", "check")
+    assert code == 1 and "perfectview.fields.organisation.debtor: organisation.debtor is not an attribute" in err
+    assert "did you mean organisation.debtor_number?" in err
 
 
 def test_config_check_suggests_naming_the_api_in_a_config_from_before_rest(capsys, env, config_file, monkeypatch):

@@ -147,3 +147,37 @@ def test_the_workflow_and_its_sent_step_may_be_given_by_their_id(tmp_path):
         report = world.sync()
         assert report.outcome == "ok"
         assert len(world.booked("F-1")) == 1
+
+
+def test_a_passed_check_holds_for_a_day_with_the_same_settings_so_frequent_runs_read_no_layout(tmp_path):
+    from datetime import timedelta
+
+    from core.assumptions import PASSED_CURSOR
+    from core.config import update_config
+    from core.store.records import to_text, utc_now
+    from tests.sync.invoices_world import InvoiceWorld
+
+    with InvoiceWorld(tmp_path) as world:
+        calls = world.world.perfectview.calls
+
+        def layout_reads() -> int:
+            return calls["RelationGetFields"] + calls["ActivityGetFields"] + calls["WorkflowStepGetAll"]
+
+        world.sync()
+        first = layout_reads()
+        assert first > 0
+        world.clock.advance(timedelta(minutes=15))
+        world.sync()
+        assert layout_reads() == first, "the check passed a quarter of an hour ago with the same settings"
+
+        store = world.engine.store
+        store.set_cursor(PASSED_CURSOR, store.cursor(PASSED_CURSOR).split(" ")[0] + " "
+                         + to_text(utc_now() - timedelta(hours=25)))
+        world.sync()
+        assert layout_reads() > first, "a day later it is checked again"
+
+        after = layout_reads()
+        update_config(world.world.config_path, {"invoices.sent_step": "Betaald"})
+        world.reload_config()
+        world.sync()
+        assert layout_reads() > after, "other settings are checked at once"

@@ -20,7 +20,7 @@ from core.config import update_config
 from core.config.write import update_config_paths
 from core.demo.world import SimulatedWorld
 from core.perfectview.client import PerfectViewClient
-from core.model import Address, Booking, BookingLine, CrmRelation, EbRelation, MutatieSoort, RelationKind
+from core.model import Address, Booking, BookingLine, CrmRelation, MutatieSoort, RelationKind
 
 D = Decimal
 TODAY = date.today()
