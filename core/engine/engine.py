@@ -242,7 +242,10 @@ class Engine:
         waiting = Approvals(store).reason_to_wait() if not dry_run and config.engine.approve_first_run else None
         if waiting is None and not dry_run and Approvals(store).waiting() is not None:
             Approvals(store).stop_waiting()  # no longer needed (e.g. the gate was switched off)
-        dry_run = dry_run or waiting is not None
+        if waiting is not None:
+            # The approval lets every job write, so the person sees every job's plan, not the
+            # part a schedule or --only asked for.
+            dry_run, jobs = True, list(self.jobs)
         started = time.monotonic()
         # Monotonic: a clock set back or forward must not stretch or cut the run.
         deadline = started + config.engine.run_deadline.total_seconds()

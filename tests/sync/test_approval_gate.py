@@ -152,9 +152,10 @@ def test_on_the_demo_organisation_nothing_is_booked_or_created_until_approved(tm
             relations_before = sorted(world.eboekhouden.relation_codes())
             mutations_before = len(world.eboekhouden.mutations)
 
-            report = engine.run(trigger="schedule")
+            report = engine.run(trigger="schedule", only=["payments"])
 
             assert report.dry_run and report.waiting
+            assert [job.job for job in report.jobs] == ["relations", "invoices", "payments"]  # the whole plan
             assert sorted(world.eboekhouden.relation_codes()) == relations_before
             assert len(world.eboekhouden.mutations) == mutations_before
             plan = "\n".join(Approvals(engine.store).waiting().summary)
