@@ -449,10 +449,10 @@ class Engine:
 
 
 def approve(store: Store, by: str) -> str | None:
-    """Let the engine write: the approval of `by`, in the store and the logbook. None (and
-    nothing recorded) when no run waits and none would."""
+    """Let the engine write the plan that waits: the approval of `by`, in the store and the
+    logbook. None (and nothing recorded) when no plan waits: a person approves what they saw."""
     approvals = Approvals(store)
-    if approvals.waiting() is None and approvals.reason_to_wait() is None:
+    if approvals.waiting() is None:
         return None
     approval = approvals.approve(by)
     return f"approved by {approval.approved_by} at {approval.approved_at.astimezone():%Y-%m-%d %H:%M}"
