@@ -245,8 +245,12 @@ def cmd_approve(args: argparse.Namespace) -> int:
             print("\n".join(f"  {line}" for line in wait.summary if not line.lstrip().startswith("Approve with")))
         if args.show:
             return EXIT_OK
-        if wait is None and approvals.reason_to_wait() is None:
-            print("Nothing waits for approval: the engine writes on its schedule.")
+        if wait is None:
+            if approvals.reason_to_wait() is None:
+                print("Nothing waits for approval: the engine writes on its schedule.")
+            else:
+                print("No plan waits yet: the next run only plans and waits for you (`pvsync sync` makes it now); "
+                      "approve once you have seen it.")
             return EXIT_OK
         by = getpass.getuser()
         if not engine_up(store.engine_status(), utc_now()):

@@ -243,7 +243,10 @@ class Engine:
         waiting = Approvals(store).reason_to_wait() if not dry_run and config.engine.approve_first_run else None
         if waiting is None and not dry_run and Approvals(store).waiting() is not None:
             Approvals(store).stop_waiting()  # no longer needed (e.g. the gate was switched off)
-        dry_run = dry_run or waiting is not None
+        if waiting is not None:
+            # The approval lets every job write, so the person sees every job's plan, not the
+            # part a schedule or --only asked for.
+            dry_run, jobs = True, list(self.jobs)
         started = time.monotonic()
         # Monotonic: a clock set back or forward must not stretch or cut the run.
         deadline = started + config.engine.run_deadline.total_seconds()
@@ -476,10 +479,10 @@ class Engine:
 
 
 def approve(store: Store, by: str) -> str | None:
-    """Let the engine write: the approval of `by`, in the store and the logbook. None (and
-    nothing recorded) when no run waits and none would."""
+    """Let the engine write the plan that waits: the approval of `by`, in the store and the
+    logbook. None (and nothing recorded) when no plan waits: a person approves what they saw."""
     approvals = Approvals(store)
-    if approvals.waiting() is None and approvals.reason_to_wait() is None:
+    if approvals.waiting() is None:
         return None
     approval = approvals.approve(by)
     return f"approved by {approval.approved_by} at {approval.approved_at.astimezone():%Y-%m-%d %H:%M}"

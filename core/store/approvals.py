@@ -56,6 +56,11 @@ class Approvals:
         """Why the next real run must wait for a person, or None when it may write."""
         checked = self.store.assumptions_fingerprint()
         approved = self.store.cursor(ASSUMPTIONS_APPROVED)
+        if checked is not None and approved is None:
+            # A check that kept its fingerprint without record_assumptions_fingerprint (it set
+            # the cursor itself): the first one seen is the baseline all the same.
+            self.store.set_cursor(ASSUMPTIONS_APPROVED, checked)
+            approved = checked
         if checked is not None and approved is not None and checked != approved:
             return ASSUMPTIONS_CHANGED
         if self.last() is None and self.administration_is_new():

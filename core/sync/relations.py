@@ -30,10 +30,10 @@ from core.perfectview.errors import NotInDatabase, PerfectViewError
 from core.soap.errors import BudgetExhausted, RequestInvalid, ServiceError, TransportFailure
 from core.store.records import utc_now
 from core.store.relation_state import RelationState
+from core.store.twin_proposals import ProposedTwin, TwinProposals
 from core.sync.in_flight import InFlight, Outcome
 from core.sync.mapping import (FieldChange, RelationProblem, changes, crm_hash, crm_relation_problems,
                                eboekhouden_hash, merge_into)
-from core.store.twin_proposals import ProposedTwin, TwinProposals
 from core.sync.relations_plan import (COMPARE_DAYS, CreateInEboekhouden, ImportIntoPerfectView, LinkTwin,
                                       LinkUnchanged, ProposeTwin, RelationBlocked, RelationDisappeared, RelationPlan,
                                       RelationSyncSettings, TwinDecision, UpdateInEboekhouden, compare_slice,

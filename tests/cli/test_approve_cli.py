@@ -27,6 +27,14 @@ def run(capsys, *argv):
     return code, out, err
 
 
+def test_nothing_is_approved_before_a_plan_was_shown(capsys, env, state_dir):
+    Store.open(state_dir).close()
+    code, out, _ = run(capsys, "approve")
+    assert code == 0 and "No plan waits yet" in out
+    with Store.open(state_dir) as store:
+        assert Approvals(store).last() is None
+
+
 def test_a_first_sync_only_plans_says_so_and_exits_non_zero(capsys, env):
     code, out, _ = run(capsys, "sync")
 

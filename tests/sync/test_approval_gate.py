@@ -152,9 +152,10 @@ def test_on_the_demo_organisation_nothing_is_booked_or_created_until_approved(tm
             relations_before = sorted(world.eboekhouden.relation_codes())
             mutations_before = len(world.eboekhouden.mutations)
 
-            report = engine.run(trigger="schedule")
+            report = engine.run(trigger="schedule", only=["payments"])
 
             assert report.dry_run and report.waiting
+            assert [job.job for job in report.jobs] == ["relations", "invoices", "payments"]  # the whole plan
             assert sorted(world.eboekhouden.relation_codes()) == relations_before
             assert len(world.eboekhouden.mutations) == mutations_before
             plan = "\n".join(Approvals(engine.store).waiting().summary)
@@ -166,3 +167,16 @@ def test_on_the_demo_organisation_nothing_is_booked_or_created_until_approved(tm
             assert sorted(world.eboekhouden.relation_codes()) != relations_before
         finally:
             engine.close()
+
+
+def test_a_fingerprint_kept_straight_in_the_cursor_counts_the_same(world):
+    """`pvsync check` (core.assumptions.remember_fingerprint) sets the cursor itself."""
+    engine = world.pv_engine
+    engine.run()
+    approve_from_the_console(engine)
+    engine.store.set_cursor("assumptions.fingerprint", "fp-a")
+    assert not engine.run().dry_run  # the first fingerprint seen: the baseline
+
+    engine.store.set_cursor("assumptions.fingerprint", "fp-b")
+
+    assert "changed assumptions" in engine.run().waiting

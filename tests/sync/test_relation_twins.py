@@ -9,7 +9,6 @@ reject imports as before, and a world full of near-twins imports every one of th
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
 
 import pytest
 

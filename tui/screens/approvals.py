@@ -19,10 +19,10 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
+from core.model import AMSTERDAM
 from core.store import Store
 from core.store.approvals import ApprovalWait, Approvals
 from core.store.twin_proposals import TwinProposal, TwinProposals
-from tui.formatting import moment_text
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,8 @@ def plan_text(wait: ApprovalWait | None) -> Text:
     if wait is None:
         text.append("  nothing: the engine writes on its schedule")
         return text
-    text.append(f"  Since {moment_text(wait.since)}: the {wait.reason}.\n")
+    # Amsterdam time, as the other screens show it (not tui.formatting: that module sits in an import circle).
+    text.append(f"  Since {wait.since.astimezone(AMSTERDAM):%Y-%m-%d %H:%M}: the {wait.reason}.\n")
     for line in wait.summary:
         if line.lstrip().startswith(("Approve with", "Waits for approval")):
             continue
