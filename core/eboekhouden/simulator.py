@@ -193,8 +193,9 @@ class EboekhoudenSimulator(SoapSimulator):
 
     # ------------------------------------------------------------------ the service's rules (also used by seeding)
 
-    def add_ledger(self, code: str, description: str, category: str) -> Ledger:
-        ledger = Ledger(id=len(self.ledgers) + 1, code=code, description=description, category=category)
+    def add_ledger(self, code: str, description: str, category: str, group: str = "") -> Ledger:
+        ledger = Ledger(id=len(self.ledgers) + 1, code=code, description=description, category=category,
+                        group=group)
         self.ledgers[ledger.id] = ledger
         self.dirty = True
         return ledger
@@ -485,7 +486,7 @@ class EboekhoudenSimulator(SoapSimulator):
             return self._list("Rekeningen", [
                 self.element("cGrootboekrekening", None, self.element("ID", g.id), self.element("Code", g.code),
                              self.element("Omschrijving", g.description), self.element("Categorie", g.category),
-                             self.element("Groep", "")) for g in found])
+                             self.element("Groep", g.group)) for g in found])
         return self._answer("GetGrootboekrekeningen", request, work)
 
     # ------------------------------------------------------------------ answer shapes
