@@ -345,7 +345,7 @@ def cmd_log(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from core.engine.services import check_services
+    from core.engine.services import check_services, check_vat_ledgers
     from core.store import Store
 
     config = _load_config(_config_path(args))
@@ -354,6 +354,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     # The calls count against the services' budgets, so they are metered like a run's.
     with Store.open(_state_dir(args)) as store:
         checks = check_services(config, meter=store)
+        if checks[0].ok and config.vat.mappings:  # the ledgers are e-Boekhouden's
+            checks.append(check_vat_ledgers(config, meter=store))
     for check in checks:
         print(scrub(f"{check.service:<13} {'OK' if check.ok else 'FAILED':<7} {check.message}"))
     return EXIT_OK if all(check.ok for check in checks) else EXIT_FAILED
@@ -372,7 +374,17 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         print(f"  {job.name:<10} {state:<4} every {format_duration(job.interval(config))}")
     print(f"  a run stops after {format_duration(config.engine.run_deadline)}; the logbook keeps "
           f"{config.logbook.retention_days} days at {config.logbook.level} and above")
+    _print_vat_warnings(config)
     return EXIT_OK
+
+
+def _print_vat_warnings(config: Any) -> None:
+    """Offline, only the ledger codes can be judged; `pvsync check` compares them with the
+    administration's chart (and refuses balance, bank, debtors and creditors ledgers)."""
+    from core.sync.vat_guard import mapping_findings
+
+    for _, text in mapping_findings(config.vat.mappings):
+        print(f"  Warning: {text}")
 
 
 def _open_state(args: argparse.Namespace):

@@ -126,3 +126,24 @@ def refused_rules(rules: Mapping[str, VatRule], ledgers: Iterable[Ledger]) -> di
         if reason:
             found[name] = reason
     return found
+
+
+def mapping_findings(mappings: Mapping[str, Mapping[str, VatRule]], ledgers: Iterable[Ledger] | None = None
+                     ) -> list[tuple[str, str]]:
+    """("refused" | "warning", text) for each hand-written mapping row the guard rails catch,
+    named by its config key. Without `ledgers` (offline) only the revenue range is judged."""
+    chart = {ledger.code: ledger for ledger in ledgers} if ledgers is not None else None
+    findings = []
+    for country, rules in mappings.items():
+        for name, rule in rules.items():
+            where = f'vat.{country}."{name}".ledger = "{rule.ledger}"'
+            if chart is not None and rule.ledger not in chart:
+                findings.append(("refused", f"{where}: e-Boekhouden has no grootboekrekening {rule.ledger}; "
+                                            "choose one of its revenue ledgers"))
+                continue
+            verdict = judge(rule.ledger, chart)
+            if verdict.refused:
+                findings.append(("refused", f"{where}: {verdict.refused}"))
+            elif verdict.doubt:
+                findings.append(("warning", f"{where}: {verdict.doubt}"))
+    return findings

@@ -210,6 +210,17 @@ def test_status_follows_the_monitoring_plugin_convention(capsys, env, state_dir,
     assert code == 2 and "Engine:   DOWN" in out and "the engine is stopped" in out.splitlines()[0]
 
 
+def test_config_check_warns_of_a_hand_written_vat_ledger_outside_the_revenue_range(capsys, env, config_file):
+    from core.config import set_vat_rule
+
+    set_vat_rule(config_file, "NL", "Vrijgesteld", "GEEN", "4500")  # GEEN is accepted for exempt sales
+    code, out, _ = run(capsys, "config", "check")
+    assert code == 0, out
+    assert ('  Warning: vat.NL."Vrijgesteld".ledger = "4500": grootboekrekening 4500 is outside the revenue '
+            "range 8000-8999") in out
+    assert "pvsync check compares it" in out
+
+
 # --------------------------------------------------------------------------- log
 
 
