@@ -59,10 +59,13 @@ class CatalogSnapshot:
                    tuple(Ledger(int(g["id"]), g["code"], g["name"], g["category"], g.get("group", "")) for g in data["ledgers"]))
 
 
-def read_catalog(perfectview: Any, eboekhouden: Any, now: datetime | None = None) -> CatalogSnapshot:
-    """Both lists from the services (PerfectView's cached per client, so often no call)."""
+def read_catalog(perfectview: Any, eboekhouden: Any, now: datetime | None = None, *,
+                 ledgers_read: list[Ledger] | None = None) -> CatalogSnapshot:
+    """Both lists from the services (PerfectView's cached per client, so often no call);
+    `ledgers_read`: the ledgers this run read already (then not read again)."""
     vat_codes = sorted(perfectview.vat_codes(), key=lambda code: (-code.percentage, code.description.casefold()))
-    ledgers = sorted(eboekhouden.ledgers(), key=lambda ledger: ledger.code)
+    read = ledgers_read if ledgers_read is not None else eboekhouden.ledgers()
+    ledgers = sorted(read, key=lambda ledger: ledger.code)
     return CatalogSnapshot(now or utc_now(), perfectview.own_country(), tuple(vat_codes), tuple(ledgers))
 
 
@@ -80,13 +83,13 @@ def load_snapshot(store: Store) -> CatalogSnapshot | None:
         return None  # written by another version: the next full pass writes it again
 
 
-def refresh_catalog_snapshot(ctx: Any) -> None:
+def refresh_catalog_snapshot(ctx: Any, ledgers_read: list[Ledger] | None = None) -> None:
     """Called by the invoices job at the end of a (real, not dry) full pass. Never fails the
     run: the mapping screen then shows the previous snapshot and its age."""
     from core.soap.errors import ServiceError
 
     try:
-        snapshot = read_catalog(ctx.services.perfectview(), ctx.services.eboekhouden())
+        snapshot = read_catalog(ctx.services.perfectview(), ctx.services.eboekhouden(), ledgers_read=ledgers_read)
     except ServiceError as error:
         ctx.log("WARNING", "invoice", f"the VAT codes and ledgers for the VAT mapping screen were not read: "
                                       f"{error}. The screen shows the list read before; the next full pass "

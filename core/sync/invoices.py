@@ -142,6 +142,7 @@ class _InvoiceRun:
         self._in_eboekhouden: dict[str, bool] = {}
         self._rules: Any = None
         self._ledgers: dict[str, Ledger] | None = None
+        self._ledgers_read: list[Ledger] | None = None  # read from e-Boekhouden in this run
         self._country = ""
         self._would_book: list[tuple[SalesInvoice, Booking]] = []
         self.unplanned = 0  # invoices a service failure kept from being planned this run
@@ -199,7 +200,8 @@ class _InvoiceRun:
         self.ctx.store.set_cursor(MODIFIED_CURSOR, to_text(started))
         if full:
             self.ctx.store.set_cursor(FULL_PASS_CURSOR, to_text(started))
-            refresh_catalog_snapshot(self.ctx)  # the VAT mapping screen's lists, once a day
+            # the VAT mapping screen's lists, once a day (the ledgers not twice when read this run)
+            refresh_catalog_snapshot(self.ctx, self._ledgers_read)
         return self.result(complete=True)
 
     def or_next_run(self, number: str, plan: Callable[[Any], None], item: Any) -> None:
@@ -382,7 +384,10 @@ class _InvoiceRun:
         if self._ledgers is None:
             snapshot = load_snapshot(self.ctx.store)
             try:
-                ledgers = snapshot.ledgers if snapshot else self.eb.ledgers()
+                if snapshot:
+                    ledgers = list(snapshot.ledgers)
+                else:
+                    ledgers = self._ledgers_read = self.eb.ledgers()
             except ServiceError as error:
                 self.log("WARNING", f"the ledgers were not read to check the VAT mapping's ledgers: {error}")
                 ledgers = []
