@@ -192,3 +192,22 @@ def test_the_daemons_run_sends_the_alert_for_the_invoice_it_blocked(tmp_path, sm
     (mail,) = smtp.messages
     assert mail["Subject"] == "pvsync WARNING: 1 new problem - invoice F-ZES is blocked"
     assert "'BTW 0%' is not mapped for NL" in mail.get_content()
+
+
+def test_refused_credentials_and_a_budget_past_80_percent_are_each_told_once(store, alerting_config, smtp):
+    from core.engine.health import Watch
+
+    run_id = store.start_run("schedule", ["invoices"], "h")
+    store.log("ERROR", "run", "invoices failed: PerfectViewError: PerfectView WorkflowGetAll: Access denied: the "
+                              "combination of API key, database and user is not valid. (code InvalidCredentials)",
+              run_id=run_id)
+    store.finish_run(run_id, "ok", {}, job_outcomes={"invoices": "ok"})
+    for _ in range(9):
+        store.record("e-Boekhouden", "GetMutaties")
+    channels = channels_from_config(load_config(alerting_config))
+    for _ in range(2):
+        send_due_alerts(store, assess(store, watch=Watch(mutaties_budget=10)), channels)
+    (mail,) = smtp.messages
+    body = mail.get_content()
+    assert mail["Subject"].startswith("pvsync WARNING: 2 new problems - e-Boekhouden GetMutaties: 9 of the month's")
+    assert "PerfectView refused the credentials or the session: WorkflowGetAll: Access denied" in body
