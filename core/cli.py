@@ -257,9 +257,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def _send_due_alerts(args: argparse.Namespace, store: Any, health: Any) -> None:
     """Alerts never decide the check's answer: a mail server that is down is said on stderr."""
-    from core.engine.alerts import alert_settings, send_due_alerts
+    from core.engine.alerts import AlertsUnreadable, alert_settings, send_due_alerts
 
-    settings = alert_settings(_config_path(args))
+    try:
+        settings = alert_settings(_config_path(args))
+    except AlertsUnreadable as unreadable:
+        _err(f"pvsync status: {unreadable}")
+        return
     if settings is None:
         return
     for failure in send_due_alerts(store, health, settings):

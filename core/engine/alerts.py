@@ -79,14 +79,29 @@ def channels_from_config(config: Any) -> Channels | None:
     return Channels(alerts.email_to, alerts.webhook_url, server)
 
 
+class AlertsUnreadable(Exception):
+    """Alerts are switched on, but the config cannot be read with its secrets (a cron job
+    without the daemon's environment, typically): said, so the silence is not mistaken for
+    all being well."""
+
+
 def alert_settings(config_path: Path) -> Channels | None:
     """The channels of the config at `config_path`, read with its secrets (the mail password,
-    the webhook address); None when alerts are off or the config cannot be read."""
+    the webhook address); None when alerts are off or there is no readable config."""
     from core.config import ConfigError, load_config
+    from core.config.load import check_text, read_config_text
 
     try:
         return channels_from_config(load_config(config_path))
-    except ConfigError:
+    except ConfigError as error:
+        try:
+            config, _ = check_text(read_config_text(config_path), config_path, env={}, with_secrets=False)
+        except ConfigError:
+            return None
+        if config is not None and config.alerts.enabled:
+            first = error.problems[0] if error.problems else error
+            raise AlertsUnreadable(f"alerts are on, but the config cannot be read with its secrets ({first}); "
+                                   "run pvsync status with the daemon's environment") from None
         return None
 
 

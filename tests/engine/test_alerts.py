@@ -211,3 +211,12 @@ def test_refused_credentials_and_a_budget_past_80_percent_are_each_told_once(sto
     body = mail.get_content()
     assert mail["Subject"].startswith("pvsync WARNING: 2 new problems - e-Boekhouden GetMutaties: 9 of the month's")
     assert "PerfectView refused the credentials or the session: WorkflowGetAll: Access denied" in body
+
+
+def test_status_says_so_when_alerts_are_on_but_the_secrets_are_not_at_hand(store, alerting_config, state_dir,
+                                                                         capsys, monkeypatch):
+    monkeypatch.delenv("PVSYNC_PERFECTVIEW_API_KEY")  # a cron job without the daemon's environment
+    block(store, "F-1")
+    assert cli.main(["--config", str(alerting_config), "--state-dir", str(state_dir), "status"]) == 1
+    err = capsys.readouterr().err
+    assert "alerts are on, but the config cannot be read with its secrets" in err and "api_key" in err
