@@ -249,7 +249,7 @@ def deliver(message: Message, channels: Channels) -> list[str]:
     if channels.webhook_url:
         try:
             _post(message, channels.webhook_url)
-        except httpx.HTTPError as error:
+        except (httpx.HTTPError, httpx.InvalidURL) as error:
             failures.append(scrub(f"webhook: {type(error).__name__}: {_without_address(str(error))}"))
     return failures
 

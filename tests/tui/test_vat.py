@@ -19,7 +19,7 @@ from tui.app import create_app
 from tui.messages import VatRuleSaved
 from tui.screens.vat import VatRuleEditor, check_vat_rule
 
-COLUMN = {"pct": 1, "btw": 2, "ledger": 3, "check": 4}
+COLUMN = {"pct": 1, "btw": 2, "ledger": 3, "check": 4, "wait": 5}
 SNAPSHOT = CatalogSnapshot(
     NOW - timedelta(hours=3), "NL",
     (PvVatCode("v21", 21, "BTW hoog 21%"), PvVatCode("v9", 9, "BTW laag 9%"), PvVatCode("v0", 0, "BTW 0%"),
@@ -209,6 +209,7 @@ async def test_an_invoice_waiting_on_an_unmapped_code_is_booked_once_the_console
         async with app.run_test(size=(120, 40)) as pilot:
             await open_vat(app, pilot)
             assert cell(app, "BTW 0%", "check") == "NOT MAPPED" and cell(app, "BTW 0%", "pct") == "0"
+            assert cell(app, "BTW 0%", "wait") == "1" and cell(app, "BTW hoog 21%", "wait") == "0"
             editor = await edit_row(app, pilot, "BTW 0%")
             offered = {value for _, value in editor.query_one("#vat-ledger", Select)._options if value != Select.NULL}
             assert offered == ledgers
