@@ -56,7 +56,8 @@ class CatalogSnapshot:
         data = json.loads(text)
         return cls(from_text(data["read_at"]), data.get("own_country", ""),
                    tuple(PvVatCode(c["id"], int(c["percentage"]), c["description"]) for c in data["vat_codes"]),
-                   tuple(Ledger(int(g["id"]), g["code"], g["name"], g["category"], g.get("group", "")) for g in data["ledgers"]))
+                   tuple(Ledger(int(g["id"]), g["code"], g["name"], g["category"], g.get("group", ""))
+                         for g in data["ledgers"]))
 
 
 def read_catalog(perfectview: Any, eboekhouden: Any, now: datetime | None = None, *,

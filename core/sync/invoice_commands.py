@@ -326,7 +326,8 @@ def _booking_lines(entry: JournalEntry, config: Any | None, config_problem: str,
     header = (f"{title}: {booking.soort.value} on {booking.ledger}, relation {booking.relation_code}, dated "
               f"{booking.datum.strftime('%d-%m-%Y')}, Boekstuk {booking.boekstuk}")
     # describe_booking joins the booking lines and the totals with "; ": one per line here.
-    return ["", header, f"  {booking.description}", *(f"  {part}" for part in describe_booking(booking, chart).split("; "))]
+    parts = describe_booking(booking, chart).split("; ")
+    return ["", header, f"  {booking.description}", *(f"  {part}" for part in parts)]
 
 
 def _payment_lines(check: PaymentCheck | None) -> list[str]:

@@ -478,7 +478,8 @@ class _InvoiceRun:
             if entry.resend and entry.booking is not None:
                 self.tally.add("would_book")
                 self.log("INFO", f"dry run: would send invoice {entry.invoice_number} again as first sent: "
-                                 f"{describe_booking(entry.booking, self.named_ledgers())}", subject=entry.invoice_number,
+                                 f"{describe_booking(entry.booking, self.named_ledgers())}",
+                         subject=entry.invoice_number,
                          details=booking_details(entry.booking))
 
     # ------------------------------------------------------------------ exactly once: lookups
