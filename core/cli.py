@@ -32,7 +32,7 @@ examples:
   pvsync demo                         the console against simulated services
   pvsync daemon                       run the engine headless (systemd, journald)
   pvsync sync --only invoices         sync invoices once, now
-  pvsync status --json                health for monitoring (exit code 0 = healthy)
+  pvsync status --json                health for monitoring (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)
   pvsync log --follow --level WARNING
   pvsync config check
 
@@ -273,24 +273,49 @@ def cmd_approve(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from core.engine.health import ENGINE_DOWN, assess, read_watch
-    from core.store import StateMissing, Store
+    """A monitoring check as it is: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN, and a first
+    line that says why. It also sends the alerts that are due (`core.engine.alerts`), so a
+    cron job running it tells a person when the engine stops beating."""
+    from core.engine.health import UNKNOWN, assess, read_watch
+    from core.store import StateMissing, Store, StoreError
 
     try:
         store = Store.open(_state_dir(args), create=False)
-    except StateMissing as missing:
+    except StoreError as error:
+        reason = str(error) if isinstance(error, StateMissing) else f"the state cannot be read: {error}"
         if args.json:
-            print(json.dumps({"healthy": False, "exit_code": ENGINE_DOWN, "problems": [str(missing)]}, indent=2))
+            print(json.dumps({"healthy": False, "status": "UNKNOWN", "summary": f"PVSYNC UNKNOWN - {reason}",
+                              "exit_code": UNKNOWN, "problems": [reason]}, indent=2))
         else:
-            print(f"Engine:   DOWN\nProblem:  {missing}")
-        return ENGINE_DOWN
+            print(f"PVSYNC UNKNOWN - {reason}")
+        return UNKNOWN
     with store:
-        health = assess(store, watch=read_watch(_config_path(args)))
+        try:
+            health = assess(store, watch=read_watch(_config_path(args)))
+        except StoreError as error:
+            print(f"PVSYNC UNKNOWN - the state cannot be read: {error}")
+            return UNKNOWN
+        _send_due_alerts(args, store, health)
     if args.json:
         print(json.dumps(health.to_json(), indent=2))
     else:
-        print("\n".join(_status_lines(health, _state_dir(args))))
+        print("\n".join([health.summary(), *_status_lines(health, _state_dir(args))]))
     return health.exit_code
+
+
+def _send_due_alerts(args: argparse.Namespace, store: Any, health: Any) -> None:
+    """Alerts never decide the check's answer: a mail server that is down is said on stderr."""
+    from core.engine.alerts import AlertsUnreadable, alert_settings, send_due_alerts
+
+    try:
+        settings = alert_settings(_config_path(args))
+    except AlertsUnreadable as unreadable:
+        _err(f"pvsync status: {unreadable}")
+        return
+    if settings is None:
+        return
+    for failure in send_due_alerts(store, health, settings):
+        _err(f"pvsync status: alert not sent: {failure}")
 
 
 def _status_lines(health: Any, state_dir: Path) -> list[str]:
@@ -317,14 +342,15 @@ def _status_lines(health: Any, state_dir: Path) -> list[str]:
         run = health.last_run
         lines.append(f"Last run: {run.id} ({run.trigger}) {run.outcome} at {_local(run.finished_at)}"
                      + (f": {run.error}" if run.error else ""))
-    if health.waiting:
-        lines.append(f"Waiting:  {health.waiting_text()} (pvsync approve --show lists the plan)")
+    if health.approval:
+        lines.append(f"Waiting:  {health.approval_text()} (pvsync approve --show lists the plan)")
     for number, service in enumerate(health.services):
         when = _local(service.at) if service.at else ""
         lines.append(f"{'Links:' if number == 0 else '':<10}{service.service:<13} {service.verdict(when)}")
     lines += [f"Alert:    {alert.message}" for alert in health.alerts if alert.message not in health.problems]
+    lines += [f"Waiting:  {waiting.summary}" for waiting in health.waiting]
     verdict = "healthy" if not health.problems else "; ".join(health.problems)
-    lines.append(f"Health:   {verdict} (exit {health.exit_code})")
+    lines.append(f"Health:   {verdict} ({health.status}, exit {health.exit_code})")
     return lines
 
 
@@ -375,7 +401,7 @@ def cmd_log(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from core.assumptions import check_assumptions, fingerprint, remember_fingerprint
     from core.assumptions import report
-    from core.engine.services import RunServices, check_services
+    from core.engine.services import RunServices, check_services, check_vat_ledgers
     from core.store import Store
 
     config = _load_config(_config_path(args))
@@ -392,8 +418,10 @@ def cmd_check(args: argparse.Namespace) -> int:
             finally:
                 services.close()
             remember_fingerprint(store, findings)
-    connected = all(check.ok for check in checks)
-    ok = connected and not any(finding.blocks for finding in findings)
+        connected = all(check.ok for check in checks)
+        if connected and config.vat.mappings:  # the mapping's ledgers against the administration's chart
+            checks.append(check_vat_ledgers(config, meter=store))
+    ok = all(check.ok for check in checks) and not any(finding.blocks for finding in findings)
     if args.json:
         result = {"services": [{"service": c.service, "ok": c.ok, "message": c.message} for c in checks],
                   **report.as_json(findings, fingerprint(findings) if findings else "")}
@@ -427,11 +455,21 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         print(f"  {job.name:<10} {state:<4} every {format_duration(job.interval(config))}")
     print(f"  a run stops after {format_duration(config.engine.run_deadline)}; the logbook keeps "
           f"{config.logbook.retention_days} days at {config.logbook.level} and above")
+    _print_vat_warnings(config)
     mapped = config.perfectview.fields.names
     if mapped:
         print(f"  PerfectView fields mapped: {', '.join(f'{key} = {value}' for key, value in mapped.items())}")
     print("  whether the databases have these names: pvsync check")
     return EXIT_OK
+
+
+def _print_vat_warnings(config: Any) -> None:
+    """Offline, only the ledger codes can be judged; `pvsync check` compares them with the
+    administration's chart (and refuses balance, bank, debtors and creditors ledgers)."""
+    from core.sync.vat_guard import mapping_findings
+
+    for _, text in mapping_findings(config.vat.mappings):
+        print(f"  Warning: {text}")
 
 
 def _open_state(args: argparse.Namespace):
@@ -638,9 +676,13 @@ def build_parser() -> argparse.ArgumentParser:
                       help="go ahead even when a plan would change more than the configured share of records")
 
     status = _command(commands, parent, "status", cmd_status, "is the engine healthy? (for monitoring too)",
-                      "exit codes: 0 healthy; 1 the last run failed or partly failed; 2 the engine is down\n"
-                      "            (not running, or no heartbeat for 15 s); 3 a job is overdue.\n"
-                      "            When several apply: 2 before 1 before 3.\n\n"
+                      "A monitoring check as it is (Nagios/Icinga/Zabbix plugin convention); the first line\n"
+                      "is a one-line summary, e.g. PVSYNC WARNING - 1 invoice blocked: F2026-0042 (...).\n"
+                      "exit codes: 0 OK; 1 WARNING: something waits for a person (blocked or unknown invoices,\n"
+                      "            relation problems, a call budget past 80 %); 2 CRITICAL: the engine is down\n"
+                      "            (not running, or no heartbeat for 15 s), the last run failed, or a job is\n"
+                      "            overdue; 3 UNKNOWN: the state folder cannot be read.\n"
+                      "It also sends the [alerts] that are due, so a cron job running it reports a stopped engine.\n\n"
                       "examples:\n  pvsync status\n  pvsync status --json | jq .problems")
     status.add_argument("--json", action="store_true", help="machine-readable output")
 

@@ -428,6 +428,7 @@ class Ledger:
     code: str
     description: str
     category: str  # BAL, VW, FIN, DEB, CRED, ...
+    group: str = ""  # the administration's own grouping (Groep), "" when it has none
 
 
 # --------------------------------------------------------------------------- relation sync state

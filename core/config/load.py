@@ -248,6 +248,8 @@ class _Reader:
         document = config.invoices.document
         if config.invoices.enabled and document.send:
             self.document_checks(document, ("invoices", "document"))
+        if config.alerts.enabled:
+            self.alert_checks(config)
 
     def eboekhouden_address_check(self, eb: EboekhoudenSettings) -> None:
         """An address of the other API (a config switched to REST that kept the SOAP url) fails every call."""
@@ -260,6 +262,19 @@ class _Reader:
                          f'eboekhouden.api is "{eb.api}"',
                          f'set url = "" (the {eb.api.upper()} API\'s own address, {EBOEKHOUDEN_URLS[eb.api]}), '
                          "or choose the api that goes with this address")
+
+    def alert_checks(self, config: Config) -> None:
+        alerts, document = config.alerts, config.invoices.document
+        # Without secrets the webhook address is not read: only the e-mail side can be judged.
+        if not alerts.email_to and self.with_secrets and not alerts.webhook_url:
+            self.problem(("alerts", "email_to"), "is empty, and there is no webhook_url, while alerts are on",
+                         "give the address alerts go to, or a webhook_url, or set alerts.enabled = false")
+        if alerts.email_to:
+            for name, what in (("smtp_host", "the mail server to send through"),
+                               ("from_address", "the address the mail is sent from")):
+                if not (getattr(alerts, name) or getattr(document, name)):
+                    self.problem(("alerts", name), "is empty here and in [invoices.document] while alerts go "
+                                                   "by e-mail", f"fill in {what} in either section")
 
     def document_checks(self, document: DocumentSettings, path: KeyPath) -> None:
         for name, what in (("archive_address", "e-Boekhouden's archive e-mail address"),

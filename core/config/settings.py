@@ -147,6 +147,24 @@ class DocumentSettings:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    """Telling a person when something needs them: by e-mail and/or a JSON webhook.
+
+    The mail server settings left empty are taken from [invoices.document]."""
+
+    enabled: bool = option(False, v.boolean())
+    email_to: str = option("", v.email_address(example='"beheer@example.nl"'))
+    # Slack, Teams and ntfy webhook addresses carry their own token: kept as a secret.
+    webhook_url: Secret = secret(ANY_TEXT, required=False)
+    smtp_host: str = option("", v.text(max_length=253, example='"smtp.example.nl"'))
+    smtp_port: int = option(0, v.whole_number(0, 65535, example=587))
+    smtp_username: str = option("", v.text(max_length=200, example='"pvsync@example.nl"'))
+    smtp_password: Secret = secret(ANY_TEXT, required=False)
+    smtp_starttls: bool = option(True, v.boolean())
+    from_address: str = option("", v.email_address())
+
+
+@dataclass(frozen=True)
 class InvoiceSettings:
     enabled: bool = option(True, v.boolean())
     workflow: str = option("Verkoopfactuur", v.text(required=True, example='"Verkoopfactuur"'))
@@ -225,6 +243,7 @@ class Config:
     vat: VatSettings = table(VatSettings)
     logbook: LogbookSettings = table(LogbookSettings)
     engine: EngineSettings = table(EngineSettings)
+    alerts: AlertSettings = table(AlertSettings)
     # The console's keys are no sync setting: left out of the fingerprint (compare=False).
     console: ConsoleSettings = field(default_factory=ConsoleSettings, compare=False,
                                      metadata={"parse": Table(ConsoleSettings)})

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from core.config.problems import Invalid
 from core.model import BTW_CODES, VatSide
+from core.sync.vat_guard import NO_VAT
 
 Parser = Callable[[Any, "ParseContext"], Any]
 
@@ -337,8 +338,9 @@ def log_level(levels: Sequence[str]) -> Parser:
 
 
 def btw_code(value: Any, ctx: ParseContext) -> str:
-    """A current-or-legacy e-Boekhouden BTW-code for sales (invoices are sales bookings)."""
-    sales = [code for code, btw in BTW_CODES.items() if btw.side is VatSide.SALES]
+    """A current-or-legacy e-Boekhouden BTW-code for sales (invoices are sales bookings), or
+    GEEN for domestic 0 % and exempt sales."""
+    sales = [code for code, btw in BTW_CODES.items() if btw.side is VatSide.SALES] + [NO_VAT]
     _want(value, (str,), "a BTW-code in quotes", '"HOOG_VERK_21"')
     code = value.strip().upper()
     known = BTW_CODES.get(code)
@@ -346,7 +348,7 @@ def btw_code(value: Any, ctx: ParseContext) -> str:
         near = closest(code, sales)
         hint = f'did you mean "{near}"? ' if near else ""
         raise Invalid("is not an e-Boekhouden BTW-code", f"{hint}use one of the sales codes: {', '.join(sales)}")
-    if known.side is not VatSide.SALES:
+    if code not in sales:
         raise Invalid(f'"{code}" is a BTW-code for {known.side.value}, not for sales invoices',
                       f"use one of the sales codes: {', '.join(sales)}")
     return code

@@ -193,9 +193,9 @@ class Administration:
 
     # ------------------------------------------------------------------ the rules
 
-    def add_ledger(self, code: str, description: str, category: str) -> Ledger:
+    def add_ledger(self, code: str, description: str, category: str, group: str = "") -> Ledger:
         ledger = Ledger(id=FIRST_LEDGER_ID + len(self.ledgers), code=code, description=description,
-                        category=category)
+                        category=category, group=group)
         self.ledgers[ledger.id] = ledger
         self.dirty = True
         return ledger

@@ -118,8 +118,8 @@ class EboekhoudenSimulator(SoapSimulator):
     def ledger_codes(self) -> list[str]:
         return self.admin.ledger_codes()
 
-    def add_ledger(self, code: str, description: str, category: str) -> Ledger:
-        return self.admin.add_ledger(code, description, category)
+    def add_ledger(self, code: str, description: str, category: str, group: str = "") -> Ledger:
+        return self.admin.add_ledger(code, description, category, group)
 
     def store_relation(self, rel: EbRelation) -> int:
         """AddRelatie's rules: a valid record with a new Code gets the next ID."""
@@ -307,7 +307,7 @@ class EboekhoudenSimulator(SoapSimulator):
             return self._list("Rekeningen", [
                 self.element("cGrootboekrekening", None, self.element("ID", g.id), self.element("Code", g.code),
                              self.element("Omschrijving", g.description), self.element("Categorie", g.category),
-                             self.element("Groep", "")) for g in found])
+                             self.element("Groep", g.group)) for g in found])
         return self._answer("GetGrootboekrekeningen", request, work)
 
     # ------------------------------------------------------------------ answer shapes

@@ -177,7 +177,7 @@ def open_item_from_soap(obj: Any) -> OpenItem:
 
 def ledger_from_soap(obj: Any) -> Ledger:
     return Ledger(id=int(obj.ID), code=text(obj.Code), description=text(obj.Omschrijving),
-                  category=text(obj.Categorie))
+                  category=text(obj.Categorie), group=text(getattr(obj, "Groep", None)))
 
 
 def administratie_from_soap(obj: Any) -> Administratie:

@@ -21,14 +21,13 @@ from typing import Any, Callable
 from core.config.values import format_duration
 from core.engine.jobs import Job, JobResult, RunContext, registered
 from core.engine.lock import EngineBusy, EngineLock
-from core.engine.schedule import due_at
+from core.engine.schedule import HEARTBEAT_SECONDS, due_at
 from core.engine.services import RunServices
 from core.secrets import scrub
 from core.store import Request, Store, StoreError
 from core.store.approvals import Approvals
 from core.store.records import utc_now
 
-HEARTBEAT_SECONDS = 5.0
 PROGRESS_WRITE_SECONDS = 0.5  # progress reaches the database at most this often (plus at the end of a phase)
 RETENTION_EVERY = timedelta(days=1)
 NOT_STARTED = "not started"  # the summary of a job a stopping run never began
@@ -289,6 +288,8 @@ class Engine:
                                 + (f": {error}" if error else ""), run_id=run_id)
         if waiting is not None:
             self._wait_for_approval(report)
+        elif not dry_run:
+            self._send_alerts(config, store, run_id)
         return report
 
     def _wait_for_approval(self, report: RunReport) -> None:
@@ -296,6 +297,19 @@ class Engine:
         Approvals(self.store).wait(report.run_id, report.waiting, report.summary_lines())
         self.store.log("WARNING", "approval", f"run {report.run_id} wrote nothing: it is the {report.waiting}, so it "
                                               f"only planned and waits for approval. {APPROVE_HINT}", run_id=report.run_id)
+
+    def _send_alerts(self, config: Any, store: Store, run_id: int) -> None:
+        """After each real run: what became wrong or right since the last check is told
+        (`core.engine.alerts`). A mail server that is down never fails the run."""
+        from core.engine.alerts import channels_from_config, send_due_alerts
+        from core.engine.health import assess, watch_from_config
+
+        channels = channels_from_config(config)
+        if channels is None:
+            return
+        for failure in send_due_alerts(store, assess(store, watch=watch_from_config(config)), channels):
+            store.log("WARNING", "engine", f"alert not sent: {failure}; it is tried again after the next run",
+                      run_id=run_id)
 
     @staticmethod
     def _left_over(outcomes: list[JobOutcome]) -> str:

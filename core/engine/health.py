@@ -15,13 +15,21 @@ from pathlib import Path
 from typing import Any, Callable
 
 from core.config.values import format_duration
-from core.engine.engine import HEARTBEAT_SECONDS
 from core.engine.jobs import JOB_ORDER
+from core.engine.schedule import HEARTBEAT_SECONDS
 from core.store import EngineStatus, Run, Store
 from core.store.approvals import ApprovalWait, Approvals
+from core.store.invoice_journal import InvoiceJournal
+from core.store.relation_state import RelationState
 from core.store.records import to_text, utc_now
+from core.sync.invoice_states import InvoiceState
 
-HEALTHY, LAST_RUN_FAILED, ENGINE_DOWN, OVERDUE = 0, 1, 2, 3
+# The monitoring-plugin convention (Nagios, Icinga, Zabbix, Checkmk read it as it is).
+OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
+STATUS_WORDS = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
+# Watchdog alerts that only ask for a person's attention; the others go with a CRITICAL problem.
+WARNING_ALERTS = frozenset({"mutaties_budget", "perfectview_calls", "no_success"})
+NAMED_AT_MOST = 3  # invoices named in the summary line; the rest are counted
 HEARTBEAT_STALE = timedelta(seconds=3 * HEARTBEAT_SECONDS)
 # A due job may wait this long (a run in progress, a slow start) before it counts as overdue.
 OVERDUE_GRACE = timedelta(minutes=30)
@@ -107,9 +115,18 @@ class JobHealth:
 
 
 @dataclass(frozen=True)
+class Waiting:
+    """Something that waits for a person (WARNING): blocked or unknown invoices, relation problems."""
+
+    kind: str  # invoices_blocked, invoices_unknown, relations
+    summary: str  # "1 invoice blocked: F2026-0042 (VAT code BTW 6% is not mapped)"
+    subjects: tuple[str, ...]  # the invoice numbers or relations, for the alerts' problem keys
+
+
+@dataclass(frozen=True)
 class Health:
     exit_code: int
-    problems: list[str]
+    problems: list[str]  # CRITICAL: the engine down, the last run failed, a job overdue
     engine_up: bool
     engine: EngineStatus
     jobs: list[JobHealth]
@@ -117,26 +134,40 @@ class Health:
     checked_at: datetime
     alerts: list[Alert] = field(default_factory=list)
     services: list[ServiceHealth] = field(default_factory=list)
-    # The plan that waits for a person before the engine writes (core/store/approvals.py); it
-    # leaves the exit code alone: nothing failed, and the engine keeps planning on schedule.
-    waiting: ApprovalWait | None = None
+    waiting: list[Waiting] = field(default_factory=list)  # invoices and relations waiting for a person
+    # The plan that waits for approval before the engine writes (core/store/approvals.py).
+    approval: ApprovalWait | None = None
+
+    @property
+    def status(self) -> str:
+        return STATUS_WORDS[self.exit_code]
+
+    def summary(self) -> str:
+        """The one line a monitoring system shows: "PVSYNC WARNING - 1 invoice blocked: ..."."""
+        said = [*self.problems, *(w.summary for w in self.waiting),
+                *(["the engine waits for approval before its first writes"] if self.approval else []),
+                *(a.message for a in self.alerts if a.kind in WARNING_ALERTS and a.message not in self.problems)]
+        return f"PVSYNC {self.status} - " + ("; ".join(said) if said else "engine up, nothing waits")
 
     def attention(self) -> list[str]:
         """Problems, the waiting approval and watchdog alerts, each said once (a stale heartbeat is both)."""
-        return [*self.problems, *([self.waiting_text()] if self.waiting else []),
+        return [*self.problems, *([self.approval_text()] if self.approval else []),
                 *(f"watchdog: {a.message}" for a in self.alerts if a.message not in self.problems)]
 
-    def waiting_text(self) -> str:
-        wait = self.waiting
+    def approval_text(self) -> str:
+        wait = self.approval
         run = f" (plan of run {wait.run_id})" if wait.run_id else ""
         return (f"nothing is written: the engine waits for approval since {wait.since.astimezone():%Y-%m-%d %H:%M}"
                 f"{run}, the {wait.reason}; approve with `pvsync approve` or in the console (w)")
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "healthy": self.exit_code == HEALTHY,
+            "healthy": self.exit_code == OK,
+            "status": self.status,
+            "summary": self.summary(),
             "exit_code": self.exit_code,
             "problems": self.problems,
+            "waiting": [{"kind": w.kind, "summary": w.summary, "subjects": list(w.subjects)} for w in self.waiting],
             "checked_at": to_text(self.checked_at),
             "engine": {
                 "up": self.engine_up, "pid": self.engine.pid, "mode": self.engine.mode,
@@ -157,11 +188,11 @@ class Health:
             "alerts": [{"kind": alert.kind, "message": alert.message} for alert in self.alerts],
             "services": {service.service: service.to_json() for service in self.services},
             "approval": {
-                "waiting": self.waiting is not None,
-                "reason": self.waiting.reason if self.waiting else None,
-                "since": to_text(self.waiting.since) if self.waiting else None,
-                "run_id": self.waiting.run_id if self.waiting else None,
-                "plan": list(self.waiting.summary) if self.waiting else [],
+                "waiting": self.approval is not None,
+                "reason": self.approval.reason if self.approval else None,
+                "since": to_text(self.approval.since) if self.approval else None,
+                "run_id": self.approval.run_id if self.approval else None,
+                "plan": list(self.approval.summary) if self.approval else [],
             },
         }
 
@@ -191,8 +222,9 @@ def engine_up(engine: EngineStatus, now: datetime, alive: Callable[[int], bool] 
 
 def assess(store: Store, now: datetime | None = None, *, alive: Callable[[int], bool] = pid_alive,
            watch: Watch | None = None) -> Health:
-    """Exit code by severity: engine down (2), else last run failed (1), else overdue (3).
-    Watchdog alerts and the services' health are told, and leave the exit code alone."""
+    """The monitoring verdict: CRITICAL (2) when the engine is down, the last run failed or a
+    job is overdue; else WARNING (1) when something waits for a person (blocked or unknown
+    invoices, relation problems, a budget past 80 %, a job without success for long); else OK."""
     now = now or utc_now()
     engine = store.engine_status()
     up = engine_up(engine, now, alive)
@@ -211,17 +243,40 @@ def assess(store: Store, now: datetime | None = None, *, alive: Callable[[int], 
     if last is not None and last.outcome in ("failed", "partial"):
         problems.append(f"the last run ({last.id}) {last.outcome}: {last.error or 'see pvsync log'}")
     problems += [f"{job.job} is overdue: it was due {job.next_due.astimezone():%Y-%m-%d %H:%M}" for job in jobs if job.overdue]
-    if not up:
-        code = ENGINE_DOWN
-    elif last is not None and last.outcome in ("failed", "partial"):
-        code = LAST_RUN_FAILED
-    elif any(job.overdue for job in jobs):
-        code = OVERDUE
-    else:
-        code = HEALTHY
     alerts = watchdog(store, engine, jobs, now, watch or Watch())
+    waiting = waiting_for_a_person(store)
+    approval = Approvals(store).waiting()
+    if problems:
+        code = CRITICAL
+    elif waiting or approval or any(alert.kind in WARNING_ALERTS for alert in alerts):
+        code = WARNING
+    else:
+        code = OK
     services = [service_health(store, service, current, last) for service in (EBOEKHOUDEN, PERFECTVIEW)]
-    return Health(code, problems, up, engine, jobs, last, now, alerts, services, Approvals(store).waiting())
+    return Health(code, problems, up, engine, jobs, last, now, alerts, services, waiting, approval)
+
+
+def waiting_for_a_person(store: Store) -> list[Waiting]:
+    journal = InvoiceJournal(store)
+    waiting = []
+    for state, kind, word in ((InvoiceState.BLOCKED, "invoices_blocked", "blocked"),
+                              (InvoiceState.UNKNOWN, "invoices_unknown", "with an unknown outcome")):
+        entries = journal.entries([state])
+        if entries:
+            named = ", ".join(f"{e.invoice_number} ({e.reason or e.block_code or word})"
+                              for e in entries[:NAMED_AT_MOST])
+            more = f" and {len(entries) - NAMED_AT_MOST} more" if len(entries) > NAMED_AT_MOST else ""
+            noun = "invoice" if len(entries) == 1 else "invoices"
+            waiting.append(Waiting(kind, f"{len(entries)} {noun} {word}: {named}{more}",
+                                   tuple(e.invoice_number for e in entries)))
+    relations = RelationState(store).problems()
+    if relations:
+        named = ", ".join(r.subject for r in relations[:NAMED_AT_MOST])
+        more = f" and {len(relations) - NAMED_AT_MOST} more" if len(relations) > NAMED_AT_MOST else ""
+        noun = "relation waits" if len(relations) == 1 else "relations wait"
+        waiting.append(Waiting("relations", f"{len(relations)} {noun} for a person: {named}{more}",
+                               tuple(r.key for r in relations)))
+    return waiting
 
 
 def _down_reason(engine: EngineStatus, now: datetime) -> str:

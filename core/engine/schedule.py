@@ -13,6 +13,9 @@ from datetime import datetime, timedelta
 from core.store import Run
 
 RETRY_AFTER_FAILURE = timedelta(minutes=15)
+# How often a running engine writes its heartbeat; `health` reads it (an engine whose beat is
+# three of these old is down), so it lives here, apart from the engine that imports health.
+HEARTBEAT_SECONDS = 5.0
 
 
 def due_at(job: str, interval: timedelta, *, last_success: Run | None, last_attempt: Run | None,

@@ -198,6 +198,30 @@ def check_services(config: Any, meter: CallMeter | None = None) -> list[ServiceC
     return [check_eboekhouden(config, meter), check_perfectview(config, meter)]
 
 
+def check_vat_ledgers(config: Any, meter: CallMeter | None = None) -> ServiceCheck:
+    """The VAT mapping's ledgers against the administration's chart: a balance, bank, debtors
+    or creditors ledger fails the check; a ledger that looks like no revenue ledger is warned
+    about. One GetGrootboekrekeningen call (and the session around it)."""
+    from core.sync.vat_guard import mapping_findings
+
+    client = eboekhouden_client(config, meter, retry=NO_RETRY)
+    try:
+        with client.session():
+            ledgers = client.ledgers()
+    except ServiceError as error:
+        return ServiceCheck("VAT mapping", False, False, f"the ledgers could not be read: {error}")
+    finally:
+        client.close()
+    findings = mapping_findings(config.vat.mappings, ledgers)
+    refused = [text for level, text in findings if level == "refused"]
+    doubts = [text for level, text in findings if level == "warning"]
+    if refused:
+        return ServiceCheck("VAT mapping", True, False, "refused: " + "; ".join(refused + doubts))
+    rules = sum(len(rules) for rules in config.vat.mappings.values())
+    said = f"{rules} rule(s) checked against e-Boekhouden's {len(ledgers)} ledgers"
+    return ServiceCheck("VAT mapping", True, True, said + ("; warning: " + "; ".join(doubts) if doubts else ""))
+
+
 def _check(service: str, build: Callable[[], Any], probe: Callable[[Any], str]) -> ServiceCheck:
     try:
         client = build()

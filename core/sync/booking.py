@@ -10,12 +10,14 @@ figures instead of being "fixed" silently.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from core.model import (BTW_CODES, Booking, BookingLine, InvoiceLine, MutatieSoort, SalesInvoice, VatRule,
-                        VatSide, format_euro, round_cents)
+                        format_euro, round_cents)
+from core.sync.vat_guard import fits_a_sales_mapping
 
 HUNDRED = Decimal(100)
 
@@ -86,9 +88,12 @@ def describe(template: str, invoice: SalesInvoice, *, relation_name: str, debtor
 
 
 def plan_booking(invoice: SalesInvoice, *, debtor_number: str, relation_name: str, relation_in_eboekhouden: bool,
-                 rules: dict[str, VatRule], own_country: str, settings: BookingSettings = BookingSettings()
-                 ) -> Ready | Blocked:
-    """The FactuurVerstuurd booking for `invoice`, or why it cannot be made yet."""
+                 rules: dict[str, VatRule], own_country: str, settings: BookingSettings = BookingSettings(),
+                 refused_ledgers: Mapping[str, str] | None = None) -> Ready | Blocked:
+    """The FactuurVerstuurd booking for `invoice`, or why it cannot be made yet.
+
+    `refused_ledgers`: PerfectView VAT code -> why its mapped ledger cannot carry turnover
+    (`vat_guard.refused_rules`, from the administration's chart)."""
     number = invoice.invoice_number.strip()
     if invoice.problems:
         problem = invoice.problems[0]
@@ -120,11 +125,13 @@ def plan_booking(invoice: SalesInvoice, *, debtor_number: str, relation_name: st
                            f"PerfectView VAT code '{line.vat_description}' is not mapped for {own_country}",
                            "map it to a BTW-code and grootboekrekening in the VAT mapping screen")
         btw = BTW_CODES.get(rule.btw_code)
-        if btw is None or btw.side is not VatSide.SALES:
+        if btw is None or not fits_a_sales_mapping(btw.code):
             side = "unknown" if btw is None else f"a {btw.side.value} code"
             return Blocked("vat_wrong_side",
                            f"'{line.vat_description}' is mapped to BTW-code {rule.btw_code}, which is {side}",
-                           "a sales invoice needs a sales BTW-code (…_VERK); correct the VAT mapping")
+                           "a sales invoice needs a sales BTW-code (…_VERK) or GEEN; correct the VAT mapping")
+        if refused_ledgers and line.vat_description in refused_ledgers:
+            return ledger_refused(line.vat_description, refused_ledgers[line.vat_description])
         percentage = Decimal(line.vat_percentage)
         if btw.rate is not None and btw.rate != percentage:
             return Blocked("vat_rate_mismatch",
@@ -171,6 +178,12 @@ def plan_booking(invoice: SalesInvoice, *, debtor_number: str, relation_name: st
                       payment_term_days=term, in_ex_vat="IN" if includes else "EX", lines=tuple(lines))
     rules_applied = tuple(AppliedRule(applied[key], key[2], key[0], key[1], len(groups[key])) for key in groups)
     return Ready(booking, rules_applied)
+
+
+def ledger_refused(perfectview_vat: str, reason: str) -> Blocked:
+    """The invoice waits: its VAT code's ledger cannot carry turnover (`vat_guard.refusal`)."""
+    return Blocked("vat_ledger_refused", f"'{perfectview_vat}' is mapped to a ledger that cannot carry turnover: "
+                                         f"{reason}", "choose a revenue ledger for it in the VAT mapping screen")
 
 
 def payment_term_days(invoice_date: date, due_date: date | None) -> int | None:

@@ -16,9 +16,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from core.model import BTW_CODES, Ledger, PvVatCode, VatRule, VatSide
+from core.model import BTW_CODES, Ledger, PvVatCode, VatRule
 from core.store import Store
 from core.store.records import from_text, to_text, utc_now
+from core.sync.vat_guard import fits_a_sales_mapping, judge
 
 CURSOR = "catalog.snapshot"
 REVENUE = "VW"  # e-Boekhouden's category for profit-and-loss ledgers, where revenue is booked
@@ -45,7 +46,8 @@ class CatalogSnapshot:
             "read_at": to_text(self.read_at), "own_country": self.own_country,
             "vat_codes": [{"id": c.id, "percentage": c.percentage, "description": c.description}
                           for c in self.vat_codes],
-            "ledgers": [{"id": g.id, "code": g.code, "name": g.description, "category": g.category}
+            "ledgers": [{"id": g.id, "code": g.code, "name": g.description, "category": g.category,
+                         "group": g.group}
                         for g in self.ledgers],
         }, ensure_ascii=False)
 
@@ -54,13 +56,17 @@ class CatalogSnapshot:
         data = json.loads(text)
         return cls(from_text(data["read_at"]), data.get("own_country", ""),
                    tuple(PvVatCode(c["id"], int(c["percentage"]), c["description"]) for c in data["vat_codes"]),
-                   tuple(Ledger(int(g["id"]), g["code"], g["name"], g["category"]) for g in data["ledgers"]))
+                   tuple(Ledger(int(g["id"]), g["code"], g["name"], g["category"], g.get("group", ""))
+                         for g in data["ledgers"]))
 
 
-def read_catalog(perfectview: Any, eboekhouden: Any, now: datetime | None = None) -> CatalogSnapshot:
-    """Both lists from the services (PerfectView's cached per client, so often no call)."""
+def read_catalog(perfectview: Any, eboekhouden: Any, now: datetime | None = None, *,
+                 ledgers_read: list[Ledger] | None = None) -> CatalogSnapshot:
+    """Both lists from the services (PerfectView's cached per client, so often no call);
+    `ledgers_read`: the ledgers this run read already (then not read again)."""
     vat_codes = sorted(perfectview.vat_codes(), key=lambda code: (-code.percentage, code.description.casefold()))
-    ledgers = sorted(eboekhouden.ledgers(), key=lambda ledger: ledger.code)
+    read = ledgers_read if ledgers_read is not None else eboekhouden.ledgers()
+    ledgers = sorted(read, key=lambda ledger: ledger.code)
     return CatalogSnapshot(now or utc_now(), perfectview.own_country(), tuple(vat_codes), tuple(ledgers))
 
 
@@ -78,13 +84,13 @@ def load_snapshot(store: Store) -> CatalogSnapshot | None:
         return None  # written by another version: the next full pass writes it again
 
 
-def refresh_catalog_snapshot(ctx: Any) -> None:
+def refresh_catalog_snapshot(ctx: Any, ledgers_read: list[Ledger] | None = None) -> None:
     """Called by the invoices job at the end of a (real, not dry) full pass. Never fails the
     run: the mapping screen then shows the previous snapshot and its age."""
     from core.soap.errors import ServiceError
 
     try:
-        snapshot = read_catalog(ctx.services.perfectview(), ctx.services.eboekhouden())
+        snapshot = read_catalog(ctx.services.perfectview(), ctx.services.eboekhouden(), ledgers_read=ledgers_read)
     except ServiceError as error:
         ctx.log("WARNING", "invoice", f"the VAT codes and ledgers for the VAT mapping screen were not read: "
                                       f"{error}. The screen shows the list read before; the next full pass "
@@ -102,12 +108,23 @@ def rule_problems(snapshot: CatalogSnapshot, perfectview_vat: str, btw_code: str
     if vat is None:
         known = ", ".join(code.description for code in snapshot.vat_codes)
         problems.append(f"PerfectView has no VAT code '{perfectview_vat}' (it has: {known})")
-    elif btw is not None and btw.side is VatSide.SALES and not rate_fits(btw_code, vat.percentage):
+    elif btw is not None and fits_a_sales_mapping(btw_code) and not rate_fits(btw_code, vat.percentage):
         problems.append(f"'{perfectview_vat}' is {vat.percentage}% in PerfectView but {btw_code} is {btw.rate}%: "
                         "choose a BTW-code with the same percentage")
     if ledger and snapshot.ledger(ledger) is None:
         problems.append(f"e-Boekhouden has no grootboekrekening {ledger}: choose one of its revenue ledgers")
+    elif ledger:
+        refused = judge(ledger, snapshot.ledgers).refused
+        if refused:
+            problems.append(refused)
     return problems
+
+
+def rule_doubts(snapshot: CatalogSnapshot | None, perfectview_vat: str, btw_code: str, ledger: str) -> list[str]:
+    """What a person must confirm before a mapping row is saved: a ledger that looks like no
+    revenue ledger (by the administration's chart when read, else by its code)."""
+    doubt = judge(ledger, snapshot.ledgers if snapshot is not None else None).doubt if ledger else None
+    return [doubt] if doubt else []
 
 
 def rate_fits(btw_code: str, percentage: int | Decimal) -> bool:
@@ -122,7 +139,7 @@ def row_status(snapshot: CatalogSnapshot | None, rule: VatRule | None, vat: PvVa
     if rule is None:
         return "NOT MAPPED"
     btw = BTW_CODES.get(rule.btw_code)
-    if btw is None or btw.side is not VatSide.SALES:
+    if btw is None or not fits_a_sales_mapping(btw.code):
         return "NOT A SALES CODE"
     if snapshot is not None and vat is None:
         return "NOT IN PERFECTVIEW"
@@ -130,4 +147,9 @@ def row_status(snapshot: CatalogSnapshot | None, rule: VatRule | None, vat: PvVa
         return "RATE DIFFERS"
     if snapshot is not None and snapshot.ledger(rule.ledger) is None:
         return "NO SUCH LEDGER"
+    verdict = judge(rule.ledger, snapshot.ledgers if snapshot is not None else None)
+    if verdict.refused:
+        return "NOT P&L: REFUSED"
+    if verdict.doubt:
+        return "NOT REVENUE?"
     return "OK" if btw.current else "OLD RATE"

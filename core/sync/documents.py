@@ -96,8 +96,10 @@ def build_message(settings: Any, *, invoice_number: str, mutatienummer: int, rel
     return message
 
 
-def send_document(settings: Any, message: EmailMessage) -> None:
-    """Send through the configured server; raises DocumentNotSent with what to do."""
+def send_document(settings: Any, message: EmailMessage, *,
+                  recipient_key: str = "invoices.document.archive_address") -> None:
+    """Send through the configured server; raises DocumentNotSent with what to do. The alerts
+    send through here too (`recipient_key` names their setting in the message)."""
     host, port = settings.smtp_host, settings.smtp_port
     where = f"mail server {host}:{port}"
     context = ssl.create_default_context()
@@ -121,7 +123,7 @@ def send_document(settings: Any, message: EmailMessage) -> None:
             refused = server.send_message(message)
             if refused:
                 raise DocumentNotSent(f"{where} refused the recipient {settings.archive_address}: "
-                                      f"{scrub(str(refused))}; check invoices.document.archive_address")
+                                      f"{scrub(str(refused))}; check {recipient_key}")
     except DocumentNotSent:
         raise
     except smtplib.SMTPAuthenticationError as error:

@@ -20,6 +20,7 @@ from core.store.payment_state import PaymentCheck, PaymentChecks
 from core.store.store import Store
 from core.sync.booking import Blocked, BookingSettings, plan_booking
 from core.sync.invoice_states import OPEN, InvoiceState
+from core.sync.vat_guard import ledger_label
 
 STATES = tuple(state.value for state in InvoiceState)
 
@@ -124,6 +125,23 @@ def list_invoices(store: Store, state: str | None = None) -> list[InvoiceListing
         raise InvoiceCommandError(f"unknown state {state!r}; choose from {', '.join(STATES)} or pending")
     checks = PaymentChecks(store).all()
     return [_listing(entry, checks.get(entry.activity_id)) for entry in entries]
+
+
+# Block codes that a change of the VAT mapping can clear (core.sync.booking).
+VAT_BLOCKS = ("vat_unmapped", "vat_wrong_side", "vat_rate_mismatch", "vat_ledger_refused")
+
+
+def waiting_by_vat_code(store: Store) -> dict[str, int]:
+    """PerfectView VAT code -> how many blocked invoices wait for its mapping: the invoices
+    the VAT screen's row frees once it is mapped right."""
+    counts: dict[str, int] = {}
+    for entry in InvoiceJournal(store).entries([InvoiceState.BLOCKED]):
+        if entry.block_code not in VAT_BLOCKS or entry.invoice is None:
+            continue
+        for description in {line.vat_description for line in entry.invoice.lines if line.vat_description}:
+            if f"'{description}'" in entry.reason:
+                counts[description] = counts.get(description, 0) + 1
+    return counts
 
 
 def pending_invoices(store: Store) -> list[InvoiceListing]:
@@ -235,9 +253,10 @@ def invoice_details(store: Store, activity_id: str, config: Any | None, config_p
     if entry is None:
         return []
     lines: list[str] = []
+    chart = _chart(store)
     if entry.invoice is not None:
-        lines += _invoice_lines(entry.invoice, config)
-    lines += _booking_lines(entry, config, config_problem)
+        lines += _invoice_lines(entry.invoice, config, chart)
+    lines += _booking_lines(entry, config, config_problem, chart)
     if entry.state is InvoiceState.BOOKED:
         lines += _payment_lines(PaymentChecks(store).get(activity_id))
     if entry.attachments():
@@ -248,7 +267,15 @@ def invoice_details(store: Store, activity_id: str, config: Any | None, config_p
     return lines
 
 
-def _vat_words(line: Any, config: Any | None) -> str:
+def _chart(store: Store) -> dict[str, Any]:
+    """The ledgers by code as the engine last read them, for their names beside the codes."""
+    from core.sync.catalog_snapshot import load_snapshot
+
+    snapshot = load_snapshot(store)
+    return {ledger.code: ledger for ledger in snapshot.ledgers} if snapshot else {}
+
+
+def _vat_words(line: Any, config: Any | None, chart: dict[str, Any] | None = None) -> str:
     if not line.vat_id or line.vat_percentage is None:
         return "no VAT code: it cannot be booked"
     code = f"{line.vat_description} ({line.vat_percentage}%)"
@@ -257,22 +284,23 @@ def _vat_words(line: Any, config: Any | None) -> str:
     rule = config.vat.own_rules().get(line.vat_description)
     if rule is None:
         return f"{code} -> not mapped for {config.vat.own_country}"
-    return f"{code} -> BTW-code {rule.btw_code}, grootboekrekening {rule.ledger}"
+    return f"{code} -> BTW-code {rule.btw_code}, grootboekrekening {ledger_label(rule.ledger, chart)}"
 
 
-def _invoice_lines(invoice: SalesInvoice, config: Any | None) -> list[str]:
+def _invoice_lines(invoice: SalesInvoice, config: Any | None, chart: dict[str, Any] | None = None) -> list[str]:
     amounts = "incl. VAT" if invoice.amounts_include_vat else "excl. VAT"
     lines = ["", f"Invoice lines in PerfectView (amounts {amounts}) and the VAT mapping each gets:"]
     for position, line in enumerate(invoice.lines, start=1):
         lines.append(f"  {position:>2}. {line.description}: {line.quantity.normalize():f} x {format_euro(line.amount)}"
                      f" = {format_euro(line.total_amount)}")
-        lines.append(f"      {_vat_words(line, config)}")
+        lines.append(f"      {_vat_words(line, config, chart)}")
     if not invoice.lines:
         lines.append("  none")
     return lines
 
 
-def _booking_lines(entry: JournalEntry, config: Any | None, config_problem: str) -> list[str]:
+def _booking_lines(entry: JournalEntry, config: Any | None, config_problem: str,
+                   chart: dict[str, Any] | None = None) -> list[str]:
     from core.sync.invoices import describe_booking  # the dry run's own wording of a booking
 
     if entry.state in (InvoiceState.BOOKED, InvoiceState.PAID, InvoiceState.BOOKING, InvoiceState.UNKNOWN):
@@ -298,7 +326,8 @@ def _booking_lines(entry: JournalEntry, config: Any | None, config_problem: str)
     header = (f"{title}: {booking.soort.value} on {booking.ledger}, relation {booking.relation_code}, dated "
               f"{booking.datum.strftime('%d-%m-%Y')}, Boekstuk {booking.boekstuk}")
     # describe_booking joins the booking lines and the totals with "; ": one per line here.
-    return ["", header, f"  {booking.description}", *(f"  {part}" for part in describe_booking(booking).split("; "))]
+    parts = describe_booking(booking, chart).split("; ")
+    return ["", header, f"  {booking.description}", *(f"  {part}" for part in parts)]
 
 
 def _payment_lines(check: PaymentCheck | None) -> list[str]:

@@ -29,20 +29,22 @@ neither books twice nor loses the invoice.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from core.sync.job import JobResult, RunContext
-from core.model import AMSTERDAM, Booking, CrmRelation, RelationKind, SalesInvoice, format_euro
+from core.model import AMSTERDAM, Booking, CrmRelation, Ledger, RelationKind, SalesInvoice, format_euro
 from core.soap.errors import ApiError, BudgetExhausted, RequestInvalid, ServiceError, SoapFault, TransportFailure
 from core.store.invoice_journal import DOCUMENTS_WAITING, InvoiceJournal, JournalEntry, invoice_hash
 from core.store.records import from_text, to_text, utc_now
-from core.sync.booking import Blocked, BookingSettings, Ready, plan_booking
-from core.sync.catalog_snapshot import refresh_catalog_snapshot
+from core.sync.booking import Blocked, BookingSettings, Ready, ledger_refused, plan_booking
+from core.sync.catalog_snapshot import load_snapshot, refresh_catalog_snapshot
 from core.sync.documents import DocumentNotSent, build_message, choose_attachment, send_document
 from core.sync.in_flight import InFlight, Outcome
 from core.sync.invoice_states import AlreadyBooked, Ambiguous, InvoiceState, NotBooked, interpret_lookup
+from core.sync.vat_guard import ledger_label, refused_rules
 
 KIND = "invoice"
 S = InvoiceState
@@ -72,9 +74,11 @@ def relation_name(relation: CrmRelation) -> str:
     return " ".join(p for p in (relation.first_name, relation.middle_name, relation.last_name) if p)
 
 
-def describe_booking(booking: Booking) -> str:
-    """One line per booking line and the totals, for the dry run and the logbook."""
-    lines = "; ".join(f"{line.ledger} {line.btw_code} {line.btw_percentage}%: {format_euro(line.amount_excl_vat)} "
+def describe_booking(booking: Booking, ledgers: Mapping[str, Ledger] | None = None) -> str:
+    """One line per booking line and the totals, for the dry run and the logbook; each ledger
+    with its name when `ledgers` (code -> ledger, from the catalog snapshot) knows it."""
+    lines = "; ".join(f"{ledger_label(line.ledger, ledgers)} {line.btw_code} {line.btw_percentage}%: "
+                      f"{format_euro(line.amount_excl_vat)} "
                       f"+ VAT {format_euro(line.vat_amount)} = {format_euro(line.amount_incl_vat)}"
                       for line in booking.lines)
     return (f"{lines}; total {format_euro(booking.total_incl_vat())} (excl. VAT "
@@ -140,6 +144,8 @@ class _InvoiceRun:
         self._parties: dict[str, Party | None] = {}
         self._in_eboekhouden: dict[str, bool] = {}
         self._rules: Any = None
+        self._ledgers: dict[str, Ledger] | None = None
+        self._ledgers_read: list[Ledger] | None = None  # read from e-Boekhouden in this run
         self._country = ""
         self._would_book: list[tuple[SalesInvoice, Booking]] = []
         self.unplanned = 0  # invoices a service failure kept from being planned this run
@@ -197,7 +203,8 @@ class _InvoiceRun:
         self.ctx.store.set_cursor(MODIFIED_CURSOR, to_text(started))
         if full:
             self.ctx.store.set_cursor(FULL_PASS_CURSOR, to_text(started))
-            refresh_catalog_snapshot(self.ctx)  # the VAT mapping screen's lists, once a day
+            # the VAT mapping screen's lists, once a day (the ledgers not twice when read this run)
+            refresh_catalog_snapshot(self.ctx, self._ledgers_read)
         return self.result(complete=True)
 
     def or_next_run(self, number: str, plan: Callable[[Any], None], item: Any) -> None:
@@ -374,6 +381,38 @@ class _InvoiceRun:
             self._rules = dict(vat.mappings.get(self._country, {}))
         return self._rules
 
+    def ledgers(self) -> dict[str, Ledger]:
+        """The administration's chart by code, as the catalog snapshot last read it (the
+        engine reads it daily), else read now (once per run, only when an invoice is about to
+        be booked before the first full pass); {} when e-Boekhouden does not answer."""
+        if self._ledgers is None:
+            snapshot = load_snapshot(self.ctx.store)
+            try:
+                if snapshot:
+                    ledgers = list(snapshot.ledgers)
+                else:
+                    ledgers = self._ledgers_read = self.eb.ledgers()
+            except ServiceError as error:
+                self.log("WARNING", f"the ledgers were not read to check the VAT mapping's ledgers: {error}")
+                ledgers = []
+            self._ledgers = {ledger.code: ledger for ledger in ledgers}
+        return self._ledgers
+
+    def named_ledgers(self) -> dict[str, Ledger]:
+        """Ledger names for messages: the snapshot only, never a call of its own."""
+        if self._ledgers is not None:
+            return self._ledgers
+        snapshot = load_snapshot(self.ctx.store)
+        return {ledger.code: ledger for ledger in snapshot.ledgers} if snapshot else {}
+
+    def ledger_refused(self, ready: Ready) -> Blocked | None:
+        """A rule of this booking whose ledger the chart says cannot carry turnover: the invoice
+        waits instead of being booked (a booking there cannot be taken back through the API)."""
+        used = {applied.perfectview_vat: self._rules[applied.perfectview_vat] for applied in ready.applied
+                if applied.perfectview_vat in (self._rules or {})}
+        refused = refused_rules(used, self.ledgers().values())
+        return next((ledger_refused(name, reason) for name, reason in refused.items()), None)
+
     def plan(self, invoice: SalesInvoice) -> tuple[Ready | Blocked, Party]:
         party = self.party(invoice.relation_id)
         if party is None:
@@ -388,7 +427,7 @@ class _InvoiceRun:
                               relation_in_eboekhouden=in_eb, rules=rules, own_country=self._country,
                               settings=settings)
         if isinstance(result, Ready):
-            result = self.same_number_elsewhere(invoice) or result
+            result = self.ledger_refused(result) or self.same_number_elsewhere(invoice) or result
         return result, party
 
     def same_number_elsewhere(self, invoice: SalesInvoice) -> Blocked | None:
@@ -435,14 +474,16 @@ class _InvoiceRun:
             self.tally.add("would_book")
             number = booking.invoice_number
             self.log("INFO", f"dry run: would book invoice {number} for {booking.relation_code} dated "
-                             f"{booking.datum.isoformat()} ({booking.soort.value} on {booking.ledger}, Boekstuk "
-                             f"{booking.boekstuk}): {describe_booking(booking)}",
+                             f"{booking.datum.isoformat()} ({booking.soort.value} on "
+                             f"{ledger_label(booking.ledger, self.named_ledgers())}, Boekstuk "
+                             f"{booking.boekstuk}): {describe_booking(booking, self.named_ledgers())}",
                      subject=number, details=booking_details(booking))
         for entry in self.journal.entries([S.READY]):
             if entry.resend and entry.booking is not None:
                 self.tally.add("would_book")
                 self.log("INFO", f"dry run: would send invoice {entry.invoice_number} again as first sent: "
-                                 f"{describe_booking(entry.booking)}", subject=entry.invoice_number,
+                                 f"{describe_booking(entry.booking, self.named_ledgers())}",
+                         subject=entry.invoice_number,
                          details=booking_details(entry.booking))
 
     # ------------------------------------------------------------------ exactly once: lookups
@@ -596,7 +637,8 @@ class _InvoiceRun:
             self.journal.record_booked(entry.activity_id, mutatienummer, linked=False,
                                        document_state=self.first_document_state())
             self.log("INFO", f"invoice {number} booked in e-Boekhouden as mutatie {mutatienummer} "
-                             f"({booking.relation_code}, {booking.datum.isoformat()}): {describe_booking(booking)}",
+                             f"({booking.relation_code}, {booking.datum.isoformat()}): "
+                             f"{describe_booking(booking, self.named_ledgers())}",
                      subject=number, details={"mutatienummer": mutatienummer, **booking_details(booking)})
         self.tally.add("booked")
         self.job.crash_at("after_local_commit")

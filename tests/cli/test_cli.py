@@ -179,37 +179,74 @@ def test_daemon_refuses_to_start_beside_another_engine(capsys, env, state_dir):
 # --------------------------------------------------------------------------- status
 
 
-def test_status_without_any_state_is_down(capsys, env):
+def test_status_without_any_state_is_unknown(capsys, env):
     code, out, _ = run(capsys, "status", "--json")
-    assert code == 2
-    assert json.loads(out)["problems"][0].startswith("no state database at")
+    assert code == 3
+    report = json.loads(out)
+    assert report["status"] == "UNKNOWN" and report["problems"][0].startswith("no state database at")
+    code, out, _ = run(capsys, "status")
+    assert code == 3 and out.startswith("PVSYNC UNKNOWN - no state database at")
 
 
-def test_status_exit_codes_follow_the_engine_and_the_runs(capsys, env, state_dir, config_file):
+def _blocked_invoice(store, number: str, reason: str) -> None:
+    from datetime import date
+
+    from core.model import SalesInvoice
+    from core.store.invoice_journal import InvoiceJournal
+    from core.sync.invoice_states import InvoiceState
+
+    invoice = SalesInvoice(activity_id=f"a-{number}", activity_number="1", invoice_number=number, relation_id="r",
+                           invoice_date=date(2026, 11, 2), due_date=None, step="Verstuurd", lines=())
+    InvoiceJournal(store).record_plan(invoice, relation_code="D1", relation_name="X", state=InvoiceState.BLOCKED,
+                                      reason=reason, block_code="vat_unmapped")
+
+
+def test_status_follows_the_monitoring_plugin_convention(capsys, env, state_dir, config_file):
     engine = Engine(state_dir, config_file, mode="embedded")
     engine.acquire()
     try:
         engine.run()
         code, out, _ = run(capsys, "status")
         assert code == 0, out
-        assert "Engine:   up (embedded" in out and out.rstrip().endswith("Health:   healthy (exit 0)")
+        assert out.startswith("PVSYNC OK - engine up, nothing waits\n")
+        assert "Engine:   up (embedded" in out and out.rstrip().endswith("Health:   healthy (OK, exit 0)")
         assert "  invoices   last ok" in out
 
         report = json.loads(run(capsys, "status", "--json")[1])
         assert report["healthy"] and report["engine"]["up"] and report["last_run"]["outcome"] == "ok"
-        assert set(report["jobs"]) == {"relations", "invoices", "payments"}
+        assert report["status"] == "OK" and set(report["jobs"]) == {"relations", "invoices", "payments"}
+
+        # Something waits for a person: WARNING, and the first line names it.
+        _blocked_invoice(engine.store, "F2026-0042", "PerfectView VAT code 'BTW 6%' is not mapped for NL")
+        code, out, _ = run(capsys, "status")
+        assert code == 1, out
+        assert out.splitlines()[0] == ("PVSYNC WARNING - 1 invoice blocked: F2026-0042 (PerfectView VAT code "
+                                       "'BTW 6%' is not mapped for NL)")
+        assert json.loads(run(capsys, "status", "--json")[1])["waiting"][0]["subjects"] == ["F2026-0042"]
 
         engine.store.update_engine(next_due={"payments": utc_now() - timedelta(hours=2)})
         code, out, _ = run(capsys, "status")
-        assert code == 3 and "payments is overdue" in out and "OVERDUE" in out
+        assert code == 2 and "payments is overdue" in out and "OVERDUE" in out
+        assert out.startswith("PVSYNC CRITICAL - payments is overdue") and "1 invoice blocked" in out.splitlines()[0]
 
         run_id = engine.store.start_run("cli", ["invoices"], "h")
         engine.store.finish_run(run_id, "failed", {}, "invoices: boom", job_outcomes={"invoices": "failed"})
-        assert run(capsys, "status")[0] == 1
+        assert run(capsys, "status")[0] == 2
     finally:
         engine.close()
     code, out, _ = run(capsys, "status")
-    assert code == 2 and "Engine:   DOWN" in out and "the engine is stopped" in out
+    assert code == 2 and "Engine:   DOWN" in out and "the engine is stopped" in out.splitlines()[0]
+
+
+def test_config_check_warns_of_a_hand_written_vat_ledger_outside_the_revenue_range(capsys, env, config_file):
+    from core.config import set_vat_rule
+
+    set_vat_rule(config_file, "NL", "Vrijgesteld", "GEEN", "4500")  # GEEN is accepted for exempt sales
+    code, out, _ = run(capsys, "config", "check")
+    assert code == 0, out
+    assert ('  Warning: vat.NL."Vrijgesteld".ledger = "4500": grootboekrekening 4500 is outside the revenue '
+            "range 8000-8999") in out
+    assert "pvsync check compares it" in out
 
 
 # --------------------------------------------------------------------------- log
@@ -258,6 +295,8 @@ def test_check_reports_each_service_and_fails_when_one_fails(capsys, env, monkey
                 services.ServiceCheck("PerfectView", False, False, "not reachable: could not connect")]
 
     monkeypatch.setattr(services, "check_services", check_services)
+    monkeypatch.setattr(services, "check_vat_ledgers",  # e-Boekhouden answered: its chart is checked too
+                        lambda config, meter=None: services.ServiceCheck("VAT mapping", True, True, "4 rule(s) checked"))
     code, out, _ = run(capsys, "check")
     assert code == 1
     assert out.splitlines() == ["e-Boekhouden  OK      reachable, credentials accepted",

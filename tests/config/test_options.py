@@ -11,7 +11,8 @@ import pytest
 from core.config import ConfigError, load_config
 from tests.config.conftest import SAMPLE, sample_with, write
 
-SECRET_KEYS = {"api_token", "username", "security_code_1", "security_code_2", "api_key", "database_id", "user_id", "smtp_password"}
+SECRET_KEYS = {"api_token", "username", "security_code_1", "security_code_2", "api_key", "database_id", "user_id",
+               "smtp_password", "webhook_url"}
 
 
 def _options() -> list[tuple[str, object]]:
@@ -116,6 +117,9 @@ WRONG_VALUES = [
     ("logbook.level", '"LOUD"', "not one of the choices"),
     ("engine.run_deadline", '"25h"', "outside the allowed range"),
     ("engine.concurrency", "17", "outside the allowed range"),
+    ("alerts.email_to", '"beheer"', "not an e-mail address"),
+    ("alerts.from_address", '"me at example"', "not an e-mail address"),
+    ("alerts.smtp_port", "70000", "outside the allowed range"),
 ]
 
 
@@ -131,7 +135,7 @@ def test_every_option_is_covered_by_a_wrong_value_case():
     ranged = {key for key, _, _ in WRONG_VALUES}
     # Options whose only wrong value is a wrong type (true/false switches, free text).
     free = {key for key, value in OPTIONS if isinstance(value, bool)} | {
-        "invoices.document.smtp_host", "invoices.document.smtp_username"}
+        "invoices.document.smtp_host", "invoices.document.smtp_username", "alerts.smtp_host", "alerts.smtp_username"}
     assert {key for key, _ in OPTIONS} - ranged - free == set()
 
 

@@ -113,6 +113,17 @@ def test_sending_documents_needs_the_addresses_and_a_server(tmp_path, env):
     assert all("send = false" in p.fix for p in problems)
 
 
+def test_alerts_need_somewhere_to_go_and_a_mail_server_here_or_in_the_documents_section(tmp_path, env):
+    text, _ = sample_with("alerts.enabled", "true")
+    [problem] = _problems(tmp_path, text, env)
+    assert problem.key == "alerts.email_to" and "webhook_url" in problem.message
+    text, _ = sample_with("alerts.email_to", '"beheer@example.nl"', text)
+    assert [p.key for p in _problems(tmp_path, text, env)] == ["alerts.smtp_host", "alerts.from_address"]
+    text, _ = sample_with("invoices.document.smtp_host", '"smtp.example.nl"', text)
+    text, _ = sample_with("invoices.document.from_address", '"pvsync@example.nl"', text)
+    load_config(write(tmp_path / "config.toml", text), env=env)  # the documents' mail server is used
+
+
 def test_several_problems_are_reported_together_in_file_order(tmp_path, env):
     text, _ = sample_with("eboekhouden.read_timeout", '"sixty"')
     text, _ = sample_with("relations.customers", '"everybody"', text)
@@ -133,7 +144,7 @@ def test_several_problems_are_reported_together_in_file_order(tmp_path, env):
 VAT_CASES = [
     ('"BTW hoog 21%" = { btw_code = "HOOG_VERK21", ledger = "8000" }', "btw_code", 'did you mean "HOOG_VERK_21"'),
     ('"BTW hoog 21%" = { btw_code = "HOOG_INK_21", ledger = "8000" }', "btw_code", "not for sales invoices"),
-    ('"BTW hoog 21%" = { btw_code = "GEEN", ledger = "8000" }', "btw_code", "not for sales invoices"),
+    ('"BTW hoog 21%" = { btw_code = "AFW", ledger = "8000" }', "btw_code", "not for sales invoices"),
     ('"BTW hoog 21%" = { btw_code = "HOOG_VERK_21", ledger = 8000 }', "ledger", 'put it in quotes: "8000"'),
     ('"BTW hoog 21%" = { btw_code = "HOOG_VERK_21", ledger = "80001234567" }', "ledger", "at most 10"),
     ('"BTW hoog 21%" = { btw_code = "HOOG_VERK_21", ledger = "" }', "ledger", "is empty"),

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from core.engine.health import ENGINE_DOWN, HEALTHY, LAST_RUN_FAILED, OVERDUE, OVERDUE_GRACE, assess
+from core.engine.health import CRITICAL, OK, OVERDUE_GRACE, assess
 from core.store import Store
 from core.store.records import utc_now
 
@@ -31,7 +31,7 @@ def finished_run(store, outcome, *, dry_run=False, error=None):
 
 def test_no_engine_ever_is_down(store):
     health = assess(store)
-    assert health.exit_code == ENGINE_DOWN
+    assert health.exit_code == CRITICAL
     assert "no engine has run" in health.problems[0]
 
 
@@ -39,7 +39,7 @@ def test_a_beating_engine_with_good_runs_is_healthy(store):
     finished_run(store, "ok")
     beating(store, next_due={"invoices": utc_now() + timedelta(hours=4)})
     health = assess(store)
-    assert (health.exit_code, health.problems, health.engine_up) == (HEALTHY, [], True)
+    assert (health.exit_code, health.problems, health.engine_up) == (OK, [], True)
     invoices = next(job for job in health.jobs if job.job == "invoices")
     assert invoices.last_success is not None and not invoices.overdue
     assert health.to_json()["jobs"]["invoices"]["last_outcome"] == "ok"
@@ -54,36 +54,36 @@ def test_an_engine_that_stopped_beating_died_or_stopped_is_down(store, how):
     elif how == "stopped":
         store.update_engine(state="stopped")
     alive = (lambda pid: False) if how == "dead pid" else (lambda pid: True)
-    assert assess(store, now, alive=alive).exit_code == ENGINE_DOWN
+    assert assess(store, now, alive=alive).exit_code == CRITICAL
 
 
 def test_a_failed_or_partial_last_run_is_unhealthy_but_a_failed_dry_run_is_not(store):
     beating(store)
     finished_run(store, "partial", error="invoices: F-1 could not be booked")
     health = assess(store)
-    assert health.exit_code == LAST_RUN_FAILED
+    assert health.exit_code == CRITICAL
     assert "F-1 could not be booked" in health.problems[0]
     finished_run(store, "failed", dry_run=True)
-    assert assess(store).exit_code == LAST_RUN_FAILED  # the dry run does not hide the real one
+    assert assess(store).exit_code == CRITICAL  # the dry run does not hide the real one
     finished_run(store, "ok")
-    assert assess(store).exit_code == HEALTHY
+    assert assess(store).exit_code == OK
 
 
 def test_a_job_past_its_due_time_plus_grace_is_overdue_unless_it_is_running(store):
     beating(store, next_due={"invoices": utc_now() - OVERDUE_GRACE - timedelta(minutes=1),
                              "payments": utc_now() - timedelta(minutes=1)})
     health = assess(store)
-    assert health.exit_code == OVERDUE
+    assert health.exit_code == CRITICAL
     assert [job.job for job in health.jobs if job.overdue] == ["invoices"]
     run_id = store.start_run("schedule", ["invoices"], "h")
     store.update_engine(current_run_id=run_id, state="running")
-    assert assess(store).exit_code == HEALTHY
+    assert assess(store).exit_code == OK
 
 
 def test_severity_order_down_before_failed_before_overdue(store):
     finished_run(store, "failed")
     beating(store, next_due={"invoices": utc_now() - timedelta(days=1)})
-    assert assess(store).exit_code == LAST_RUN_FAILED
+    assert assess(store).exit_code == CRITICAL
     assert len(assess(store).problems) == 2
     store.update_engine(state="stopped")
-    assert assess(store).exit_code == ENGINE_DOWN
+    assert assess(store).exit_code == CRITICAL

@@ -7,7 +7,7 @@ import json
 from datetime import timedelta
 
 from core import cli
-from core.engine.health import HEALTHY, Watch, assess
+from core.engine.health import OK, WARNING, Watch, assess
 from core.store.records import utc_now
 from tests.engine.test_health import beating, store  # noqa: F401 (a fixture)
 
@@ -91,7 +91,13 @@ def test_the_exit_code_stays_as_documented(store):
         finished_run(store, "failed")
     finished_run(store, "ok", job="relations")
     health = assess(store)
-    assert health.alerts and health.exit_code == HEALTHY
+    # failing in a row is told as an alert; the last run went well, so it is no CRITICAL problem
+    assert health.alerts and health.exit_code == OK
+    for _ in range(9):
+        store.record("e-Boekhouden", "GetMutaties")
+    budget = assess(store, watch=Watch(mutaties_budget=10))  # a budget past 80 % waits for a person
+    assert budget.exit_code == WARNING
+    assert budget.summary().startswith("PVSYNC WARNING - e-Boekhouden GetMutaties: 9 of the month's 10 calls")
 
 
 def test_each_service_says_how_it_last_answered(store):
@@ -123,7 +129,7 @@ def test_pvsync_status_prints_the_links_and_alerts(store, tmp_path, capsys):
         finished_run(store, "failed", error="invoices: e-Boekhouden GetMutaties: boom")
     code = cli.main(["--state-dir", str(tmp_path / "state"), "--config", str(tmp_path / "none.toml"), "status"])
     out = capsys.readouterr().out
-    assert code == 1
+    assert code == 2 and out.startswith("PVSYNC CRITICAL - the last run (3) failed")
     assert "Links:    e-Boekhouden  OK" in out and "Alert:    invoices failed in each of the last 3 runs" in out
     cli.main(["--state-dir", str(tmp_path / "state"), "--config", str(tmp_path / "none.toml"), "status", "--json"])
     report = json.loads(capsys.readouterr().out)

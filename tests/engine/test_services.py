@@ -80,3 +80,18 @@ def test_a_missing_adapter_or_a_bug_is_said_in_plain_words(config_for, monkeypat
     eb, pv = services.check_services(config_for())
     assert not eb.ok and "no e-Boekhouden adapter yet" in eb.message
     assert not pv.ok and "the check itself failed" in pv.message and "this is a bug" in pv.message
+
+
+def test_the_vat_mappings_ledgers_are_checked_against_the_administrations_chart(world, tmp_path):
+    from core.config import set_vat_rule
+
+    path = tmp_path / "config.toml"
+    shutil.copy(world.config_path, path)
+    assert services.check_vat_ledgers(load_config(path, env={})).ok
+    set_vat_rule(path, "NL", "BTW hoog 21%", "HOOG_VERK_21", "4500")
+    check = services.check_vat_ledgers(load_config(path, env={}))
+    assert check.ok and "warning: " in check.message and "4500 (Kantoorkosten)" in check.message
+    set_vat_rule(path, "NL", "BTW 0%", "GEEN", "1010")
+    check = services.check_vat_ledgers(load_config(path, env={}))
+    assert not check.ok and check.message.startswith('refused: vat.NL."BTW 0%".ledger = "1010": grootboekrekening '
+                                                     "1010 (Bank) is a bank or cash ledger")

@@ -418,8 +418,10 @@ def test_a_dry_run_shows_each_booking_with_lines_and_totals_and_changes_nothing(
 
     assert report.outcome == "ok" and "1 would be booked" in report.jobs[0].result.summary
     (shown,) = [m for m in world.messages() if m.startswith("dry run: would book invoice F-1")]
-    assert "8000 HOOG_VERK_21 21%: € 100,00 + VAT € 21,00 = € 121,00" in shown
-    assert "8010 LAAG_VERK_9 9%: € 25,00 + VAT € 2,25 = € 27,25" in shown
+    # each ledger with its name, as the administration's chart calls it
+    assert "on 1300 (Debiteuren)" in shown
+    assert "8000 (Omzet hoog 21%) HOOG_VERK_21 21%: € 100,00 + VAT € 21,00 = € 121,00" in shown
+    assert "8010 (Omzet laag 9%) LAAG_VERK_9 9%: € 25,00 + VAT € 2,25 = € 27,25" in shown
     assert "total € 148,25" in shown
     assert world.booked("F-1") == [] and world.journal.entries() == []
     assert world.pv.invoice(activity).booked_marker == ""

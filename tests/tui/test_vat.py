@@ -10,7 +10,7 @@ import pytest
 from textual.widgets import DataTable, Input, Select, Static
 
 from core.config import load_config, write_new_config
-from core.model import Ledger, PvVatCode
+from core.model import Ledger, PvVatCode, VatRule
 from core.store import Store
 from core.sync.catalog_snapshot import CatalogSnapshot, load_snapshot, save_snapshot
 from tests.sync.invoices_world import InvoiceWorld
@@ -19,13 +19,14 @@ from tui.app import create_app
 from tui.messages import VatRuleSaved
 from tui.screens.vat import VatRuleEditor, check_vat_rule
 
-COLUMN = {"pct": 1, "btw": 2, "ledger": 3, "check": 4}
+COLUMN = {"pct": 1, "btw": 2, "ledger": 3, "check": 4, "wait": 5}
 SNAPSHOT = CatalogSnapshot(
     NOW - timedelta(hours=3), "NL",
     (PvVatCode("v21", 21, "BTW hoog 21%"), PvVatCode("v9", 9, "BTW laag 9%"), PvVatCode("v0", 0, "BTW 0%"),
      PvVatCode("vv", 0, "BTW verlegd"), PvVatCode("veu", 0, "BTW EU 0%")),
     (Ledger(1, "1300", "Debiteuren", "DEB"), Ledger(2, "8000", "Omzet hoog", "VW"),
-     Ledger(3, "8010", "Omzet laag", "VW"), Ledger(4, "8040", "Omzet export", "VW")))
+     Ledger(3, "8010", "Omzet laag", "VW"), Ledger(4, "8040", "Omzet export", "VW"),
+     Ledger(5, "4500", "Kantoorkosten", "VW")))
 
 
 def rows(app) -> dict[str, list[str]]:
@@ -79,7 +80,7 @@ async def test_the_rows_are_perfectviews_codes_with_their_percentage_and_what_is
         shown = rows(app)
         assert list(shown) == [code.description for code in SNAPSHOT.vat_codes]
         assert shown["BTW 0%"][1:5] == ["0", "-", "-", "NOT MAPPED"]
-        assert shown["BTW laag 9%"][1:5] == ["9", "LAAG_VERK_9", "8000", "OK"]
+        assert shown["BTW laag 9%"][1:5] == ["9", "LAAG_VERK_9", "8000 (Omzet hoog)", "OK"]
         assert "4 of 5 PerfectView VAT code(s) mapped" in text_of(app, "#vat-country")
         assert "read 3 h ago" in text_of(app, "#vat-snapshot")
 
@@ -112,6 +113,33 @@ def test_the_check_refuses_wrong_side_old_rates_unknown_codes_ledgers_and_percen
     assert "no grootboekrekening 8999" in check_vat_rule(config_path, "BTW 0%", "BU_EU_VERK", "8999", SNAPSHOT)[0]
     assert "PerfectView has no VAT code 'BTW 6%'" in check_vat_rule(config_path, "BTW 6%", "BU_EU_VERK", "8040",
                                                                    SNAPSHOT)[0]
+
+
+async def test_the_editor_refuses_a_debtors_ledger_and_saves_a_cost_ledger_only_when_confirmed(
+        config_path, state_dir, snapshot):
+    messages = []
+    app = create_app(config_path, state_dir, engine_mode="attach", clock=frozen_clock)
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await open_vat(app, pilot)
+        editor = await edit_row(app, pilot, "BTW 0%")
+        offered = [label for label, value in editor.query_one("#vat-ledger", Select)._options if value == "4500"]
+        assert offered == ["4500  Kantoorkosten  (not revenue?)"]
+        editor.query_one("#vat-btw", Select).value = "GEEN"  # offered for domestic 0 % and exempt sales
+        assert check_vat_rule(config_path, "BTW 0%", "GEEN", "1300", SNAPSHOT) == [
+            "grootboekrekening 1300 (Debiteuren) is a debtors ledger: turnover must go to a profit-and-loss "
+            "(revenue) ledger; choose one of the 8000-range omzet ledgers"]
+        editor.query_one("#vat-ledger", Select).value = "4500"
+        await pilot.press("f2")
+        await settle(app, pilot)
+        warning = str(editor.query_one("#vat-problems", Static).render())
+        assert app.screen is editor and "4500 (Kantoorkosten) is outside the revenue range" in warning
+        assert "F2 (Save) again" in warning
+        await pilot.press("f2")
+        await settle(app, pilot)
+        assert [m.perfectview_vat for m in messages if isinstance(m, VatRuleSaved)] == ["BTW 0%"]
+        assert cell(app, "BTW 0%", "check") == "NOT REVENUE?"
+        assert cell(app, "BTW 0%", "ledger") == "4500 (Kantoorkosten)"
+    assert load_config(config_path).vat.own_rules()["BTW 0%"] == VatRule("BTW 0%", "GEEN", "4500")
 
 
 async def test_editing_a_row_checks_first_and_saves_with_comments_kept(config_path, state_dir):
@@ -181,6 +209,7 @@ async def test_an_invoice_waiting_on_an_unmapped_code_is_booked_once_the_console
         async with app.run_test(size=(120, 40)) as pilot:
             await open_vat(app, pilot)
             assert cell(app, "BTW 0%", "check") == "NOT MAPPED" and cell(app, "BTW 0%", "pct") == "0"
+            assert cell(app, "BTW 0%", "wait") == "1" and cell(app, "BTW hoog 21%", "wait") == "0"
             editor = await edit_row(app, pilot, "BTW 0%")
             offered = {value for _, value in editor.query_one("#vat-ledger", Select)._options if value != Select.NULL}
             assert offered == ledgers

@@ -12,7 +12,7 @@ and invoices waiting on that code are planned again in its next run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -25,17 +25,18 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from core.model import BTW_CODES, VatRule, VatSide
-from core.sync.catalog_snapshot import CatalogSnapshot, row_status, rule_problems
+from core.sync.catalog_snapshot import CatalogSnapshot, row_status, rule_doubts, rule_problems
+from core.sync.vat_guard import judge, ledger_label, mapping_codes
 from tui.commands import PaletteCommand
 from tui.formatting import age_text, moment_text
 from tui.messages import VatRuleSaved
 from tui.screens.base import ModeScreen
 
-SALES_CODES = [code for code, btw in BTW_CODES.items() if btw.side is VatSide.SALES and btw.current]
+SALES_CODES = mapping_codes()  # the current sales codes and GEEN (domestic 0 %, exempt)
 # The meaning last: on a narrow terminal it is the column that may be cut. Fixed widths:
 # rows are updated in place, and a column sized by its first values would cut later ones.
-COLUMNS = (("pv", "PerfectView VAT code", 20), ("pct", "%", 3), ("btw", "BTW-code", 13), ("ledger", "Grootboek", 9),
-           ("check", "Check", 18), ("what", "Meaning", 40))
+COLUMNS = (("pv", "PerfectView VAT code", 20), ("pct", "%", 3), ("btw", "BTW-code", 13), ("ledger", "Grootboek", 22),
+           ("check", "Check", 16), ("wait", "Wait", 4), ("what", "Meaning", 40))
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class VatMapping:
     rules: list[VatRule]
     problem: str = ""
     snapshot: CatalogSnapshot | None = None
+    waiting: dict[str, int] | None = None  # PerfectView VAT code -> invoices blocked on its mapping
 
     def rows(self) -> list[str]:
         """PerfectView's VAT codes, then mapped descriptions PerfectView does not have."""
@@ -103,6 +105,12 @@ def check_vat_rule(config_path: Path, perfectview_vat: str, btw_code: str, ledge
     return problems
 
 
+def vat_rule_doubts(perfectview_vat: str, btw_code: str, ledger: str,
+                    snapshot: CatalogSnapshot | None = None) -> list[str]:
+    """What the person must confirm before the row is saved (`rule_doubts`), in words."""
+    return rule_doubts(snapshot, perfectview_vat.strip(), btw_code.strip().upper(), ledger.strip())
+
+
 def snapshot_text(snapshot: CatalogSnapshot | None, now: datetime) -> str:
     if snapshot is None:
         return ("PerfectView's VAT codes and e-Boekhouden's ledgers have not been read yet: the engine reads "
@@ -130,6 +138,7 @@ class VatRuleEditor(ModalScreen[VatRule | None]):
         self.perfectview_vat = perfectview_vat
         self.rule = rule
         self.snapshot = snapshot
+        self._confirmed: tuple[str, str, str] | None = None  # the row whose warnings were shown once
 
     def compose(self) -> ComposeResult:
         rule, fixed = self.rule, self.perfectview_vat is not None
@@ -155,7 +164,9 @@ class VatRuleEditor(ModalScreen[VatRule | None]):
             yield Input(current, id="vat-ledger", placeholder="8000")
             return
         ledgers = self.snapshot.revenue_ledgers() or list(self.snapshot.ledgers)
-        options = [(f"{ledger.code}  {ledger.description}", ledger.code) for ledger in ledgers]
+        options = [(f"{ledger.code}  {ledger.description}"
+                    + ("  (not revenue?)" if judge(ledger.code, ledgers).doubt else ""), ledger.code)
+                   for ledger in ledgers]
         if current and current not in [code for _, code in options]:
             options.append((f"{current}  (not a revenue ledger in e-Boekhouden)", current))
         yield Select(options, id="vat-ledger", allow_blank=not current, value=current or Select.NULL)
@@ -177,7 +188,15 @@ class VatRuleEditor(ModalScreen[VatRule | None]):
         ledger = self._ledger()
         problems = check_vat_rule(self.config_path, pv, btw_code, ledger, self.snapshot)
         if problems:
+            self._confirmed = None
             self.query_one("#vat-problems", Static).update(Text("Not saved:\n" + "\n".join(problems)))
+            return
+        doubts = vat_rule_doubts(pv, btw_code, ledger, self.snapshot)
+        # A doubtful row is saved only by asking twice for the same row: the warning is read first.
+        if doubts and self._confirmed != (pv, btw_code, ledger):
+            self._confirmed = (pv, btw_code, ledger)
+            self.query_one("#vat-problems", Static).update(
+                Text("Warning:\n" + "\n".join(doubts) + "\nPress F2 (Save) again to save it anyway."))
             return
         self.dismiss(VatRule(perfectview_vat=pv, btw_code=btw_code, ledger=ledger))
 
@@ -190,9 +209,11 @@ class VatScreen(ModeScreen):
     HELP = ("How each PerfectView VAT code of your own country is booked in e-Boekhouden: the BTW-code (sales "
             "codes only) and the revenue grootboekrekening. The rows are PerfectView's VAT codes as the engine "
             "last read them; F5 reads them and e-Boekhouden's ledgers now (this console needs the credentials "
-            "for that). Enter maps or edits a row, a adds one; saving checks the row (sales code, the ledger "
-            "exists, the percentage fits) and writes the config file with its comments kept. An invoice with "
-            "an unmapped VAT code waits on the Pending screen until it is mapped.")
+            "for that). Enter maps or edits a row, a adds one; saving checks the row (sales code or GEEN for "
+            "domestic 0 % and exempt sales, the ledger exists and is a profit-and-loss ledger, the percentage "
+            "fits) and writes the config file with its comments kept. A ledger that looks like no revenue "
+            "ledger is saved only when F2 is pressed again after the warning. Wait counts the invoices "
+            "blocked on the row; they wait on the Pending screen until it is mapped.")
 
     BINDINGS = [
         Binding("enter", "edit", "Edit", id="vat-edit", priority=True, tooltip="Map or edit the selected row"),
@@ -237,9 +258,22 @@ class VatScreen(ModeScreen):
         except StoreError:
             return None
 
+    def _waiting(self) -> dict[str, int]:
+        from core.store import Store, StoreError
+        from core.sync.invoice_commands import waiting_by_vat_code
+
+        if self.console.store is not None:
+            return waiting_by_vat_code(self.console.store)
+        try:
+            with Store.open(self.console.state_dir, create=False) as store:
+                return waiting_by_vat_code(store)
+        except StoreError:
+            return {}
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="vat", description="Reading the VAT mapping")
     def load(self) -> None:
         mapping = read_vat_mapping(self.console.config_path, self._snapshot())
+        mapping = replace(mapping, waiting=self._waiting())
         self.app.call_from_thread(self.show_mapping, mapping)
 
     def show_mapping(self, mapping: VatMapping) -> None:
@@ -257,8 +291,9 @@ class VatScreen(ModeScreen):
             vat = snapshot.vat_code(name) if snapshot else None
             code = BTW_CODES.get(rule.btw_code) if rule else None
             cells = {"pv": name, "pct": str(vat.percentage) if vat else "?",
-                     "btw": rule.btw_code if rule else "-", "ledger": rule.ledger if rule else "-",
-                     "check": row_status(snapshot, rule, vat),
+                     "btw": rule.btw_code if rule else "-",
+                     "ledger": ledger_label(rule.ledger, snapshot.ledgers if snapshot else None) if rule else "-",
+                     "check": row_status(snapshot, rule, vat), "wait": str((mapping.waiting or {}).get(name, 0)),
                      "what": code.description if code else ("unknown code" if rule else "Enter maps it")}
             if name in table.rows:
                 for column, value in cells.items():
