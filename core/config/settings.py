@@ -9,14 +9,14 @@ test keeps the two in step). Defaults here are the safe defaults the sample show
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from core.config import values as v
-from core.config.secret_sources import ANY_TEXT, GUID_FORMAT, HEX_32_FORMAT, SecretFormat
+from core.config.secret_sources import ANY_TEXT, GUID_FORMAT, HEX_32_FORMAT, USERNAME, SecretFormat
 from core.model import PERSON_NAME_FORMATS, VatRule
 from core.secrets import Secret
 
@@ -64,7 +64,7 @@ def table(settings: type) -> Any:
 @dataclass(frozen=True)
 class EboekhoudenSettings:
     url: str = option(EBOEKHOUDEN_URL, v.https_url(example=EBOEKHOUDEN_URL))
-    username: Secret = secret(ANY_TEXT)
+    username: Secret = secret(USERNAME)
     security_code_1: Secret = secret(HEX_32_FORMAT)
     security_code_2: Secret = secret(GUID_FORMAT)
     connect_timeout: float = option(10.0, v.number(0, 120, example=10, above_minimum=True))
@@ -193,3 +193,13 @@ class Config:
                                      metadata={"parse": Table(ConsoleSettings)})
     # Where each secret came from, in words ("environment variable PVSYNC_..."), for `pvsync check`.
     secret_sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), compare=False)
+
+
+def secret_value(dotted_key: str, text: str) -> Secret:
+    """`text` held as the secret at `dotted_key` holds it (a username stays readable in other text)."""
+    settings: Any = Config
+    *sections, name = dotted_key.split(".")
+    for section in sections:
+        settings = {f.name: f for f in fields(settings)}[section].metadata["parse"].settings
+    parse = {f.name: f for f in fields(settings)}[name].metadata["parse"]
+    return parse.format.secret(text) if isinstance(parse, SecretOption) else Secret(text)
