@@ -162,6 +162,12 @@ class LogbookSettings:
 
 
 @dataclass(frozen=True)
+class DisplaySettings:
+    # Every time shown to a person (console, command line, log lines, reports, CSV) is in this zone.
+    timezone: str = option("Europe/Amsterdam", v.time_zone)
+
+
+@dataclass(frozen=True)
 class EngineSettings:
     # A wall-clock bound on one run (the HTTP timeouts bound one call); see the sample for why 2h.
     run_deadline: timedelta = option(timedelta(hours=2),
@@ -188,6 +194,9 @@ class Config:
     vat: VatSettings = table(VatSettings)
     logbook: LogbookSettings = table(LogbookSettings)
     engine: EngineSettings = table(EngineSettings)
+    # How times are shown is no sync setting: left out of the fingerprint (compare=False).
+    display: DisplaySettings = field(default_factory=DisplaySettings, compare=False,
+                                     metadata={"parse": Table(DisplaySettings)})
     # The console's keys are no sync setting: left out of the fingerprint (compare=False).
     console: ConsoleSettings = field(default_factory=ConsoleSettings, compare=False,
                                      metadata={"parse": Table(ConsoleSettings)})

@@ -106,6 +106,9 @@ WRONG_VALUES = [
     ("logbook.level", '"LOUD"', "not one of the choices"),
     ("engine.run_deadline", '"25h"', "outside the allowed range"),
     ("engine.concurrency", "17", "outside the allowed range"),
+    ("display.timezone", '"CEST+2"', "Europe/Amsterdam"),
+    ("display.timezone", '"Europe/Amsterdamm"', "not a time zone"),
+    ("display.timezone", '"../etc/passwd"', "not a time zone"),
 ]
 
 
