@@ -90,7 +90,8 @@ def export_csv(store: Store, log_filter: LogFilter, path: Path) -> int:
             for entry in page:
                 writer.writerow([_cell(value) for value in (
                     entry.id, clock.local(entry.at).strftime("%Y-%m-%d %H:%M:%S"), clock.zone_name(entry.at),
-                    entry.level, entry.kind, entry.run_id, entry.subject, entry.message, json.dumps(entry.details, ensure_ascii=False) if entry.details else "")])
+                    entry.level, entry.kind, entry.run_id, entry.subject, entry.message,
+                    json.dumps(entry.details, ensure_ascii=False) if entry.details else "")])
             written += len(page)
             if len(page) < EXPORT_PAGE:
                 return written

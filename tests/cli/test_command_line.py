@@ -19,6 +19,8 @@ from core.store.records import to_text
 from tests.cli.test_cli import env, run  # noqa: F401  (the fixture and the helper every CLI test uses)
 from tests.engine.fixtures import PVSYNC
 
+# Every test here runs with the config and state folder of its own in PVSYNC_CONFIG and PVSYNC_STATE_DIR.
+pytestmark = pytest.mark.usefixtures("env")
 WINTER = datetime.fromisoformat("2026-01-15T13:05:09+00:00")
 SUMMER = datetime.fromisoformat("2026-07-15T13:05:09+00:00")
 
@@ -39,8 +41,7 @@ def seed_logbook(state_dir: Path, moments: list[datetime]) -> None:
 # --------------------------------------------------------------------------- one clock
 
 
-def test_log_shows_times_in_amsterdam_with_the_zone_whatever_the_machine_runs_in(capsys, env, state_dir,
-                                                                                  monkeypatch):
+def test_log_shows_times_in_amsterdam_with_the_zone_whatever_the_machine_runs_in(capsys, state_dir, monkeypatch):
     monkeypatch.setenv("TZ", "UTC")
     seed_logbook(state_dir, [WINTER, SUMMER])
     code, out, _ = run(capsys, "log")
@@ -49,7 +50,7 @@ def test_log_shows_times_in_amsterdam_with_the_zone_whatever_the_machine_runs_in
                                 "2026-07-15 15:05:09 CEST INFO    engine entry 1"]
 
 
-def test_display_timezone_sets_the_clock_of_log_and_since(capsys, env, state_dir, config_file):
+def test_display_timezone_sets_the_clock_of_log_and_since(capsys, state_dir, config_file):
     update_config(config_file, {"display.timezone": "America/New_York"})
     seed_logbook(state_dir, [WINTER, SUMMER])
     code, out, _ = run(capsys, "log")
@@ -60,7 +61,7 @@ def test_display_timezone_sets_the_clock_of_log_and_since(capsys, env, state_dir
     assert run(capsys, "config", "check")[0] == 0
 
 
-def test_a_wrong_zone_is_named_by_config_check_and_the_default_kept(capsys, env, state_dir, config_file):
+def test_a_wrong_zone_is_named_by_config_check_and_the_default_kept(capsys, state_dir, config_file):
     config_file.write_text(config_file.read_text().replace('timezone = "Europe/Amsterdam"',
                                                            'timezone = "Europe/Amsterdamm"'))
     code, _, err = run(capsys, "config", "check")
@@ -69,7 +70,7 @@ def test_a_wrong_zone_is_named_by_config_check_and_the_default_kept(capsys, env,
     assert run(capsys, "log")[1].startswith("2026-01-15 14:05:09 CET ")
 
 
-def test_status_names_the_zone_and_json_gives_offsets(capsys, env, state_dir):
+def test_status_names_the_zone_and_json_gives_offsets(capsys, state_dir):
     assert run(capsys, "sync")[0] == 0
     _, out, _ = run(capsys, "status")
     [last_run] = [line for line in out.splitlines() if line.startswith("Last run:")]
@@ -86,9 +87,8 @@ def test_log_into_head_ends_quietly(config_file, state_dir):
     with Store.open(state_dir) as store, store.write():
         for n in range(6000):  # well over a pipe's 64 KiB, so the write after `head` left fails
             store.log("INFO", "engine", f"entry {n} " + "x" * 40)
-    env = {**os.environ, "PVSYNC_CONFIG": str(config_file), "PVSYNC_STATE_DIR": str(state_dir)}
     shell = subprocess.run(["bash", "-c", f"set -o pipefail; '{PVSYNC}' log -n 6000 | head -n 2"],
-                           env=env, capture_output=True, text=True, timeout=60)
+                           env={**os.environ}, capture_output=True, text=True, timeout=60)
     assert shell.stderr == ""
     assert shell.returncode in (0, cli.EXIT_READER_LEFT)
     assert [line.split(" INFO    ")[1] for line in shell.stdout.splitlines()] == [
@@ -111,14 +111,14 @@ class GoneReader:
         return self._file.fileno()
 
 
-def test_invoices_list_into_a_reader_that_left_ends_quietly(capsys, env, state_dir, tmp_path, monkeypatch):
+def test_invoices_list_into_a_reader_that_left_ends_quietly(capsys, state_dir, tmp_path, monkeypatch):
     Store.open(state_dir).close()
     monkeypatch.setattr("sys.stdout", GoneReader(tmp_path / "stdout"))
     assert cli.main(["invoices", "list"]) == cli.EXIT_READER_LEFT
     assert capsys.readouterr().err == ""
 
 
-def test_invoices_list_has_a_header_row(capsys, env, state_dir):
+def test_invoices_list_has_a_header_row(capsys, state_dir):
     Store.open(state_dir).close()
     code, out, _ = run(capsys, "invoices", "list")
     assert code == 0 and out.split() == ["Invoice", "State", "Relation", "Total", "Mutatie", "Notes"]

@@ -22,7 +22,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from core.config import write_new_config
 from tests.perf.common import Target, arguments, progress, report
