@@ -18,12 +18,14 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any, Callable
 
-from core import paths
+from core import clock, paths
+from core.clock import format_duration  # noqa: F401  (the name commands and tests have used)
 from core.secrets import scrub
 from core.soap.errors import ServiceError
 
 EXIT_OK, EXIT_FAILED = 0, 1
 EXIT_BUSY = 75  # EX_TEMPFAIL: another engine holds this state folder; try again later
+EXIT_READER_LEFT = 141  # 128 + SIGPIPE: what a shell reports for `cat big | head`
 FOLLOW_POLL_SECONDS = 0.5
 
 GLOBAL_HELP = f"""\
@@ -50,6 +52,13 @@ def _config_path(args: argparse.Namespace) -> Path:
 
 def _state_dir(args: argparse.Namespace) -> Path:
     return paths.state_dir(args.state_dir)
+
+
+def _use_display_zone(args: argparse.Namespace) -> None:
+    from core.config.display import use_display_zone_of
+
+    path = getattr(args, "path", None)  # `pvsync config check PATH` shows times of that file's zone
+    use_display_zone_of(Path(path).expanduser() if path else _config_path(args))
 
 
 def _err(text: str) -> None:
@@ -97,21 +106,8 @@ def _load_config(path: Path) -> Any | None:
     return _config_or_none(path, lambda: load_config(path))
 
 
-def format_duration(span: timedelta) -> str:
-    """4 h, 30 min, 1 d 2 h: intervals as a person says them."""
-    seconds = int(span.total_seconds())
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
-        if seconds >= size:
-            parts.append(f"{seconds // size} {unit}")
-            seconds %= size
-    return " ".join(parts) or "0 s"
-
-
 def _local(moment: datetime | None, *, seconds: bool = False) -> str:
-    if moment is None:
-        return "-"
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return clock.shown(moment, seconds=seconds)
 
 
 _SPAN = re.compile(r"^\s*(\d+)\s*(s|m|min|h|d|w)\s*$", re.IGNORECASE)
@@ -119,9 +115,9 @@ _SPAN_UNITS = {"s": "seconds", "m": "minutes", "min": "minutes", "h": "hours", "
 
 
 def parse_when(text: str, now: datetime | None = None) -> datetime:
-    """'2h', '30m', '1d' back from now, or an ISO date/time (local time unless it says otherwise)."""
+    """'2h', '30m', '1d' back from now, or an ISO date/time (display-zone time unless it says otherwise)."""
     match = _SPAN.match(text)
-    now = now or datetime.now().astimezone()
+    now = now or clock.now()
     if match:
         return now - timedelta(**{_SPAN_UNITS[match.group(2).lower()]: int(match.group(1))})
     try:
@@ -130,7 +126,7 @@ def parse_when(text: str, now: datetime | None = None) -> datetime:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a time: use a span back from now such as 30m, 2h, 1d, "
             f"or a date/time such as 2026-05-09 or 2026-05-09T14:30") from None
-    return moment if moment.tzinfo else moment.astimezone()
+    return moment if moment.tzinfo else clock.local(moment)
 
 
 def _level(text: str) -> str:
@@ -163,11 +159,17 @@ def cmd_console(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     if args.headless:
+        import shutil
         import tempfile
 
         from core.demo.scenario import run_headless
 
-        return run_headless(Path(tempfile.mkdtemp(prefix="pvsync-demo-")))
+        folder = Path(tempfile.mkdtemp(prefix="pvsync-demo-"))
+        try:
+            return run_headless(folder)
+        finally:
+            # Ctrl-C and SIGTERM end the engine's loop, so this runs: no demo folders pile up in /tmp.
+            shutil.rmtree(folder, ignore_errors=True)
     return launch_demo()
 
 
@@ -183,7 +185,7 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     if _config_or_none(engine.config_path, engine.load_config) is None:
         return EXIT_FAILED
     quiet_wire_loggers()
-    with logging_to_stderr(engine.config.logbook.level):
+    with logging_to_stderr(engine.config.logbook.level, daemon=True):
         if not engine.acquire():
             _err(f"pvsync daemon: not started: {engine.busy}")
             return EXIT_BUSY
@@ -213,13 +215,17 @@ def cmd_sync(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     quiet_wire_loggers()
     with logging_to_stderr(engine.config.logbook.level):
-        if not engine.acquire():
-            _err(f"pvsync sync: not run: {engine.busy}")
-            return EXIT_BUSY
-        try:
-            report = engine.run(trigger="cli", only=only, dry_run=args.dry_run, force=args.force)
-        finally:
-            engine.close()
+        if args.dry_run:
+            # It changes nothing, so it needs no lock: it runs while the daemon runs.
+            report = engine.dry_run_beside(trigger="cli", only=only, force=args.force)
+        else:
+            if not engine.acquire():
+                _err(f"pvsync sync: not run: {engine.busy}")
+                return EXIT_BUSY
+            try:
+                report = engine.run(trigger="cli", only=only, force=args.force)
+            finally:
+                engine.close()
     print("\n".join(report.summary_lines()))
     # A run that waits for approval wrote nothing: not what a script that asked for a sync wanted.
     return EXIT_OK if report.outcome == "ok" and not report.waiting else EXIT_FAILED
@@ -495,6 +501,9 @@ def cmd_invoices_list(args: argparse.Namespace) -> int:
         except InvoiceCommandError as error:
             _err(f"pvsync invoices list: {error}")
             return EXIT_FAILED
+    from core.sync.invoice_commands import InvoiceListing
+
+    print(InvoiceListing.header())
     for item in listing:
         print(item.line())
     return EXIT_OK
@@ -666,7 +675,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sync = _command(commands, parent, "sync", cmd_sync, "run the jobs once, now",
                     "exit codes: 0 the run went well; 1 it failed or partly failed (see pvsync log);\n"
-                    "            75 another engine (daemon or console) holds this state folder.\n\n"
+                    "            75 another engine (daemon or console) holds this state folder\n"
+                    "            (--dry-run changes nothing and runs beside it).\n\n"
                     "examples:\n  pvsync sync\n  pvsync sync --only invoices --dry-run\n"
                     "  pvsync sync --only relations,invoices")
     sync.add_argument("--dry-run", action="store_true", help="read and plan, but change nothing")
@@ -806,7 +816,23 @@ def main(argv: list[str] | None = None) -> int:
     # Not set_defaults(): the parent's actions are shared, so that would reset them in every subcommand.
     args.config = getattr(args, "config", None)
     args.state_dir = getattr(args, "state_dir", None)
+    _use_display_zone(args)
     try:
-        return args.handler(args)
+        code = args.handler(args)
+        sys.stdout.flush()  # here, not at exit, so a reader that left is noticed below
+        return code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_left()
+
+
+def _reader_left() -> int:
+    """`pvsync log | head`: the reader has all it wanted. End quietly, as `cat` does (128 + SIGPIPE),
+    with stdout pointed at /dev/null so Python's own flush at exit has nothing left to complain about."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_READER_LEFT

@@ -26,15 +26,21 @@ _SECRET_ELEMENTS = re.compile(
 
 
 class Secret:
-    """A credential value. Compare and hash by value; never shown."""
+    """A credential value. Compare and hash by value; never shown.
+
+    `masked_in_text=False` is for a value that is kept out of requests' logs (its envelope
+    element is masked) but is also an ordinary word: the e-Boekhouden username, which may
+    be a company name or "pvsync", and would otherwise be blanked out of every path and
+    sentence that happens to contain it.
+    """
 
     __slots__ = ("_value", "__weakref__")
 
-    def __init__(self, value: str):
+    def __init__(self, value: str, *, masked_in_text: bool = True):
         if not isinstance(value, str):
             raise TypeError("a Secret holds a string")
         self._value = value
-        if value:
+        if value and masked_in_text:
             REDACTOR.register(value)
 
     def reveal(self) -> str:

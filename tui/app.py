@@ -130,7 +130,7 @@ class PvsyncApp(App[int]):
 
     def apply_keymap(self) -> None:
         """The user's own keys from `[console.keys]`; an entry with a problem keeps its default key."""
-        from core.config.console_keys import read_keymap
+        from core.config.keymap import read_keymap
 
         keymap, problems = read_keymap(self.config_path)
         self.set_keymap(keymap)

@@ -1,7 +1,8 @@
-"""Times, ages and counts as the console writes them: in words, in Amsterdam time.
+"""Times, ages and counts as the console writes them: in words, in the display zone.
 
-The admin and the books both live in Amsterdam time, whatever zone the server runs in;
-one zone also keeps snapshot tests the same on every machine.
+Times come from `core.clock`, the one clock the command line and the log lines use too
+(`[display] timezone`, Amsterdam by default), so the console and `pvsync log` agree; one
+zone also keeps snapshot tests the same on every machine.
 """
 
 from __future__ import annotations
@@ -9,20 +10,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from core.cli import format_duration
-from core.model import AMSTERDAM
+from core import clock
+from core.clock import clock_time, format_duration
 
-
-def clock_time(moment: datetime) -> str:
-    return moment.astimezone(AMSTERDAM).strftime("%H:%M:%S")
+__all__ = ["age_text", "clock_time", "counters_text", "due_text", "full_moment_text", "moment_text", "path_text",
+           "span_text"]
 
 
 def moment_text(moment: datetime | None) -> str:
-    return "-" if moment is None else moment.astimezone(AMSTERDAM).strftime("%Y-%m-%d %H:%M")
+    return clock.shown_short(moment)
 
 
 def full_moment_text(moment: datetime) -> str:
-    return moment.astimezone(AMSTERDAM).strftime("%Y-%m-%d %H:%M:%S %Z")
+    return clock.shown(moment, seconds=True)
 
 
 def age_text(now: datetime, moment: datetime | None) -> str:

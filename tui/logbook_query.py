@@ -13,12 +13,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from core import clock
 from core.store import LEVELS, LogEntry, Store
 
 # The kinds the engine and jobs log under (core.store's docs); "all" is no filter.
 KINDS = ("engine", "run", "relation", "invoice", "payment", "config", "request")
 EXPORT_PAGE = 1000
-CSV_COLUMNS = ("id", "at", "level", "kind", "run_id", "subject", "message", "details")
+# "at" in the display zone as a spreadsheet reads a date and time; "zone" names it (CET, CEST).
+CSV_COLUMNS = ("id", "at", "zone", "level", "kind", "run_id", "subject", "message", "details")
+# Dutch spreadsheet programs split on ";" (the comma is their decimal sign) and need the
+# byte order mark to read UTF-8 (é, ë) instead of their own code page.
+CSV_DELIMITER, CSV_ENCODING = ";", "utf-8-sig"
 # A cell starting like this is a formula to a spreadsheet; relation names come from outside.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -77,15 +82,16 @@ def export_csv(store: Store, log_filter: LogFilter, path: Path) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     written, after = 0, 0
-    with open(descriptor, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+    with open(descriptor, "w", newline="", encoding=CSV_ENCODING) as handle:
+        writer = csv.writer(handle, delimiter=CSV_DELIMITER)
         writer.writerow(CSV_COLUMNS)
         while True:
             page = newer_page(store, log_filter, after, EXPORT_PAGE)
             for entry in page:
                 writer.writerow([_cell(value) for value in (
-                    entry.id, entry.at.isoformat(), entry.level, entry.kind, entry.run_id, entry.subject,
-                    entry.message, json.dumps(entry.details, ensure_ascii=False) if entry.details else "")])
+                    entry.id, clock.local(entry.at).strftime("%Y-%m-%d %H:%M:%S"), clock.zone_name(entry.at),
+                    entry.level, entry.kind, entry.run_id, entry.subject, entry.message,
+                    json.dumps(entry.details, ensure_ascii=False) if entry.details else "")])
             written += len(page)
             if len(page) < EXPORT_PAGE:
                 return written

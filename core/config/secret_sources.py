@@ -45,9 +45,15 @@ class SecretFormat:
 
     pattern: re.Pattern[str] | None
     description: str
+    # False for a value that is also an ordinary word (a username): see core.secrets.Secret.
+    masked_in_text: bool = True
+
+    def secret(self, value: str) -> Secret:
+        return Secret(value, masked_in_text=self.masked_in_text)
 
 
 ANY_TEXT = SecretFormat(None, "text")
+USERNAME = SecretFormat(None, "text", masked_in_text=False)
 GUID_FORMAT = SecretFormat(GUID, "a GUID (8-4-4-4-12 hexadecimal characters, "
                                  "e.g. 1b4e28ba-2fa1-11d2-883f-0016d3cca427)")
 HEX_32_FORMAT = SecretFormat(HEX_32, "32 hexadecimal characters (0-9, a-f)")
@@ -102,14 +108,14 @@ def find_secret(path: tuple[str, ...], raw: Mapping[str, object], env: Mapping[s
                             f"keep one of them (an environment variable {env_name(path)} would win over both)")
     variable = env_name(path)
     if env.get(variable, "").strip():
-        found = Found(Secret(env[variable].strip()), f"environment variable {variable}", ENVIRONMENT)
+        found = Found(fmt.secret(env[variable].strip()), f"environment variable {variable}", ENVIRONMENT)
         _check_format(found, fmt, f"the environment variable {variable}", f"correct {variable}")
     elif pointer.strip():
         secret_path = _expand(pointer.strip(), env, config_file.parent)
-        found = Found(Secret(_read_secret_file(secret_path)), f"file {secret_path}", str(secret_path))
+        found = Found(fmt.secret(_read_secret_file(secret_path)), f"file {secret_path}", str(secret_path))
         _check_format(found, fmt, f"the file {secret_path}", f"correct the contents of {secret_path}")
     elif inline.strip():
-        found = Found(Secret(inline.strip()), f"config file {config_file}", None)
+        found = Found(fmt.secret(inline.strip()), f"config file {config_file}", None)
         _check_format(found, fmt, "the value in the config file", f"correct {name} in the config file")
     else:
         return None

@@ -9,14 +9,14 @@ test keeps the two in step). Defaults here are the safe defaults the sample show
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from core.config import values as v
-from core.config.secret_sources import ANY_TEXT, GUID_FORMAT, HEX_32_FORMAT, SecretFormat
+from core.config.secret_sources import ANY_TEXT, GUID_FORMAT, HEX_32_FORMAT, USERNAME, SecretFormat
 from core.model import PERSON_NAME_FORMATS, VatRule
 from core.secrets import Secret
 
@@ -73,7 +73,7 @@ class EboekhoudenSettings:
     api: str = option("rest", v.choice(EBOEKHOUDEN_APIS))
     # "": the chosen API's own address (`address`).
     url: str = option("", v.https_url(example=EBOEKHOUDEN_REST_URL, optional=True))
-    username: Secret = secret(ANY_TEXT, api="soap")
+    username: Secret = secret(USERNAME, api="soap")
     security_code_1: Secret = secret(HEX_32_FORMAT, api="soap")
     security_code_2: Secret = secret(GUID_FORMAT, api="soap")
     api_token: Secret = secret(ANY_TEXT, api="rest")
@@ -215,6 +215,12 @@ class LogbookSettings:
 
 
 @dataclass(frozen=True)
+class DisplaySettings:
+    # Every time shown to a person (console, command line, log lines, reports, CSV) is in this zone.
+    timezone: str = option("Europe/Amsterdam", v.time_zone)
+
+
+@dataclass(frozen=True)
 class EngineSettings:
     # A wall-clock bound on one run (the HTTP timeouts bound one call); see the sample for why 2h.
     run_deadline: timedelta = option(timedelta(hours=2),
@@ -244,6 +250,9 @@ class Config:
     logbook: LogbookSettings = table(LogbookSettings)
     engine: EngineSettings = table(EngineSettings)
     alerts: AlertSettings = table(AlertSettings)
+    # How times are shown is no sync setting: left out of the fingerprint (compare=False).
+    display: DisplaySettings = field(default_factory=DisplaySettings, compare=False,
+                                     metadata={"parse": Table(DisplaySettings)})
     # The console's keys are no sync setting: left out of the fingerprint (compare=False).
     console: ConsoleSettings = field(default_factory=ConsoleSettings, compare=False,
                                      metadata={"parse": Table(ConsoleSettings)})
@@ -251,3 +260,13 @@ class Config:
     secret_sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), compare=False)
     # Advice that does not stop pvsync (`pvsync config check` shows it), e.g. "add api = \"soap\"".
     notices: tuple[str, ...] = field(default=(), compare=False)
+
+
+def secret_value(dotted_key: str, text: str) -> Secret:
+    """`text` held as the secret at `dotted_key` holds it (a username stays readable in other text)."""
+    settings: Any = Config
+    *sections, name = dotted_key.split(".")
+    for section in sections:
+        settings = {f.name: f for f in fields(settings)}[section].metadata["parse"].settings
+    parse = {f.name: f for f in fields(settings)}[name].metadata["parse"]
+    return parse.format.secret(text) if isinstance(parse, SecretOption) else Secret(text)

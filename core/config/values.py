@@ -337,6 +337,19 @@ def log_level(levels: Sequence[str]) -> Parser:
     return parse
 
 
+def time_zone(value: Any, ctx: ParseContext) -> str:
+    """An IANA time zone name such as "Europe/Amsterdam"."""
+    from core.clock import UnknownZone, zone_named
+
+    _want(value, (str,), "text in quotes", '"Europe/Amsterdam"')
+    try:
+        zone_named(value)
+    except UnknownZone as error:
+        raise Invalid(str(error), 'use an IANA zone name such as "Europe/Amsterdam" or "Europe/Brussels" '
+                                  '(the list: timedatectl list-timezones)') from None
+    return value
+
+
 def btw_code(value: Any, ctx: ParseContext) -> str:
     """A current-or-legacy e-Boekhouden BTW-code for sales (invoices are sales bookings), or
     GEEN for domestic 0 % and exempt sales."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import random
+import shlex
+import sys
 import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -174,18 +176,26 @@ def run_headless(folder: Path, *, clock_seconds: float = 20.0, stop: threading.E
 
     from core.store import logging_to_stderr
 
-    demo = build_demo(folder)
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
+        # Before the world is built, so a stop while it is being built is not lost either.
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
+    demo = build_demo(folder)
+    try:
+        engine = demo.world.engine(mode="daemon")  # the state folder exists from here: the commands work
+    except BaseException:
+        demo.close()
+        raise
+    where = f"--config {shlex.quote(str(demo.config_path))} --state-dir {shlex.quote(str(demo.state_dir))}"
+    command = pvsync_command()
     out(f"pvsync demo (headless): config {demo.config_path}")
     out(f"  state folder {demo.state_dir}")
     out(f"  e-Boekhouden simulator {demo.world.eboekhouden_url}")
     out(f"  PerfectView simulator {demo.world.perfectview_url}")
-    out(f"  watch it with: pvsync --config {demo.config_path} --state-dir {demo.state_dir} log --follow")
+    out(f"  watch it with: {command} {where} log --follow")
+    out(f"  its health:    {command} {where} status")
     out("  stop with Ctrl-C")
-    engine = demo.world.engine(mode="daemon")
     demo.start_clock(clock_seconds)
     try:
         with logging_to_stderr("INFO"):
@@ -194,3 +204,10 @@ def run_headless(folder: Path, *, clock_seconds: float = 20.0, stop: threading.E
         engine.close()
         demo.close()
     return 0
+
+
+def pvsync_command() -> str:
+    """How to call pvsync from any folder and shell: this installation's own script when there
+    is one (a checkout run with `uv run` has no `pvsync` on PATH), else the name."""
+    script = Path(sys.executable).with_name("pvsync")
+    return shlex.quote(str(script)) if script.exists() else "pvsync"

@@ -115,6 +115,7 @@ class Engine:
         self._next_purge: datetime | None = None
         self._progress: dict[str, dict[str, Any]] = {}
         self._progress_written = 0.0
+        self._beside = False  # dry_run_beside(): no lock, the engine's status left to its holder
         self._handlers: dict[str, Callable[[Request], tuple[str, str]]] = {
             "sync": self._answer_sync, "reload_config": self._answer_reload,
             "retry_invoice": self._answer_retry_invoice, "choose_document": self._answer_choose_document,
@@ -230,10 +231,31 @@ class Engine:
         if unknown:
             raise ValueError(f"unknown job {', '.join(unknown)}; choose from {', '.join(self.job_names())}")
 
+    def dry_run_beside(self, trigger: str = "cli", only: list[str] | None = None, force: bool = False) -> RunReport:
+        """A dry run that takes no engine lock, so it runs while the daemon holds it.
+
+        It changes nothing on either service and leaves the engine's own state alone (its
+        status row, its unfinished runs): it only adds its run, marked dry, its logbook
+        lines and the calls it made to the budgets, as any run does.
+        """
+        self._beside = True
+        self.store = Store.open(self.state_dir)
+        try:
+            if self.config is not None:
+                self.store.min_level = self.config.logbook.level
+            return self.run(trigger, only, dry_run=True, force=force)
+        finally:
+            self._close_store()
+
+    def _set_engine_status(self, **values: Any) -> None:
+        if not self._beside:  # a dry run beside the daemon must not overwrite the daemon's status
+            self.store.update_engine(**values)
+
     def run(self, trigger: str = "forced", only: list[str] | None = None, dry_run: bool = False,
             force: bool = False) -> RunReport:
         """Run the jobs (all, or `only` these) once, each on its own, and record the run."""
-        self._require_lock()
+        if not self._beside:
+            self._require_lock()
         config = self.config if self.config is not None else self.load_config()
         self.check_job_names(only)
         jobs = [job for job in self.jobs if only is None or job.name in only]
@@ -251,7 +273,7 @@ class Engine:
         deadline = started + config.engine.run_deadline.total_seconds()
         run_id = store.start_run(trigger, [job.name for job in jobs], self.config_hash, dry_run=dry_run)
         self._progress = {}
-        store.update_engine(state="running", current_run_id=run_id, progress={})
+        self._set_engine_status(state="running", current_run_id=run_id, progress={})
         store.log("INFO", "run", f"run {run_id} started ({trigger}{', dry run' if dry_run else ''}): "
                                  f"{', '.join(job.name for job in jobs) or 'no jobs'}", run_id=run_id)
 
@@ -270,7 +292,7 @@ class Engine:
             # Ctrl-C or a kill signal turned into an exception: the run must not stay "running".
             store.finish_run(run_id, "interrupted", {}, "stopped from outside (interrupt)",
                              job_outcomes={o.job: o.status for o in outcomes})
-            store.update_engine(state="idle", current_run_id=None, progress={})
+            self._set_engine_status(state="idle", current_run_id=None, progress={})
             raise
         finally:
             self._close_services(services, run_id)
@@ -282,7 +304,7 @@ class Engine:
         report = RunReport(run_id, trigger, dry_run, outcome, outcomes, time.monotonic() - started, error, waiting)
         store.finish_run(run_id, outcome, {o.job: o.result.counters for o in outcomes if o.result.counters},
                          error, job_outcomes={o.job: o.status for o in outcomes})
-        store.update_engine(state="idle", current_run_id=None, progress={}, next_due=self.next_due())
+        self._set_engine_status(state="idle", current_run_id=None, progress={}, next_due=self.next_due())
         level = {"ok": "INFO", "interrupted": "WARNING", "partial": "WARNING"}.get(outcome, "ERROR")
         store.log(level, "run", f"run {run_id} {outcome} in {report.seconds:.1f} s"
                                 + (f": {error}" if error else ""), run_id=run_id)
@@ -383,7 +405,7 @@ class Engine:
         now = time.monotonic()
         if now - self._progress_written >= PROGRESS_WRITE_SECONDS or values.get("done") == values.get("total"):
             self._progress_written = now
-            self.store.update_engine(progress=self._progress)
+            self._set_engine_status(progress=self._progress)
 
     # ------------------------------------------------------------------ schedule
 

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
+from core import clock
 from core.config.values import format_duration
 from core.engine.jobs import JOB_ORDER
 from core.engine.schedule import HEARTBEAT_SECONDS
@@ -157,7 +158,7 @@ class Health:
     def approval_text(self) -> str:
         wait = self.approval
         run = f" (plan of run {wait.run_id})" if wait.run_id else ""
-        return (f"nothing is written: the engine waits for approval since {wait.since.astimezone():%Y-%m-%d %H:%M}"
+        return (f"nothing is written: the engine waits for approval since {clock.shown(wait.since)}"
                 f"{run}, the {wait.reason}; approve with `pvsync approve` or in the console (w)")
 
     def to_json(self) -> dict[str, Any]:
@@ -242,7 +243,7 @@ def assess(store: Store, now: datetime | None = None, *, alive: Callable[[int], 
         problems.append(_down_reason(engine, now))
     if last is not None and last.outcome in ("failed", "partial"):
         problems.append(f"the last run ({last.id}) {last.outcome}: {last.error or 'see pvsync log'}")
-    problems += [f"{job.job} is overdue: it was due {job.next_due.astimezone():%Y-%m-%d %H:%M}" for job in jobs if job.overdue]
+    problems += [f"{job.job} is overdue: it was due {clock.shown(job.next_due)}" for job in jobs if job.overdue]
     alerts = watchdog(store, engine, jobs, now, watch or Watch())
     waiting = waiting_for_a_person(store)
     approval = Approvals(store).waiting()
@@ -283,7 +284,7 @@ def _down_reason(engine: EngineStatus, now: datetime) -> str:
     if engine.heartbeat_at is None:
         return "no engine has run with this state folder yet (start one: pvsync daemon)"
     if engine.state == "stopped":
-        return f"the engine is stopped (since {engine.heartbeat_at.astimezone():%Y-%m-%d %H:%M})"
+        return f"the engine is stopped (since {clock.shown(engine.heartbeat_at)})"
     return _stale_heartbeat(engine, now)
 
 

@@ -8,10 +8,13 @@ screen), and every line passes `RedactingFilter` on its way out.
 from __future__ import annotations
 
 import logging
+import os
 import sys
+from datetime import UTC, datetime
 from contextlib import contextmanager
 from typing import Iterator, TextIO
 
+from core import clock
 from core.secrets import RedactingFilter
 
 LOGGER = logging.getLogger("pvsync")
@@ -22,11 +25,15 @@ LOGGER.propagate = False
 
 
 class EventFormatter(logging.Formatter):
-    """`LEVEL kind[subject] message`; journald stamps the time, a terminal gets one here."""
+    """`LEVEL kind[subject] message`; journald stamps the time, a terminal or a file gets one
+    here, in the display zone and naming it (a server's own zone is often UTC)."""
 
     def __init__(self, *, timestamps: bool):
-        super().__init__(datefmt="%Y-%m-%d %H:%M:%S")
+        super().__init__()
         self.timestamps = timestamps
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return clock.shown(datetime.fromtimestamp(record.created, UTC), seconds=True)
 
     def format(self, record: logging.LogRecord) -> str:
         kind = getattr(record, "kind", record.name)
@@ -41,14 +48,16 @@ class EventFormatter(logging.Formatter):
 
 
 @contextmanager
-def logging_to_stderr(level: str = "INFO", stream: TextIO | None = None) -> Iterator[logging.Handler]:
+def logging_to_stderr(level: str = "INFO", stream: TextIO | None = None, *,
+                      daemon: bool = False) -> Iterator[logging.Handler]:
     """Print logbook events, and warnings of the core's own loggers (retries and the
-    like), on stderr while the block runs."""
+    like), on stderr while the block runs. A terminal gets the time on each line, and so
+    does a daemon whose stderr is not the journal (a file, docker logs)."""
     stream = stream or sys.stderr
     handler = logging.StreamHandler(stream)
     handler.setLevel(level)
     handler.addFilter(RedactingFilter())
-    handler.setFormatter(EventFormatter(timestamps=stream.isatty()))
+    handler.setFormatter(EventFormatter(timestamps=_wants_timestamps(stream, daemon)))
     loggers = [LOGGER, logging.getLogger("core")]
     for logger in loggers:
         logger.addHandler(handler)
@@ -57,6 +66,11 @@ def logging_to_stderr(level: str = "INFO", stream: TextIO | None = None) -> Iter
     finally:
         for logger in loggers:
             logger.removeHandler(handler)
+
+
+def _wants_timestamps(stream: TextIO, daemon: bool) -> bool:
+    # systemd sets JOURNAL_STREAM when stderr is the journal, which stamps every line itself.
+    return stream.isatty() or daemon and not os.environ.get("JOURNAL_STREAM")
 
 
 def emit(level: str, kind: str, message: str, *, subject: str = "", run_id: int | None = None) -> None:

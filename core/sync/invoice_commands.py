@@ -14,7 +14,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from core.model import AMSTERDAM, Attachment, SalesInvoice, format_euro
+from core import clock
+from core.model import Attachment, SalesInvoice, format_euro
 from core.store.invoice_journal import InvoiceJournal, JournalEntry
 from core.store.payment_state import PaymentCheck, PaymentChecks
 from core.store.store import Store
@@ -61,11 +62,19 @@ class InvoiceListing:
         """Why it waits, its document, its payment: what a person reads after the state."""
         return "; ".join(part for part in (self.reason, self.document, self.payment) if part)
 
+    @staticmethod
+    def header() -> str:
+        """The heading row above `line()`s, in the same columns."""
+        return _listing_row("Invoice", "State", "Relation", "Total", "Mutatie", "Notes")
+
     def line(self) -> str:
         total = format_euro(self.total_incl_vat) if self.total_incl_vat is not None else "-"
         mutatie = str(self.mutatienummer) if self.mutatienummer else "-"
-        text = f"{self.invoice_number:<16} {self.state:<8} {self.relation_code:<12} {total:>14}  {mutatie:>8}"
-        return f"{text}  {self.notes()}".rstrip()
+        return _listing_row(self.invoice_number, self.state, self.relation_code, total, mutatie, self.notes())
+
+
+def _listing_row(number: str, state: str, relation: str, total: str, mutatie: str, notes: str) -> str:
+    return f"{number:<16} {state:<8} {relation:<12} {total:>14}  {mutatie:>8}  {notes}".rstrip()
 
 
 def _document_words(entry: JournalEntry) -> str:
@@ -238,7 +247,7 @@ def document_choice(store: Store, invoice_number: str) -> DocumentChoice:
 def attachment_added(attachment: Attachment) -> str:
     if attachment.created_at is None:
         return "-"
-    return attachment.created_at.astimezone(AMSTERDAM).strftime("%d-%m-%Y %H:%M")
+    return clock.shown(attachment.created_at)
 
 
 # --------------------------------------------------------------------------- the console's invoice details
@@ -334,7 +343,7 @@ def _payment_lines(check: PaymentCheck | None) -> list[str]:
     lines = ["", f"Payment: {payment_words(check)}"]
     if check is not None and check.listed and check.amount is not None:
         paid, outstanding = check.paid or Decimal(0), check.outstanding or Decimal(0)
-        checked = check.checked_at.astimezone(AMSTERDAM).strftime("%d-%m-%Y %H:%M")
+        checked = clock.shown(check.checked_at)
         lines.append(f"  e-Boekhouden lists {format_euro(check.amount)}, received {format_euro(paid)}, "
                      f"open {format_euro(outstanding)} (checked {checked})")
     if check is not None and check.evidence:

@@ -20,7 +20,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from core.model import AMSTERDAM, OpenItem, format_euro
+from core import clock
+from core.model import OpenItem, format_euro
 from core.store import Store
 from core.store.invoice_journal import InvoiceJournal
 from core.store.payment_state import PaymentChecks
@@ -57,7 +58,7 @@ class OpenItemsReport:
 
     def as_lines(self) -> list[str]:
         """Plain text for the terminal and the console (no markup)."""
-        made = self.made_at.astimezone(AMSTERDAM).strftime("%d-%m-%Y %H:%M")
+        made = clock.shown(self.made_at)
         lines = [f"Open items: PerfectView against e-Boekhouden, {made}"]
         for key, title in self.SECTIONS:
             entries: tuple[ReportLine, ...] = getattr(self, key)
@@ -78,7 +79,7 @@ class OpenItemsReport:
             for name in ("amount", "outstanding"):
                 data[name] = None if data[name] is None else str(data[name])  # exact, never a float
             return data
-        return {"made_at": self.made_at.isoformat(),
+        return {"made_at": clock.iso(self.made_at),
                 **{key: [line(e) for e in getattr(self, key)] for key, _ in self.SECTIONS}}
 
     def as_json(self) -> str:

@@ -25,9 +25,11 @@ from tests.engine.stand_in_jobs import StandInJob
 
 pytestmark = pytest.mark.loopback
 
+# The username is kept out of the request logs but is no secret inside other text: a
+# username such as "pvsync" must not blank out "/tmp/pvsync-..." in the logbook.
+USERNAME = "pvsync"
 CANARIES = {
     "PVSYNC_EBOEKHOUDEN_API_TOKEN": "canary-api-token-9e4d21",
-    "PVSYNC_EBOEKHOUDEN_USERNAME": "canary-username-5b1f0c",
     "PVSYNC_EBOEKHOUDEN_SECURITY_CODE_1": "c0ffee11c0ffee22c0ffee33c0ffee44",
     "PVSYNC_EBOEKHOUDEN_SECURITY_CODE_2": "0ca0a71e-0000-4000-8000-00000000c0d2",
     "PVSYNC_PERFECTVIEW_API_KEY": "0ca0a71e-0000-4000-8000-0000000a91e7",
@@ -46,9 +48,10 @@ def closed_port() -> int:
 class CarelessJob(StandInJob):
     def run(self, ctx):
         eb, pv = ctx.config.eboekhouden, ctx.config.perfectview
-        everything = " ".join(s.reveal() for s in (eb.api_token, eb.username, eb.security_code_1,
-                                                    eb.security_code_2, pv.api_key, pv.database_id, pv.user_id))
-        ctx.log("DEBUG", "invoice", f"request was {everything}", subject=everything, details={"sent": everything})
+        everything = " ".join(s.reveal() for s in (eb.api_token, eb.security_code_1, eb.security_code_2,
+                                                    pv.api_key, pv.database_id, pv.user_id))
+        ctx.log("DEBUG", "invoice", f"request was {everything} from /tmp/{eb.username.reveal()}-demo/state",
+                subject=everything, details={"sent": everything})
         raise RuntimeError(f"SessionID {everything} expired")
 
 
@@ -63,6 +66,7 @@ def test_no_secret_leaves_the_process(capsys, monkeypatch, tmp_path, api):
                                        "perfectview.url": server.url(simulator.path), "logbook.level": "DEBUG"})
         for variable, value in CANARIES.items():
             monkeypatch.setenv(variable, value)
+        monkeypatch.setenv("PVSYNC_EBOEKHOUDEN_USERNAME", USERNAME)
         monkeypatch.setenv("PVSYNC_CONFIG", str(config_file))
         monkeypatch.setenv("PVSYNC_STATE_DIR", str(state_dir))
         outputs: list[str] = []
@@ -93,7 +97,9 @@ def test_no_secret_leaves_the_process(capsys, monkeypatch, tmp_path, api):
     assert pvsync("sync") == 1
     assert pvsync("status", "--json") == 2
     assert pvsync("log", "--level", "DEBUG", "-n", "500") == 0
-    assert "RuntimeError: SessionID ******** " in "".join(outputs), "the canaries never reached an output"
+    assert "RuntimeError: SessionID pvsync ******** " in "".join(outputs), "the canaries never reached an output"
+    assert f"request was {USERNAME} ******** " in outputs[-2], "the username reads as itself in the logbook"
+    assert f"from /tmp/{USERNAME}-demo/state" in outputs[-2], "a path holding the username is whole"
 
     files = {path.name: path.read_bytes() for path in state_dir.iterdir() if path.is_file()}
     assert "pvsync.db" in files  # (the WAL is folded back in when the last connection closes)

@@ -120,6 +120,9 @@ WRONG_VALUES = [
     ("alerts.email_to", '"beheer"', "not an e-mail address"),
     ("alerts.from_address", '"me at example"', "not an e-mail address"),
     ("alerts.smtp_port", "70000", "outside the allowed range"),
+    ("display.timezone", '"CEST+2"', "Europe/Amsterdam"),
+    ("display.timezone", '"Europe/Amsterdamm"', "not a time zone"),
+    ("display.timezone", '"../etc/passwd"', "not a time zone"),
 ]
 
 

@@ -261,3 +261,19 @@ def test_secret_files_are_checked_on_the_opened_file_not_the_name(tmp_path, env)
     os.symlink(target, link)
     text = SAMPLE.replace('api_key = ""', f'api_key_file = "{link}"')
     assert load_config(write(tmp_path / "config.toml", text), env=env).perfectview.api_key == Secret(GUID_B)
+
+
+def test_the_username_is_masked_in_envelopes_but_reads_as_itself_in_other_text(config_file, env):
+    from core.config.settings import secret_value
+    from core.secrets import scrub
+
+    env["PVSYNC_EBOEKHOUDEN_USERNAME"] = "pvsync-wordy"
+    config = load_config(config_file, env=env)
+    code_1 = config.eboekhouden.security_code_1.reveal()
+    assert repr(config.eboekhouden.username) == "Secret(********)"
+    assert scrub(f"state in /tmp/pvsync-wordy-1/ with {code_1}") == "state in /tmp/pvsync-wordy-1/ with ********"
+    assert scrub("<Username>pvsync-wordy</Username>") == "<Username>********</Username>"
+    # The setup screen holds what is typed the same way.
+    secret_value("eboekhouden.username", "typed-user-name")
+    secret_value("perfectview.api_key", "typed-api-key-value")
+    assert scrub("typed-user-name typed-api-key-value") == "typed-user-name ********"

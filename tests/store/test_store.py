@@ -4,12 +4,14 @@ and the call meter, as the engine and the console use them."""
 from __future__ import annotations
 
 import io
+import re
 import sqlite3
 import stat
 from datetime import datetime, timedelta
 
 import pytest
 
+from core import clock
 from core.model import AMSTERDAM
 from core.secrets import Secret
 from core.store import SchemaTooNew, StateMissing, Store, logging_to_stderr
@@ -172,6 +174,24 @@ def test_each_event_is_one_line_on_stderr(store):
     store.log("INFO", "engine", "after the block")
     assert stream.getvalue().splitlines() == ["WARNING invoice[F-2026-001] blocked: unknown VAT code",
                                               "INFO engine engine started"]
+
+
+def test_daemon_lines_outside_journald_carry_the_time_in_the_display_zone(store, monkeypatch):
+    monkeypatch.setenv("JOURNAL_STREAM", "8:12345")  # journald stamps the time itself
+    stream = io.StringIO()
+    with logging_to_stderr("INFO", stream, daemon=True):
+        store.log("INFO", "engine", "under journald")
+    assert stream.getvalue() == "INFO engine under journald\n"
+    monkeypatch.delenv("JOURNAL_STREAM")
+    monkeypatch.setattr(clock, "_zone", clock.zone_named("America/New_York"))
+    stream = io.StringIO()
+    with logging_to_stderr("INFO", stream, daemon=True):
+        store.log("INFO", "engine", "engine started")
+    [line] = stream.getvalue().splitlines()
+    stamp = re.match(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) (E[SD]T) INFO engine engine started$", line)
+    assert stamp, line
+    shown = datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=clock.zone_named("America/New_York"))
+    assert abs((shown - utc_now()).total_seconds()) < 60
 
 
 def test_retention_removes_old_entries_in_batches_and_ids_never_come_back(store):

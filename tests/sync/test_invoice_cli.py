@@ -33,7 +33,11 @@ def world(tmp_path):
 def pvsync(world, capsys, *args):
     code = cli.main(["--config", str(world.config_path), "--state-dir", str(world.state_dir), *args])
     captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    out = captured.out
+    if args[:2] == ("invoices", "list") and code == 0:
+        header, _, out = out.partition("\n")
+        assert header.split() == ["Invoice", "State", "Relation", "Total", "Mutatie", "Notes"]
+    return code, out, captured.err
 
 
 def test_invoices_list_shows_the_journal_and_filters_by_state(world, capsys):

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import csv
 import stat
+from datetime import datetime
+
+from core import clock
+from core.model import AMSTERDAM
 
 from core.store import Store
 from tests.tui.conftest import settle
@@ -135,7 +139,7 @@ async def test_export_writes_the_filtered_entries_to_a_private_csv(config_path, 
         await settle(app, pilot)
         [exported] = [m for m in messages if isinstance(m, LogbookExported)]
     assert exported.entries == 4 and exported.path == target
-    rows = list(csv.DictReader(target.open()))
+    rows = read_export(target)
     assert [row["message"] for row in rows] == [f"entry {n} waits" for n in (0, 10, 20, 30)]
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
 
@@ -144,7 +148,7 @@ def test_export_defuses_spreadsheet_formulas(store, tmp_path):
     store.log("INFO", "relation", "=HYPERLINK(\"http://evil\")", subject="@SUM(A1)")
     path = tmp_path / "x.csv"
     assert export_csv(store, LogFilter(), path) == 1
-    [row] = list(csv.DictReader(path.open()))
+    [row] = read_export(path)
     assert row["message"].startswith("'=") and row["subject"].startswith("'@")
 
 
@@ -152,4 +156,24 @@ def test_export_pages_through_a_logbook_larger_than_one_page(store, tmp_path):
     seed(store, 2300)
     path = tmp_path / "all.csv"
     assert export_csv(store, LogFilter(), path) == 2300
-    assert len(list(csv.DictReader(path.open()))) == 2300
+    assert len(read_export(path)) == 2300
+
+
+def read_export(path):
+    return list(csv.DictReader(path.open(encoding="utf-8-sig"), delimiter=";"))
+
+
+def test_export_opens_in_columns_with_times_in_the_display_zone(store, tmp_path, monkeypatch):
+    store.log("INFO", "relation", "Café De Zon; 3 velden, € 12,50", subject="D1")
+    path = tmp_path / "x.csv"
+    monkeypatch.setattr(clock, "_zone", clock.zone_named("Europe/Amsterdam"))
+    assert export_csv(store, LogFilter(), path) == 1
+    data = path.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf"), "the byte order mark tells a spreadsheet it is UTF-8"
+    header, line = data.decode("utf-8-sig").splitlines()
+    assert header == "id;at;zone;level;kind;run_id;subject;message;details"
+    [row] = read_export(path)
+    assert row["message"] == "Café De Zon; 3 velden, € 12,50" and row["subject"] == "D1"
+    [entry] = store.logbook_page()
+    at = datetime.strptime(row["at"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=AMSTERDAM)
+    assert at == entry.at.replace(microsecond=0) and row["zone"] in ("CET", "CEST")

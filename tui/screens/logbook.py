@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from textual import on, work
@@ -19,7 +18,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from core.model import AMSTERDAM
+from core import clock
 from core.store import LogEntry
 from tui.commands import PaletteCommand
 from tui.formatting import full_moment_text
@@ -230,7 +229,7 @@ class LogbookScreen(ModeScreen):
     # ------------------------------------------------------------------ export
 
     def action_export(self) -> None:
-        stamp = datetime.now(AMSTERDAM).strftime("%Y%m%d-%H%M")
+        stamp = clock.now().strftime("%Y%m%d-%H%M")
         suggestion = Path("~").expanduser() / f"pvsync-logbook-{stamp}.csv"
         log_filter = self.log_filter
 

@@ -21,7 +21,8 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
-from core.model import AMSTERDAM, format_euro
+from core import clock
+from core.model import format_euro
 from core.secrets import scrub
 from core.sync.open_items_report import OpenItemsReport, ReportLine
 from tui.screens.help import CLOSE_BINDINGS
@@ -132,7 +133,7 @@ class OpenItemsScreen(ModalScreen[None]):
 
     def on_report_read(self, message: ReportRead) -> None:
         report = message.report
-        made = report.made_at.astimezone(AMSTERDAM).strftime("%d-%m-%Y %H:%M")
+        made = clock.shown(report.made_at)
         verdict = ("PerfectView and e-Boekhouden agree about every open item." if report.in_step
                    else "PerfectView and e-Boekhouden disagree: see below.")
         self.status(f"Read {made}. {verdict}")

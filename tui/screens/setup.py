@@ -15,8 +15,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, Static, Switch
 
-from core.config.settings import EBOEKHOUDEN_URL, PERFECTVIEW_URL
-from core.secrets import Secret, scrub
+from core.config.settings import EBOEKHOUDEN_URL, PERFECTVIEW_URL, secret_value
+from core.secrets import scrub
 from tui.commands import PaletteCommand
 from tui.connection_check import check_connection, check_databases
 from tui.formatting import path_text
@@ -146,7 +146,7 @@ class SetupScreen(ModeScreen):
         values: dict[str, object] = {}
         for key, _, _, secret in (*EBOEKHOUDEN_FIELDS, *PERFECTVIEW_FIELDS, *OPTION_FIELDS):
             text = self.query_one(f"#{field_id(key)}", Input).value.strip()
-            values[key] = Secret(text) if secret else text
+            values[key] = secret_value(key, text) if secret else text
         for key, _, _ in SWITCHES:
             values[key] = self.query_one(f"#{field_id(key)}", Switch).value
         # The form asks for the SOAP credentials (choosing REST here is still to come, issue 15).
