@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
+from core import clock
 from core.config.values import format_duration
 from core.engine.jobs import Job, JobResult, RunContext, registered
 from core.engine.lock import EngineBusy, EngineLock
@@ -521,4 +522,4 @@ def approve(store: Store, by: str) -> str | None:
     if approvals.waiting() is None:
         return None
     approval = approvals.approve(by)
-    return f"approved by {approval.approved_by} at {approval.approved_at.astimezone():%Y-%m-%d %H:%M}"
+    return f"approved by {approval.approved_by} at {clock.shown(approval.approved_at)}"

@@ -5,6 +5,7 @@ engine's `relation_twin` request, so each says the same thing in the same words.
 
 from __future__ import annotations
 
+from core import clock
 from core.store import Store
 from core.store.relation_state import RelationState
 from core.store.twin_proposals import TwinProposal, TwinProposals
@@ -22,7 +23,7 @@ def proposal_lines(proposal: TwinProposal) -> list[str]:
         chosen = proposal.chosen()
         what = f"accepted ({chosen.name if chosen else proposal.chosen_pv_id})" if proposal.state == "accepted" \
             else "rejected (imported as a new relation)"
-        state = f"{what} by {proposal.decided_by} at {proposal.decided_at.astimezone():%Y-%m-%d %H:%M}"
+        state = f"{what} by {proposal.decided_by} at {clock.shown(proposal.decided_at)}"
     lines = [f"{proposal.code} ({proposal.name}): {state}"]
     lines += [f"  {c.pv_id}  {c.describe()}" for c in proposal.candidates]
     return lines
