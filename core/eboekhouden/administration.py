@@ -36,7 +36,8 @@ OPEN_ITEM_SOORTEN = {
     "Crediteuren": (MutatieSoort.FACTUUR_ONTVANGEN, MutatieSoort.FACTUURBETALING_VERSTUURD),
 }
 FIRST_RELATION_ID = 1001
-# REST ledger ids are large numbers (the spec's example uses 10111230); SOAP shows the same ID.
+# Ledger IDs are large numbers, as live (the spec's example uses 10111230), so a client that sends a
+# ledger code where an id belongs is refused; SOAP's GetGrootboekrekeningen shows the same IDs.
 FIRST_LEDGER_ID = 10111201
 
 
