@@ -8,6 +8,7 @@ where tmux cannot be had.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -24,13 +25,16 @@ from core.engine.services import perfectview_client
 
 ROOT = Path(__file__).resolve().parents[2]
 SESSION = "pvsync-demo-test"
+# A tmux server of this test's own: another test run (or a person's tmux) on the machine
+# never shares, kills or types into this session.
+TMUX = ("tmux", "-L", f"pvsync-test-{os.getpid()}")
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None,
                                 reason="tmux is not installed here; the real-terminal test needs it")
 
 
 def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True).stdout
+    return subprocess.run([*TMUX, *args], check=True, capture_output=True, text=True).stdout
 
 
 def screen() -> str:
@@ -55,15 +59,15 @@ def pending_count(text: str) -> int | None:
 
 @pytest.fixture
 def demo():
-    subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
+    subprocess.run([*TMUX, "kill-session", "-t", SESSION], capture_output=True)
     command = f"{sys.executable} -c 'from core.cli import main; main([\"demo\"])'"
     tmux("new-session", "-d", "-s", SESSION, "-x", "120", "-y", "40", "-c", str(ROOT), command)
     try:
         yield
     finally:
-        subprocess.run(["tmux", "send-keys", "-t", SESSION, "q"], capture_output=True)
+        subprocess.run([*TMUX, "send-keys", "-t", SESSION, "q"], capture_output=True)
         time.sleep(1)
-        subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
+        subprocess.run([*TMUX, "kill-server"], capture_output=True)
 
 
 def test_demo_status_sync_now_and_the_pending_list(demo):
