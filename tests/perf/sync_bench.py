@@ -116,7 +116,8 @@ def run_in_own_process(world: SimulatedWorld, only: str | None) -> tuple[Run, fl
     pvsync's interpreter lock. The seconds are the run's own (from the runs table, without
     the interpreter's start-up); the calls are the simulators' counts; the last figure is
     the CPU seconds of the pvsync process alone (time.process_time, all its threads)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PVSYNC_")}
+    # An installed pvsync has its bytecode compiled: the child may use (and write) the cache.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PVSYNC_") and k != "PYTHONDONTWRITEBYTECODE"}
     before = service_calls(world)
     argv = ["--config", str(world.config_path), "--state-dir", str(world.state_dir), "sync",
             *(["--only", only] if only else []), "--force"]
