@@ -181,12 +181,12 @@ class EboekhoudenClient:
         `relations_by_code` that follows costs no call."""
         return {code: r.id for code, r in self._read_relations().items()}
 
-    def relations_by_code(self, codes: Iterable[str]) -> dict[str, EbRelation]:
-        """Code -> relation for these codes (those that exist), from this session's index read."""
+    def relations_by_code(self, codes: Iterable[str]) -> list[EbRelation]:
+        """The relations with these codes (those that exist), from this session's index read."""
         read = self._relations_read
         if read is None:
             read = self._read_relations()
-        return {code: read[code] for code in dict.fromkeys(codes) if code in read}
+        return [read[code] for code in dict.fromkeys(codes) if code in read]
 
     def _read_relations(self) -> dict[str, EbRelation]:
         read = self._relations_read = {r.code: r for r in self.relations()}

@@ -163,9 +163,8 @@ class RelationRun:
         index = eb.relation_index()
         details_free = getattr(eb, "relation_details_are_free", False)
         links = self.state.links()
-        every = list(eb.relations_by_code(index).values()) if details_free else []
-        snapshot = Snapshot(started, full_pass, perfectview, every, links,
-                            self.customer_codes(eb, index) if self.config.import_from_eboekhouden else set())
+        snapshot = Snapshot(started, full_pass, perfectview, eb.relations_by_code(index) if details_free else [],
+                            links, self.customer_codes(eb, index) if self.config.import_from_eboekhouden else set())
         if not full_pass:
             self.complete_incremental_read(pv, snapshot, index)
         if not details_free:
@@ -182,7 +181,7 @@ class RelationRun:
                                        customer_codes=snapshot.customer_codes, compare=snapshot.compared,
                                        other_debtor_numbers=set(snapshot.other_debtor_numbers.values()),
                                        retired_codes=self.state.retired_codes())
-        snapshot.eboekhouden = list(eb.relations_by_code(sorted(codes)).values()) if codes else []
+        snapshot.eboekhouden = eb.relations_by_code(sorted(codes)) if codes else []
         snapshot.eboekhouden_index = index
 
     def tell_compared(self, snapshot: Snapshot) -> None:
