@@ -27,12 +27,13 @@ JOBS = {"relations": ("core.sync.relations", "RelationsJob"), "invoices": ("core
 
 # Operations that change something at the service; every other operation is a read.
 WRITES = {
-    "eboekhouden": {"AddRelatie", "UpdateRelatie", "AddMutatie"},
+    "eboekhouden": {"AddRelatie", "UpdateRelatie", "AddMutatie",
+                    "POST /v1/relation", "PATCH /v1/relation/{id}", "POST /v1/mutation"},
     "perfectview": {"RelationCreate", "RelationUpdate", "RelationshipUpdate", "RelationAddNote", "ActivityCreate",
                     "ActivityUpdate", "ActivityFlow", "ActivityAddProductLine", "ActivityAddNote",
                     "ActivityAddAttachment"},
 }
-SESSION_CALLS = {"OpenSession", "CloseSession"}
+SESSION_CALLS = {"OpenSession", "CloseSession", "POST /v1/session", "DELETE /v1/session"}
 # The child's last stderr line: the CPU seconds of the pvsync process (every thread), from
 # just before `main` to its end, so the interpreter's start-up and imports are not in it.
 CPU_MARK = "pvsync-cpu-seconds "
