@@ -97,6 +97,16 @@ def floor_seconds(*, writes: int, reads: int, concurrency: int, latency_ms: floa
     return (math.ceil(writes / concurrency) + reads) * latency_ms / 1000
 
 
+def rate_floor_seconds(api: str, eboekhouden_calls: int) -> float:
+    """On REST the client spaces its e-Boekhouden calls by its own rate (no quicker than
+    START_RATE a second, issue 15): those calls take at least calls / rate. 0 on SOAP."""
+    if api != "rest":
+        return 0.0
+    from core.eboekhouden.rest.throttle import START_RATE
+
+    return round(eboekhouden_calls / START_RATE, 3)
+
+
 # --------------------------------------------------------------------------- worlds
 
 
