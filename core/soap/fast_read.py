@@ -50,8 +50,8 @@ class _Shape:
                 raise TypeError(f"{self.name}.{name} is neither a simple nor a complex type")
             many = element.max_occurs == "unbounded" or element.max_occurs > 1
             self.types[name] = element.type
-            self.by_tag[f"{{{namespace}}}{name}"] = (name, None if type(element.type) is String else element.type,
-                                                    many)
+            plain_string = getattr(type(element.type), "stock_class", type(element.type)) is String
+            self.by_tag[f"{{{namespace}}}{name}"] = (name, None if plain_string else element.type, many)
             if element.min_occurs >= 1 and not many:
                 self.required.append(name)
         self.empty = {name: ([] if many else None) for name, _, many in self.by_tag.values()}

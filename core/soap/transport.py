@@ -192,7 +192,9 @@ class _RefusingBoolean(_RefusingValue):
 @functools.cache
 def _refusing_class(cls: type) -> type:
     mixin = _RefusingBoolean if issubclass(cls, Boolean) else _RefusingValue
-    return type(cls.__name__, (mixin, cls), {})  # the stock name: it is what error messages show
+    # The stock name (it is what error messages show), and the stock class for readers that
+    # treat one zeep type specially (core.soap.fast_read takes strings as they are).
+    return type(cls.__name__, (mixin, cls), {"stock_class": cls})
 
 
 def refuse_unreadable_values(document: Document) -> None:

@@ -459,9 +459,10 @@ class Store:
     def record(self, service: str, operation: str) -> None:
         self.record_calls({(service, operation, amsterdam_day()): 1})
 
-    def record_calls(self, counts: Mapping[tuple[str, str, str], int]) -> None:
-        """Add call counts per (service, operation, Amsterdam day), in one transaction."""
-        with self.write():
+    def record_calls(self, counts: Mapping[tuple[str, str, str], int], *, durable: bool = True) -> None:
+        """Add call counts per (service, operation, Amsterdam day), in one transaction
+        (`durable`: see `write`)."""
+        with self.write(durable=durable):
             self.conn.executemany("INSERT INTO api_calls (service, operation, day, count) VALUES (?, ?, ?, ?) "
                                   "ON CONFLICT (service, operation, day) DO UPDATE SET count = count + excluded.count",
                                   [(service, operation, day, n) for (service, operation, day), n in counts.items()])

@@ -146,6 +146,7 @@ def eboekhouden_hash(relation: EbRelation) -> str:
 # Why a relation is not written, in words, with what to do about it: the same shape as
 # e-Boekhouden's own limit problems, so the planner lists both alike.
 RelationProblem = Problem
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f]")  # line breaks and tabs among them
 
 
 def crm_relation_problems(relation: CrmRelation, name_format: str) -> list[RelationProblem]:
@@ -172,7 +173,7 @@ def crm_relation_problems(relation: CrmRelation, name_format: str) -> list[Relat
             problems.append(RelationProblem("bic", f"BIC {values['bic']} is not valid ({exc})",
                                             "correct the BIC under Financieel - Bank in PerfectView"))
     for name, value in values.items():
-        if any(ord(ch) < 32 for ch in value):
+        if _CONTROL_CHARACTER.search(value):
             problems.append(RelationProblem(name, f"{FIELD_LABELS[name]} contains control characters",
                                             "remove the line breaks or tabs from that field in PerfectView"))
     return problems

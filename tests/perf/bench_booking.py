@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from core.demo.generate import generate
-from tests.perf.common import LATENCY_MS, Target, arguments, bench_world, floor_seconds, latency, progress, report
+from tests.perf.common import (LATENCY_MS, Target, arguments, bench_world, floor_seconds, latency, progress,
+                               rate_floor_seconds, report)
 from tests.perf.profiles import profiled
 from tests.perf.sync_bench import cpu_per_thousand, run_in_own_process, run_jobs, sync_jobs, tally, timed_reads
 
@@ -62,7 +63,8 @@ def one_run(root: Path, *, invoices: int, seed: int, profile: Path | None, api: 
                 outcome, cpu_s = report_.outcome, None  # the simulators share this process: not pvsync's own
             figures["pvsync_process"] = "own" if profile is None else "shared with the simulators (profiled)"
         counted = tally(calls)
-        floor = floor_seconds(writes=counted["writes"], reads=counted["reads"], concurrency=concurrency)
+        floor = max(floor_seconds(writes=counted["writes"], reads=counted["reads"], concurrency=concurrency),
+                    rate_floor_seconds(api, counted["eboekhouden_calls"]))  # REST: its own rate
         booked = sum(1 for b in world.eboekhouden.mutations.values() if b.invoice_number and b.soort.value ==
                      "FactuurVerstuurd")
         figures.update(booking_s=round(seconds, 3), outcome=outcome, booked=booked, calls=counted,
@@ -84,7 +86,8 @@ def main() -> None:
             runs.append(one_run(Path(folder), invoices=args.invoices, seed=number + 1,
                                 profile=args.profile if number == 0 else None, api=args.api))
     report("booking", runs, TARGETS, context={"latency_ms": LATENCY_MS, "invoices": args.invoices, "api": args.api},
-           notes=["pvsync runs in a process of its own (`pvsync sync --only invoices --force`, timed from its runs "
+           notes=["on REST the floor is at least e-Boekhouden's calls / the client's rate (5 a second)",
+                  "pvsync runs in a process of its own (`pvsync sync --only invoices --force`, timed from its runs "
                   "table) unless profiled; pvsync_cpu_s is that process's CPU (all threads, from main() to its end)",
                   "floor = ceil(writes / C) x 20 ms + reads x 20 ms, counted from the simulators' call counters"])
 

@@ -97,6 +97,16 @@ def floor_seconds(*, writes: int, reads: int, concurrency: int, latency_ms: floa
     return (math.ceil(writes / concurrency) + reads) * latency_ms / 1000
 
 
+def rate_floor_seconds(api: str, eboekhouden_calls: int) -> float:
+    """On REST the client spaces its e-Boekhouden calls by its own rate (no quicker than
+    START_RATE a second, issue 15): those calls take at least calls / rate. 0 on SOAP."""
+    if api != "rest":
+        return 0.0
+    from core.eboekhouden.rest.throttle import START_RATE
+
+    return round(eboekhouden_calls / START_RATE, 3)
+
+
 # --------------------------------------------------------------------------- worlds
 
 
@@ -104,11 +114,11 @@ def bench_world(root: Path, *, latency_ms: float = 0.0, loopback: bool = False,
                 settings: dict[str, Any] | None = None, api: str = "soap") -> SimulatedWorld:
     """An empty simulated world (the generator fills it), with `latency_ms` on every call;
     pvsync talks to e-Boekhouden over `api` (check it first with `require_api`)."""
-    chosen = {} if api == "soap" else {"eboekhouden.api": api}  # SOAP: the config as it was before `api`
+    chosen = {} if api == "soap" else {"eboekhouden_api": api}  # SOAP: the world as it was before REST
     return SimulatedWorld(root, seed="empty", loopback=loopback,
                           eboekhouden_knobs=Knobs(latency_ms=latency_ms, seed=1),
                           perfectview_knobs=Knobs(latency_ms=latency_ms, seed=2),
-                          settings={**BENCH_SETTINGS, **chosen, **(settings or {})})
+                          settings={**BENCH_SETTINGS, **(settings or {})}, **chosen)
 
 
 def missing_for_api(api: str) -> list[str]:
@@ -145,8 +155,11 @@ def latency(world: SimulatedWorld, latency_ms: float) -> Iterator[None]:
 
 
 def service_calls(world: SimulatedWorld) -> dict[str, dict[str, int]]:
-    """Calls each simulator answered, per operation (a copy: subtract two to get a run's)."""
-    return {"eboekhouden": dict(world.eboekhouden.calls), "perfectview": dict(world.perfectview.calls)}
+    """Calls each simulator answered, per operation (a copy: subtract two to get a run's).
+    e-Boekhouden's are both its APIs' (REST ones named "GET /v1/relation")."""
+    rest = getattr(getattr(world, "eboekhouden_service", None), "rest", None)
+    eboekhouden = {**dict(world.eboekhouden.calls), **(dict(rest.calls) if rest is not None else {})}
+    return {"eboekhouden": eboekhouden, "perfectview": dict(world.perfectview.calls)}
 
 
 def calls_between(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
