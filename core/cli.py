@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from core import paths
+from core.model import format_duration
 from core.secrets import scrub
 from core.soap.errors import ServiceError
 
@@ -95,17 +96,6 @@ def _load_config(path: Path) -> Any | None:
     from core.config import load_config
 
     return _config_or_none(path, lambda: load_config(path))
-
-
-def format_duration(span: timedelta) -> str:
-    """4 h, 30 min, 1 d 2 h: intervals as a person says them."""
-    seconds = int(span.total_seconds())
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
-        if seconds >= size:
-            parts.append(f"{seconds // size} {unit}")
-            seconds %= size
-    return " ".join(parts) or "0 s"
 
 
 def _local(moment: datetime | None, *, seconds: bool = False) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, fields, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
@@ -74,6 +74,17 @@ def format_euro(value: Decimal) -> str:
         groups.insert(0, whole[-3:])
         whole = whole[:-3]
     return f"{sign}€ {'.'.join(groups) or '0'},{frac}"
+
+
+def format_duration(span: timedelta) -> str:
+    """4 h, 30 min, 1 d 2 h: intervals as a person says them (the CLI and the console alike)."""
+    seconds = int(span.total_seconds())
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size} {unit}")
+            seconds %= size
+    return " ".join(parts) or "0 s"
 
 
 def amsterdam_date(moment: datetime) -> date:

@@ -9,8 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from core.cli import format_duration
-from core.model import AMSTERDAM
+from core.model import AMSTERDAM, format_duration
 
 
 def clock_time(moment: datetime) -> str:
