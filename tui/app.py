@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import signal
 import sys
 import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from textual import on, work
 from textual.app import App
@@ -32,6 +33,7 @@ from core.store.records import utc_now
 from tui.commands import PvsyncCommands
 from tui.engine_link import ATTACHED, EMBEDDED, NO_ENGINE, EngineLink, EngineMode, Policy
 from tui.messages import EngineModeChanged, StateRefreshed, SyncRequested
+from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
 from tui.screens.logbook import LogbookScreen
 from tui.screens.pending import PendingScreen
@@ -39,6 +41,9 @@ from tui.screens.setup import SetupScreen
 from tui.screens.status import StatusScreen
 from tui.screens.vat import VatScreen
 from tui.state import ConsoleState, read_state
+
+if TYPE_CHECKING:
+    from core.sync.invoice_commands import InvoiceListing
 
 REFRESH_SECONDS = 1.0
 # Re-read even without a commit this often: a daemon that died commits nothing, and its
@@ -245,6 +250,28 @@ class PvsyncApp(App[int]):
                     title="Sync now")
         self.refresh_state(force=True)
 
+    def go_to_fix(self, invoice: InvoiceListing) -> None:
+        """Where a person fixes what holds an invoice: its VAT code's row in VAT mapping (the
+        editor opened), the document choice, or the invoice's details with the way out."""
+        code = blocking_vat_code(invoice)
+        if code is not None:
+            self.switch_mode("vat")
+            self.call_after_refresh(lambda: self.screen.open_code(code))
+            return
+        self.switch_mode("pending")
+        self.call_after_refresh(lambda: self.screen.select_and_fix(invoice.activity_id))
+
+    def offer_sync(self, why: str) -> None:
+        """After a fix: ask whether to sync now, and show the pending invoices while it runs."""
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.action_sync_now()
+                self.switch_mode("pending")
+
+        self.push_screen(ConfirmScreen("Sync now?", f"{why}\nSync now, so the waiting invoices are booked in this "
+                                       "run rather than the next scheduled one?", yes="sync now", no="later"),
+                         answered)
+
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
@@ -265,6 +292,15 @@ class PvsyncApp(App[int]):
             self.link.mode = EngineMode(NO_ENGINE, reason=scrub(f"the engine stopped: {error}"))
             self.sub_title = self.engine_summary()
         self.notify(text, title="Something went wrong", severity="error", timeout=15)
+
+
+def blocking_vat_code(invoice: InvoiceListing) -> str | None:
+    """The PerfectView VAT code an invoice is blocked on, or None. The journal keeps the
+    reason in words only, and each VAT reason quotes the code's description ('BTW 6%')."""
+    if invoice.state != "blocked" or not invoice.block_code.startswith("vat_"):
+        return None
+    quoted = re.search(r"'([^']+)'", invoice.reason)
+    return quoted.group(1) if quoted else None
 
 
 def create_app(config_path: Path, state_dir: Path, *, engine_mode: Policy = "auto",

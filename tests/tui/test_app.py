@@ -136,7 +136,14 @@ async def test_state_is_read_again_only_when_another_connection_committed(config
         await settle(app, pilot)
         assert refreshed() == before  # nothing committed, clock still: no read
         store.log("INFO", "engine", "something happened")
-        app._tick()
+
+        def ticked_and_read() -> bool:
+            # A tick while the once-a-second refresh (started before the commit) still runs
+            # is skipped; the next one reads.
+            app._tick()
+            return refreshed() > before
+
+        await wait_until(pilot, ticked_and_read, timeout=5, what="a read after the commit")
         await settle(app, pilot)
         assert refreshed() == before + 1
 
