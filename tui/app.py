@@ -16,6 +16,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -40,12 +41,17 @@ from tui.screens.pending import PendingScreen
 from tui.screens.setup import SetupScreen
 from tui.screens.status import StatusScreen
 from tui.screens.vat import VatScreen
-from tui.state import ConsoleState, read_state
+from tui.state import ConsoleState, read_state, run_summary
 
 if TYPE_CHECKING:
     from core.sync.invoice_commands import InvoiceListing
 
 REFRESH_SECONDS = 1.0
+# While a sync is asked for or a run goes on, read this often: a forced run takes under a
+# second, and a once-a-second read could miss it altogether.
+BUSY_REFRESH_SECONDS = 0.2
+# A run that ended stays in the header at least this long, so even the shortest is seen.
+RUN_SHOWN_SECONDS = 3.0
 # Re-read even without a commit this often: a daemon that died commits nothing, and its
 # heartbeat only turns stale with time.
 STALE_AFTER = timedelta(seconds=5)
@@ -111,6 +117,10 @@ class PvsyncApp(App[int]):
         self._refresh_worker: Worker | None = None
         self._watch: Watch | None = None
         self._watch_stamp: int | None = None
+        self._runs_before: int | None = None  # the newest run when the console started: history, not news
+        self._announced_run = 0  # the newest run whose end was announced
+        self._sync_asked = False  # a sync request not yet picked up by a run
+        self._run_shown_until = 0.0
 
     # ------------------------------------------------------------------ start and stop
 
@@ -123,6 +133,7 @@ class PvsyncApp(App[int]):
         self.sub_title = "starting"
         self.run_engine()
         self.set_interval(REFRESH_SECONDS, self._tick)
+        self.set_interval(BUSY_REFRESH_SECONDS, self._busy_tick)
         if not self.is_headless:
             # A dropped SSH session hangs up the terminal: stop the embedded engine cleanly
             # (after its current step) instead of dying half-way.
@@ -147,7 +158,27 @@ class PvsyncApp(App[int]):
         if self.store is not None:
             self.store.close()
 
+    async def action_switch_mode(self, mode: str) -> None:
+        """Switch, and wait until the new screen is mounted: keys typed right after the
+        number (4 then Enter) are handled after this action, so they reach the new screen
+        (Textual's own action does not wait, and Enter went to the old one)."""
+        await self.switch_mode(mode)
+
     async def action_quit(self) -> None:
+        """Quit; while this console's own engine runs a run, ask first (quitting stops it after
+        its current step, and the rest waits for the next run)."""
+        run = self.state.current_run if self.state is not None else None
+        if self.link.embedded and run is not None and not isinstance(self.screen, ConfirmScreen):
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.link.stop()
+                    self.exit(return_code=0)
+
+            self.push_screen(ConfirmScreen(
+                "Quit during a run?", f"Run {run.id} of this console's engine is in progress. Quitting stops "
+                "it after its current step; what is left is done in the next run (by the daemon, or the next "
+                "console).", yes="quit now", no="stay"), answered)
+            return
         self.link.stop()
         self.exit(return_code=0)
 
@@ -180,6 +211,20 @@ class PvsyncApp(App[int]):
         if not self.is_headless and not os.isatty(sys.__stdin__.fileno()):
             self.terminal_lost()
 
+    @property
+    def busy(self) -> bool:
+        """A sync was asked for, or a run goes on (as far as the last read knows)."""
+        state = self.state
+        running = state is not None and state.newest_run is not None and state.newest_run.finished_at is None
+        return self._sync_asked or running
+
+    def _busy_tick(self) -> None:
+        if self.busy:
+            self._tick()
+        elif self._run_shown_until and time.monotonic() >= self._run_shown_until:
+            self._run_shown_until = 0.0
+            self.title = self.TITLE
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="refresh")
     def refresh_state(self, force: bool = False) -> None:
         if self.store is None:
@@ -204,7 +249,30 @@ class PvsyncApp(App[int]):
     def on_state_refreshed(self, message: StateRefreshed) -> None:
         self.state = message.state
         self.sub_title = self.engine_summary()
+        self._follow_runs(message.state)
         self.state_signal.publish(message.state)
+
+    def _follow_runs(self, state: ConsoleState) -> None:
+        """The run indicator in the header, and a notice with what each run did when it ends.
+        Runs that ended before this console started are history: the logbook has them."""
+        newest = state.newest_run
+        newest_id = newest.id if newest is not None else 0
+        if self._runs_before is None:
+            self._runs_before = newest_id if newest is None or newest.finished_at is not None else newest_id - 1
+            self._announced_run = self._runs_before
+        if newest is None or newest.id <= self._runs_before:
+            return
+        self._sync_asked = False
+        if newest.finished_at is None:
+            self.title = f"{self.TITLE}  ▶ RUN {newest.id} RUNNING"
+            return
+        if newest.id > self._announced_run:
+            self._announced_run = newest.id
+            self.title = f"{self.TITLE}  ■ RUN {newest.id} {newest.outcome.upper()}"
+            self._run_shown_until = time.monotonic() + RUN_SHOWN_SECONDS
+            failed = newest.outcome not in ("ok",)
+            self.notify(run_summary(newest, state.waiting_invoices), title="Run finished",
+                        severity="warning" if failed else "information", timeout=10)
 
     def engine_summary(self) -> str:
         """The engine in words: runs here, attached to which process, or none and why."""
@@ -242,10 +310,12 @@ class PvsyncApp(App[int]):
 
     @work(thread=True, exit_on_error=False, group="requests")
     def request_sync(self) -> None:
+        self._sync_asked = True
         self.post_message(SyncRequested(self.store.add_request("sync", {"only": None})))
 
     def on_sync_requested(self, message: SyncRequested) -> None:
         who = "this console's engine" if self.link.mode.kind == EMBEDDED else "the daemon"
+        self.title = f"{self.TITLE}  ▶ SYNC REQUESTED"
         self.notify(f"Sync requested (request {message.request_id}); {who} starts it within seconds.",
                     title="Sync now")
         self.refresh_state(force=True)
@@ -334,6 +404,8 @@ def run_demo(smoke: bool = False) -> int:
             await pilot.pause()
             await pilot.pause()
             await pilot.press("q")
+            if isinstance(app.screen, ConfirmScreen):  # a run was going on: quit anyway
+                await pilot.press("y")
 
         app.run(headless=smoke, auto_pilot=start_and_quit if smoke else None)
         return app.return_code or 0

@@ -84,6 +84,7 @@ BINDINGS: dict[str, ConsoleBinding] = {b.id: b for b in [
     _b("setup-test-pv", "setup", "f4", "test the PerfectView connection"),
     _b("close", "close", "escape,q,enter", "close help or details"),
     _b("close-help", "close", "question_mark,f1", "close help"),
+    _b("dialog-help", "close", "question_mark,f1", "the keys of a dialog"),
 ]}
 
 # Textual's own keys on every screen: the command palette, quitting, copying, moving the focus.

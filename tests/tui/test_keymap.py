@@ -9,7 +9,7 @@ from core.config.console_keys import APP, BINDINGS, MODE_SCREENS
 from tests.tui.conftest import settle
 from tui.app import PvsyncApp, create_app
 from tui.screens.confirm import ConfirmScreen
-from tui.screens.help import CLOSE_BINDINGS
+from tui.screens.help import CLOSE_BINDINGS, HelpScreen
 from tui.screens.logbook import ExportScreen
 from tui.screens.vat import VatRuleEditor
 from tui.widgets.logbook_view import LogbookView
@@ -21,7 +21,8 @@ def console_bindings() -> dict[str, tuple[str, tuple[str, ...]]]:
         return cls.__dict__.get("BINDINGS", [])
 
     owners = [(APP, own(PvsyncApp)), ("logbook", own(LogbookView)), ("export", own(ExportScreen)),
-              ("vat-editor", own(VatRuleEditor)), ("close", CLOSE_BINDINGS), ("confirm", own(ConfirmScreen))]
+              ("vat-editor", own(VatRuleEditor)), ("close", own(HelpScreen)), ("close", CLOSE_BINDINGS),
+               ("confirm", own(ConfirmScreen))]
     owners += [(mode, own(PvsyncApp.MODES[mode])) for mode in MODE_SCREENS]
     found = {}
     for scope, bindings in owners:

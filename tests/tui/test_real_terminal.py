@@ -49,8 +49,9 @@ def wait_for(predicate, what: str, timeout: float = 60.0) -> str:
 
 
 def pending_count(text: str) -> int | None:
-    match = re.search(r"(\d+) of (\d+) pending invoice", text)
-    return int(match.group(2)) if match else None
+    """How many wait for a person, as the pending screen's summary says (None: not on screen)."""
+    match = re.search(r"(\d+) waits? for you|(Nothing) waits for you", text)
+    return (0 if match.group(2) else int(match.group(1))) if match else None
 
 
 @pytest.fixture

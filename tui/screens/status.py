@@ -103,6 +103,7 @@ class StatusScreen(ModeScreen):
     def body(self) -> ComposeResult:
         with VerticalScroll(id="status-body"):
             yield Static(id="engine-line")
+            yield Static(id="paths-line")
             yield Static(id="attention-title")
             yield OptionList(id="attention", compact=True)
             yield Static(id="run-line")
@@ -110,7 +111,6 @@ class StatusScreen(ModeScreen):
             yield DataTable(id="jobs", cursor_type="row", zebra_stripes=False)
             yield Static(id="calls-line")
             yield Static(id="connections")
-            yield Static(id="paths-line")
 
     def on_mount(self) -> None:
         self.query_one("#paths-line", Static).update(self._paths_text())
