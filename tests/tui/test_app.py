@@ -92,7 +92,9 @@ async def test_embedded_the_console_runs_the_engine_and_s_starts_a_forced_run(tm
             await wait_until(pilot, lambda: any(isinstance(m, SyncRequested) for m in messages), what="request")
             await wait_until(pilot, lambda: store.last_run().trigger == "forced" and store.last_run().finished_at,
                              what="the forced run", timeout=60)
-            app._tick()
+            # q asks first while the console's engine runs a run: wait until the console has seen it end.
+            await wait_until(pilot, lambda: (app._tick(), app.state.current_run is None)[1],
+                             what="the console to see the run end")
             await settle(app, pilot)
             assert "embedded: this console runs the engine" in static_text(app, "#engine-line")
             await pilot.press("q")
