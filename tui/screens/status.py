@@ -39,7 +39,7 @@ def job_columns(width: int) -> list[tuple[str, str, int]]:
     """(key, label, width) for a table `width` cells wide: the counts get the rest."""
     fixed = JOB_COLUMNS if width >= WIDE else NARROW_JOB_COLUMNS
     # cell padding, the counts' padding, the body's padding and scrollbar
-    used = sum(size + 2 for _, _, size in fixed[:-1]) + 2 + 6
+    used = sum(size + 2 for _, _, size in fixed[:-1]) + 2 + 8
     return [*fixed[:-1], ("counts", "Counts", max(width - used, 12))]
 
 
