@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import signal
 import sys
 import tempfile
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from textual import on, work
 from textual.app import App
@@ -33,15 +35,24 @@ from tui.commands import PvsyncCommands
 from tui.engine_link import ATTACHED, EMBEDDED, NO_ENGINE, EngineLink, EngineMode, Policy
 from tui.messages import EngineModeChanged, StateRefreshed, SyncRequested
 from tui.screens.approvals import ApprovalsScreen
+from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
 from tui.screens.logbook import LogbookScreen
 from tui.screens.pending import PendingScreen
 from tui.screens.setup import SetupScreen
 from tui.screens.status import StatusScreen
 from tui.screens.vat import VatScreen
-from tui.state import ConsoleState, read_state
+from tui.state import ConsoleState, read_state, run_summary
+
+if TYPE_CHECKING:
+    from core.sync.invoice_commands import InvoiceListing
 
 REFRESH_SECONDS = 1.0
+# While a sync is asked for or a run goes on, read this often: a forced run takes under a
+# second, and a once-a-second read could miss it altogether.
+BUSY_REFRESH_SECONDS = 0.2
+# A run that ended stays in the header at least this long, so even the shortest is seen.
+RUN_SHOWN_SECONDS = 3.0
 # Re-read even without a commit this often: a daemon that died commits nothing, and its
 # heartbeat only turns stale with time.
 STALE_AFTER = timedelta(seconds=5)
@@ -111,6 +122,10 @@ class PvsyncApp(App[int]):
         self._refresh_worker: Worker | None = None
         self._watch: Watch | None = None
         self._watch_stamp: int | None = None
+        self._runs_before: int | None = None  # the newest run when the console started: history, not news
+        self._announced_run = 0  # the newest run whose end was announced
+        self._sync_asked = False  # a sync request not yet picked up by a run
+        self._run_shown_until = 0.0
 
     # ------------------------------------------------------------------ start and stop
 
@@ -123,6 +138,7 @@ class PvsyncApp(App[int]):
         self.sub_title = "starting"
         self.run_engine()
         self.set_interval(REFRESH_SECONDS, self._tick)
+        self.set_interval(BUSY_REFRESH_SECONDS, self._busy_tick)
         if not self.is_headless:
             # A dropped SSH session hangs up the terminal: stop the embedded engine cleanly
             # (after its current step) instead of dying half-way.
@@ -147,7 +163,27 @@ class PvsyncApp(App[int]):
         if self.store is not None:
             self.store.close()
 
+    async def action_switch_mode(self, mode: str) -> None:
+        """Switch, and wait until the new screen is mounted: keys typed right after the
+        number (4 then Enter) are handled after this action, so they reach the new screen
+        (Textual's own action does not wait, and Enter went to the old one)."""
+        await self.switch_mode(mode)
+
     async def action_quit(self) -> None:
+        """Quit; while this console's own engine runs a run, ask first (quitting stops it after
+        its current step, and the rest waits for the next run)."""
+        run = self.state.current_run if self.state is not None else None
+        if self.link.embedded and run is not None and not isinstance(self.screen, ConfirmScreen):
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.link.stop()
+                    self.exit(return_code=0)
+
+            self.push_screen(ConfirmScreen(
+                "Quit during a run?", f"Run {run.id} of this console's engine is in progress. Quitting stops "
+                "it after its current step; what is left is done in the next run (by the daemon, or the next "
+                "console).", yes="quit now", no="stay"), answered)
+            return
         self.link.stop()
         self.exit(return_code=0)
 
@@ -180,6 +216,20 @@ class PvsyncApp(App[int]):
         if not self.is_headless and not os.isatty(sys.__stdin__.fileno()):
             self.terminal_lost()
 
+    @property
+    def busy(self) -> bool:
+        """A sync was asked for, or a run goes on (as far as the last read knows)."""
+        state = self.state
+        running = state is not None and state.newest_run is not None and state.newest_run.finished_at is None
+        return self._sync_asked or running
+
+    def _busy_tick(self) -> None:
+        if self.busy:
+            self._tick()
+        elif self._run_shown_until and time.monotonic() >= self._run_shown_until:
+            self._run_shown_until = 0.0
+            self.title = self.TITLE
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="refresh")
     def refresh_state(self, force: bool = False) -> None:
         if self.store is None:
@@ -204,7 +254,30 @@ class PvsyncApp(App[int]):
     def on_state_refreshed(self, message: StateRefreshed) -> None:
         self.state = message.state
         self.sub_title = self.engine_summary()
+        self._follow_runs(message.state)
         self.state_signal.publish(message.state)
+
+    def _follow_runs(self, state: ConsoleState) -> None:
+        """The run indicator in the header, and a notice with what each run did when it ends.
+        Runs that ended before this console started are history: the logbook has them."""
+        newest = state.newest_run
+        newest_id = newest.id if newest is not None else 0
+        if self._runs_before is None:
+            self._runs_before = newest_id if newest is None or newest.finished_at is not None else newest_id - 1
+            self._announced_run = self._runs_before
+        if newest is None or newest.id <= self._runs_before:
+            return
+        self._sync_asked = False
+        if newest.finished_at is None:
+            self.title = f"{self.TITLE}  ▶ RUN {newest.id} RUNNING"
+            return
+        if newest.id > self._announced_run:
+            self._announced_run = newest.id
+            self.title = f"{self.TITLE}  ■ RUN {newest.id} {newest.outcome.upper()}"
+            self._run_shown_until = time.monotonic() + RUN_SHOWN_SECONDS
+            failed = newest.outcome not in ("ok",)
+            self.notify(run_summary(newest, state.waiting_invoices), title="Run finished",
+                        severity="warning" if failed else "information", timeout=10)
 
     def engine_summary(self) -> str:
         """The engine in words: runs here, attached to which process, or none and why."""
@@ -242,10 +315,12 @@ class PvsyncApp(App[int]):
 
     @work(thread=True, exit_on_error=False, group="requests")
     def request_sync(self) -> None:
+        self._sync_asked = True
         self.post_message(SyncRequested(self.store.add_request("sync", {"only": None})))
 
     def on_sync_requested(self, message: SyncRequested) -> None:
         who = "this console's engine" if self.link.mode.kind == EMBEDDED else "the daemon"
+        self.title = f"{self.TITLE}  ▶ SYNC REQUESTED"
         self.notify(f"Sync requested (request {message.request_id}); {who} starts it within seconds.",
                     title="Sync now")
         self.refresh_state(force=True)
@@ -254,6 +329,28 @@ class PvsyncApp(App[int]):
         if isinstance(self.screen, ApprovalsScreen) or self.store is None:
             return
         self.push_screen(ApprovalsScreen())
+
+    def go_to_fix(self, invoice: InvoiceListing) -> None:
+        """Where a person fixes what holds an invoice: its VAT code's row in VAT mapping (the
+        editor opened), the document choice, or the invoice's details with the way out."""
+        code = blocking_vat_code(invoice)
+        if code is not None:
+            self.switch_mode("vat")
+            self.call_after_refresh(lambda: self.screen.open_code(code))
+            return
+        self.switch_mode("pending")
+        self.call_after_refresh(lambda: self.screen.select_and_fix(invoice.activity_id))
+
+    def offer_sync(self, why: str) -> None:
+        """After a fix: ask whether to sync now, and show the pending invoices while it runs."""
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.action_sync_now()
+                self.switch_mode("pending")
+
+        self.push_screen(ConfirmScreen("Sync now?", f"{why}\nSync now, so the waiting invoices are booked in this "
+                                       "run rather than the next scheduled one?", yes="sync now", no="later"),
+                         answered)
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
@@ -275,6 +372,15 @@ class PvsyncApp(App[int]):
             self.link.mode = EngineMode(NO_ENGINE, reason=scrub(f"the engine stopped: {error}"))
             self.sub_title = self.engine_summary()
         self.notify(text, title="Something went wrong", severity="error", timeout=15)
+
+
+def blocking_vat_code(invoice: InvoiceListing) -> str | None:
+    """The PerfectView VAT code an invoice is blocked on, or None. The journal keeps the
+    reason in words only, and each VAT reason quotes the code's description ('BTW 6%')."""
+    if invoice.state != "blocked" or not invoice.block_code.startswith("vat_"):
+        return None
+    quoted = re.search(r"'([^']+)'", invoice.reason)
+    return quoted.group(1) if quoted else None
 
 
 def create_app(config_path: Path, state_dir: Path, *, engine_mode: Policy = "auto",
@@ -308,6 +414,8 @@ def run_demo(smoke: bool = False) -> int:
             await pilot.pause()
             await pilot.pause()
             await pilot.press("q")
+            if isinstance(app.screen, ConfirmScreen):  # a run was going on: quit anyway
+                await pilot.press("y")
 
         app.run(headless=smoke, auto_pilot=start_and_quit if smoke else None)
         return app.return_code or 0

@@ -45,14 +45,21 @@ def span_text(start: datetime, end: datetime | None) -> str:
     return "-" if end is None else format_duration(end - start)
 
 
+# Counters whose name alone says it badly; the others read as their name with spaces.
+COUNTER_WORDS = {"marked_paid": "marked Betaald", "booked_unpaid": "booked and unpaid",
+                 "would_mark_paid": "would be marked Betaald", "read": "read", "held": "held back",
+                 "waiting_for_invoices_job": "wait for the invoices job"}
+
+
 def counters_text(counters: dict) -> str:
-    """{'created': 3, 'updated': 1} -> 'created 3, updated 1' (nested job counters flattened)."""
+    """{'created': 3, 'booked_unpaid': 1} -> '3 created, 1 booked, not yet paid' (nested job
+    counters flattened): counts in words, never a snake_case name."""
     parts = []
     for name, value in counters.items():
         if isinstance(value, dict):
             parts.append(counters_text(value))
         else:
-            parts.append(f"{name} {value}")
+            parts.append(f"{value} {COUNTER_WORDS.get(name, name.replace('_', ' '))}")
     return ", ".join(part for part in parts if part)
 
 

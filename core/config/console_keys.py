@@ -76,6 +76,10 @@ BINDINGS: dict[str, ConsoleBinding] = {b.id: b for b in [
     _b("pending-sort", "pending", "o", "sort the pending invoices"),
     _b("pending-document", "pending", "d", "choose an invoice's document"),
     _b("pending-open-items", "pending", "p", "show the open items"),
+    _b("pending-fix", "pending", "f", "go to the fix of an invoice"),
+    _b("status-open", "status", "enter", "open the fix of an item, or a job's last run"),
+    _b("confirm-yes", "confirm", "y,enter", "answer yes in a question"),
+    _b("confirm-no", "confirm", "n,escape", "answer no in a question"),
     _b("setup-save", "setup", "f2", "save the setup"),
     _b("setup-test-eb", "setup", "f3", "test the e-Boekhouden connection"),
     _b("setup-test-pv", "setup", "f4", "test the PerfectView connection"),
@@ -85,6 +89,7 @@ BINDINGS: dict[str, ConsoleBinding] = {b.id: b for b in [
     _b("approvals-close", "approvals", "escape,x", "close Approvals"),
     _b("close", "close", "escape,q,enter", "close help or details"),
     _b("close-help", "close", "question_mark,f1", "close help"),
+    _b("dialog-help", "close", "question_mark,f1", "the keys of a dialog"),
 ]}
 
 # Textual's own keys on every screen: the command palette, quitting, copying, moving the focus.

@@ -48,10 +48,25 @@ class InvoiceListing:
     document_state: str = ""  # the journal's: choose | pending | sent | no_attachment | ""
     payment: str = ""  # a booked invoice: what e-Boekhouden last showed of its payment, in words
     outstanding: Decimal | None = None  # a booked invoice's Openstaand, as e-Boekhouden last listed it
+    relation_name: str = ""  # the PerfectView relation's name, as the invoices job last read it
+    block_code: str = ""  # why a blocked invoice waits, as a code (core.sync.booking.Blocked.code)
+    document_failed: bool = False  # its document was not sent (the reason is in `document`)
 
     @property
     def waits_for_document_choice(self) -> bool:
         return self.document_state == "choose"
+
+    @property
+    def waits_for_person(self) -> bool:
+        """Blocked, outcome unknown, or its document waits for a choice or failed: a person looks first."""
+        return self.state in ("blocked", "unknown") or self.waits_for_document_choice or self.document_failed
+
+    @property
+    def relation(self) -> str:
+        """"Bakkerij Jansen (D1003)", or the code alone when the name is not known."""
+        if self.relation_name and self.relation_code:
+            return f"{self.relation_name} ({self.relation_code})"
+        return self.relation_name or self.relation_code
 
     @property
     def open_amount(self) -> Decimal | None:
@@ -112,7 +127,8 @@ def _listing(entry: JournalEntry, check: PaymentCheck | None = None, *, payments
     outstanding = check.outstanding if booked and check is not None and check.listed else None
     return InvoiceListing(entry.activity_id, entry.invoice_number, entry.state.value, entry.relation_code,
                           entry.total_incl_vat, entry.mutatienummer, reason, _document_words(entry), entry.attempts,
-                          entry.updated_at, entry.document_state, payment, outstanding)
+                          entry.updated_at, entry.document_state, payment, outstanding, entry.relation_name,
+                          entry.block_code, bool(entry.document_error))
 
 
 def _waits(entry: JournalEntry) -> bool:

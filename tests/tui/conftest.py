@@ -78,6 +78,25 @@ async def settle(app, pilot, rounds: int = 4) -> None:
             except (WorkerCancelled, WorkerFailed):
                 pass  # superseded by a newer one, or failed: the app turns that into a notice
     await pilot.pause()
+    await tables_measured(app, pilot)
+
+
+async def tables_measured(app, pilot, *, timeout: float = 5.0) -> None:
+    """Wait until every DataTable has measured its new rows.
+
+    A DataTable sizes its columns and rows only when its message queue runs empty (its
+    Idle handler). On a busy machine a snapshot taken right after the rows were added
+    caught the cells drawn in columns still as wide as their labels ("F2026-0", "BOOKE"):
+    the pending snapshot failed about one run in four. Waiting for the measurement makes
+    the picture the same on every run.
+    """
+    from textual.widgets import DataTable
+
+    def measured() -> bool:
+        return not any(table._require_update_dimensions or table._updated_cells or table._new_rows
+                       for table in app.screen.query(DataTable))
+
+    await wait_until(pilot, measured, timeout=timeout, what="the tables to measure their rows")
 
 
 async def wait_until(pilot, condition, *, timeout: float = 10.0, what: str = "condition") -> None:

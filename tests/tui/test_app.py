@@ -92,7 +92,9 @@ async def test_embedded_the_console_runs_the_engine_and_s_starts_a_forced_run(tm
             await wait_until(pilot, lambda: any(isinstance(m, SyncRequested) for m in messages), what="request")
             await wait_until(pilot, lambda: store.last_run().trigger == "forced" and store.last_run().finished_at,
                              what="the forced run", timeout=60)
-            app._tick()
+            # q asks first while the console's engine runs a run: wait until the console has seen it end.
+            await wait_until(pilot, lambda: (app._tick(), app.state.current_run is None)[1],
+                             what="the console to see the run end")
             await settle(app, pilot)
             assert "embedded: this console runs the engine" in static_text(app, "#engine-line")
             await pilot.press("q")
@@ -136,7 +138,14 @@ async def test_state_is_read_again_only_when_another_connection_committed(config
         await settle(app, pilot)
         assert refreshed() == before  # nothing committed, clock still: no read
         store.log("INFO", "engine", "something happened")
-        app._tick()
+
+        def ticked_and_read() -> bool:
+            # A tick while the once-a-second refresh (started before the commit) still runs
+            # is skipped; the next one reads.
+            app._tick()
+            return refreshed() > before
+
+        await wait_until(pilot, ticked_and_read, timeout=5, what="a read after the commit")
         await settle(app, pilot)
         assert refreshed() == before + 1
 

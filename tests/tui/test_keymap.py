@@ -8,7 +8,8 @@ from textual.binding import Binding
 from core.config.console_keys import APP, BINDINGS, MODE_SCREENS
 from tests.tui.conftest import settle
 from tui.app import PvsyncApp, create_app
-from tui.screens.help import CLOSE_BINDINGS
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.help import CLOSE_BINDINGS, HelpScreen
 from tui.screens.logbook import ExportScreen
 from tui.screens.vat import VatRuleEditor
 from tui.screens.approvals import ApprovalsScreen
@@ -21,7 +22,8 @@ def console_bindings() -> dict[str, tuple[str, tuple[str, ...]]]:
         return cls.__dict__.get("BINDINGS", [])
 
     owners = [(APP, own(PvsyncApp)), ("logbook", own(LogbookView)), ("export", own(ExportScreen)),
-              ("vat-editor", own(VatRuleEditor)), ("close", CLOSE_BINDINGS), ("approvals", own(ApprovalsScreen))]
+              ("vat-editor", own(VatRuleEditor)), ("close", own(HelpScreen)), ("close", CLOSE_BINDINGS),
+              ("confirm", own(ConfirmScreen)), ("approvals", own(ApprovalsScreen))]
     owners += [(mode, own(PvsyncApp.MODES[mode])) for mode in MODE_SCREENS]
     found = {}
     for scope, bindings in owners:

@@ -21,17 +21,23 @@ from tui.screens.details import DetailsScreen
 from tui.screens.setup import field_id
 
 
+NAMES = {"D1001": "Bakkerij Jansen", "D1002": "Garage De Vries"}
+
+
 def row(activity_id: str, number: str, relation: str, state: str, reason: str, attempts: int, total: str,
-        updated_at: datetime) -> InvoiceListing:
+        updated_at: datetime, block_code: str = "") -> InvoiceListing:
     return InvoiceListing(activity_id, number, state, relation, Decimal(total), None, reason, "", attempts,
-                          updated_at)
+                          updated_at, relation_name=NAMES.get(relation, ""), block_code=block_code)
 
 
+VAT_REASON = ("PerfectView VAT code 'BTW 6%' is not mapped for NL — map it to a BTW-code and grootboekrekening in "
+              "the VAT mapping screen")
 JOURNAL = [
-    row("a1", "F2026-001", "D1001", "blocked", "VAT code BTW 6% is not mapped", 0, "121.00", NOW - timedelta(days=2)),
+    row("a3", "F2026-003", "D1001", "ready", "", 0, "50.00", NOW - timedelta(minutes=5)),
+    row("a1", "F2026-001", "D1001", "blocked", VAT_REASON, 0, "121.00", NOW - timedelta(minutes=1),
+        block_code="vat_unmapped"),  # re-touched by every run: the newest change, yet it waits for you
     row("a2", "F2026-002", "D1002", "unknown", "no answer to AddMutatie; looked up next run", 1, "1234.56",
         NOW - timedelta(hours=3)),
-    row("a3", "F2026-003", "D1001", "ready", "", 0, "50.00", NOW - timedelta(minutes=5)),
 ]
 
 
@@ -58,17 +64,27 @@ async def test_pending_invoices_show_state_and_reason_in_words_longest_waiting_f
     app = create_app(config_path, state_dir, engine_mode="attach", clock=frozen_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_pending(app, pilot)
-        assert table_keys(app) == ["a1", "a2", "a3"]  # oldest change first: waiting longest on top
+        # What waits for a person first (oldest change first among them), then what pvsync books itself.
+        assert table_keys(app) == ["a2", "a1", "a3"]
         table = app.screen.query_one("#pending-table", DataTable)
         row = [str(cell) for cell in table.get_row("a1")]
-        assert row == ["F2026-001", "BLOCKED", "€ 121,00", "2 d ago", "D1001", "VAT code BTW 6% is not mapped"]
+        # At 80 columns number, state, amount and relation are whole; the reason is cut at a word...
+        assert row[:4] == ["F2026-001", "BLOCKED", "€ 121,00", "Bakkerij Jan…"]
+        assert row[4].startswith("PerfectView VAT code") and row[4].endswith("…")
+        # ... and the detail line under the table has it whole, with the key to its fix.
+        await pilot.press("down")
+        detail = str(app.screen.query_one("#pending-detail", Static).render())
+        assert "F2026-001 BLOCKED € 121,00, Bakkerij Jansen (D1001)" in detail
+        assert "in the VAT mapping screen (f: map the VAT code)" in detail.replace("\n", " ")
+        summary = str(app.screen.query_one("#pending-summary", Static).render())
+        assert summary.startswith("2 wait for you (at the top); 1 for pvsync to book")
         await pilot.press("o", "o", "o")  # age -> invoice -> state -> amount
         await settle(app, pilot)
         assert table_keys(app) == ["a2", "a1", "a3"]
         await pilot.press("slash", *"D1001", "enter")
         await settle(app, pilot)
-        assert sorted(table_keys(app)) == ["a1", "a3"]
-        assert "2 of 3 pending" in str(app.screen.query_one("#pending-summary", Static).render())
+        assert table_keys(app) == ["a1", "a3"]
+        assert "2 of 3 shown" in str(app.screen.query_one("#pending-summary", Static).render())
 
 
 async def test_retry_now_writes_a_request_and_details_show_everything(config_path, state_dir, journal, store):
@@ -77,7 +93,7 @@ async def test_retry_now_writes_a_request_and_details_show_everything(config_pat
     store.update_engine(pid=__import__("os").getpid(), mode="daemon", state="idle")  # a daemon beats
     async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
         await open_pending(app, pilot)
-        await pilot.press("down", "r")
+        await pilot.press("r")
         await settle(app, pilot)
         [retry] = [m for m in messages if isinstance(m, InvoiceRetryRequested)]
         assert retry.activity_id == "a2"
@@ -87,14 +103,14 @@ async def test_retry_now_writes_a_request_and_details_show_everything(config_pat
         await settle(app, pilot)
         assert isinstance(app.screen, DetailsScreen)
         text = str(app.screen.query_one("#details-text").render())
-        assert "UNKNOWN OUTCOME" in text and "Attempts         1" in text and "€ 1.234,56" in text
+        assert "UNKNOWN" in text and "Attempts         1" in text and "€ 1.234,56" in text
 
 
 async def test_an_empty_journal_lists_nothing_pending(config_path, state_dir):
     app = create_app(config_path, state_dir, engine_mode="attach")
     async with app.run_test(size=(80, 24)) as pilot:
         await open_pending(app, pilot)
-        assert "0 of 0 pending invoice(s)" in str(app.screen.query_one("#pending-summary").render())
+        assert "Nothing waits for you" in str(app.screen.query_one("#pending-summary").render())
 
 
 # ---------------------------------------------------------------------- setup

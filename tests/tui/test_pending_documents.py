@@ -65,7 +65,12 @@ async def test_embedded_the_chosen_attachment_is_recorded_by_the_engine_and_mail
             await pilot.press("4")
             await wait_until(pilot, lambda: "F-1" in rows(app), what="the pending list")
             summary = str(app.screen.query_one("#pending-summary").render())
-            assert "1 wait(s) for a choice of document: d." in summary
+            assert summary.startswith("1 waits for you (at the top)")
+            assert rows(app)[0] == "F-1"  # the invoice that waits for a choice is on top...
+            table = app.screen.query_one("#pending-table", DataTable)
+            assert str(table.get_row_at(0)[1]) == "PICK DOC"  # ... said in its state
+            detail = str(app.screen.query_one("#pending-detail").render())
+            assert "(d: choose the document)" in detail
 
             await select(app, pilot, "F-2")
             await pilot.press("d")  # F-2 has no attachment: nothing to choose, and nothing requested

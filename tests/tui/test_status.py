@@ -12,7 +12,7 @@ import os
 from datetime import timedelta
 
 import pytest
-from textual.widgets import Static
+from textual.widgets import OptionList, Static
 
 from core.config import update_config
 from core.store import store as store_module
@@ -25,6 +25,8 @@ SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40"
 
 
 def text_of(app, selector: str) -> str:
+    if selector == "#attention":  # a list: Enter on an item goes to its fix
+        return "\n".join(str(option.prompt) for option in app.screen.query_one(selector, OptionList).options)
     return str(app.screen.query_one(selector, Static).render())
 
 

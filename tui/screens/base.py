@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import ActiveBinding
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 from textual.worker import Worker
@@ -16,10 +17,27 @@ if TYPE_CHECKING:
     from tui.app import PvsyncApp
 
 
+# The keys every screen shares, shown first in the footer: at 80 columns the footer cuts
+# what comes last, and these must stay visible on every screen.
+GLOBAL_ACTIONS = ("sync_now", "help", "quit")
+
+
+def footer_rank(active: ActiveBinding) -> int:
+    action = active.binding.action
+    if action in GLOBAL_ACTIONS:
+        return 0
+    return 2 if action.startswith("switch_mode") else 1
+
+
 class ModeScreen(Screen):
     """A main screen. Subclasses compose `body()` and draw the state in `show_state`."""
 
     HELP = ""
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """The footer's order: sync, help and quit first, then this screen's keys, then the other screens."""
+        return dict(sorted(super().active_bindings.items(), key=lambda item: footer_rank(item[1])))
 
     @property
     def console(self) -> PvsyncApp:

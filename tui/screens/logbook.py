@@ -178,6 +178,9 @@ class LogbookScreen(ModeScreen):
     def on_logbook_view_need_end(self, message: LogbookView.NeedEnd) -> None:
         self.read_page("newest" if message.newest else "oldest")
 
+    def on_logbook_view_moved(self, message: LogbookView.Moved) -> None:
+        self._show_filters()
+
     def on_logbook_view_chosen(self, message: LogbookView.Chosen) -> None:
         self.app.push_screen(DetailsScreen(f"Logbook entry {message.entry.id}", entry_details(message.entry)))
 
@@ -190,7 +193,8 @@ class LogbookScreen(ModeScreen):
 
     def _show_filters(self) -> None:
         view = self.view
-        position = "following new entries" if view.following else "paused (f or End: follow)"
+        position = ("following new entries" if view.following
+                    else "scrolled away from the newest: End or f goes back and follows")
         self.query_one("#log-filters", Static).update(f"Showing {self.log_filter.describe()}; {position}")
 
     def action_search(self) -> None:

@@ -25,17 +25,65 @@ from core.store import Request
 from core.sync.invoice_commands import InvoiceCommandError, InvoiceListing, pending_invoices
 from tui.commands import PaletteCommand
 from tui.formatting import age_text, full_moment_text
+from tui.state_colours import GREEN, RED, coloured
 from tui.messages import InvoiceRetryRequested
 from tui.screens.base import ModeScreen
 from tui.screens.details import DetailsScreen
 from tui.state import ConsoleState
 
 STATE_WORDS = {"seen": "SEEN", "blocked": "BLOCKED", "ready": "READY", "booking": "BOOKING",
-               "unknown": "UNKNOWN OUTCOME", "booked": "BOOKED"}
+               "unknown": "UNKNOWN", "booked": "BOOKED"}
 SORTS = ("age", "invoice", "state", "amount", "open")
-# The reason last: on a narrow terminal it is the column that may be cut.
-COLUMNS = (("invoice", "Invoice"), ("state", "State"), ("amount", "Amount"), ("age", "Age"),
-           ("relation", "Relation"), ("reason", "Reason"))
+# What waits for a person comes first, then what pvsync itself still does, then booked
+# invoices not yet paid: the one row that needs you must not sink below forty BOOKED ones.
+NEEDS_YOU, IN_HAND, UNPAID = 0, 1, 2
+STATE_WIDTH = 9  # "PART PAID", "PICK DOC", "DOC ERROR": the state words fit in nine
+AGE_WIDTH = 10
+WIDE = 100  # from this many columns on, the age and a longer relation name fit too
+
+
+def state_word(invoice: InvoiceListing) -> str:
+    """The state column: what a person must do comes before what the journal says."""
+    if invoice.state in ("blocked", "unknown"):
+        return STATE_WORDS[invoice.state]
+    if invoice.waits_for_document_choice:
+        return "PICK DOC"
+    if invoice.document_failed:
+        return "DOC ERROR"
+    if invoice.state == "booked" and invoice.outstanding is not None and invoice.outstanding > 0:
+        whole = invoice.total_incl_vat is None or invoice.outstanding >= invoice.total_incl_vat
+        return "UNPAID" if whole else "PART PAID"
+    return STATE_WORDS.get(invoice.state, invoice.state.upper())
+
+
+def group_of(invoice: InvoiceListing) -> int:
+    if invoice.waits_for_person:
+        return NEEDS_YOU
+    return UNPAID if invoice.state == "booked" else IN_HAND
+
+
+def amount_text(invoice: InvoiceListing) -> str:
+    return format_euro(invoice.total_incl_vat) if invoice.total_incl_vat is not None else "-"
+
+
+def column_widths(invoices: list[InvoiceListing], width: int) -> list[tuple[str, str, int]]:
+    """(key, label, width) of each column for a table `width` cells wide.
+
+    Number, state and amount are sized to their longest value, so they are always whole;
+    the relation gets a fixed share and the reason all that is left (the detail line under
+    the table has it whole). Each column has one cell of padding either side, and two
+    cells stay free for the scrollbar."""
+    number = max([7, *(len(invoice.invoice_number) for invoice in invoices)])
+    amount = max([6, *(len(amount_text(invoice)) for invoice in invoices)])
+    wide = width >= WIDE
+    relation = 24 if wide else 13
+    columns = [("invoice", "Invoice", number), ("state", "State", STATE_WIDTH), ("amount", "Amount", amount)]
+    if wide:
+        columns.append(("age", "Changed", AGE_WIDTH))
+    columns.append(("relation", "Relation", relation))
+    used = sum(size + 2 for _, _, size in columns) + 2 + 2
+    columns.append(("reason", "Reason", max(width - used, 12)))
+    return columns
 
 
 @dataclass
@@ -49,6 +97,38 @@ class DocumentChoiceRequested(Message, bubble=False):
     activity_id: str
     attachment_id: str
     request_id: int
+
+
+def reason_cell(invoice: InvoiceListing, width: int) -> str:
+    """The reason as far as it fits, cut at a word with an ellipsis rather than mid-word."""
+    notes = invoice.notes() or "-"
+    if len(notes) <= width:
+        return notes
+    cut = notes[:width - 1]
+    if " " in cut[width // 2:]:
+        cut = cut[:cut.rindex(" ")]
+    return cut.rstrip(" ,;:—-") + "…"
+
+
+def relation_cell(invoice: InvoiceListing, columns: list[tuple[str, str, int]]) -> str:
+    """Name and code when they fit, else the name cut with an ellipsis (the detail line has both)."""
+    width = next(size for key, _, size in columns if key == "relation")
+    whole = invoice.relation or "-"
+    if len(whole) <= width:
+        return whole
+    name = invoice.relation_name or invoice.relation_code
+    return name if len(name) <= width else name[:width - 1] + "…"
+
+
+def fix_hint(invoice: InvoiceListing) -> str:
+    """The key that leads to the fix of an invoice that waits for a person, in words."""
+    if invoice.block_code.startswith("vat_"):
+        return "f: map the VAT code"
+    if invoice.waits_for_document_choice:
+        return "d: choose the document"
+    if invoice.state == "blocked" or invoice.document_failed:
+        return "fix it in PerfectView, then r: retry"
+    return ""
 
 
 def sort_key(name: str):
@@ -74,19 +154,23 @@ def read_pending(store, config_path) -> list[InvoiceListing]:
 
 
 class PendingScreen(ModeScreen):
-    HELP = ("Invoices pvsync has seen but not booked yet, with the reason they wait, and (when the payments job "
-            "is on) booked invoices not yet paid, with their open amount. BLOCKED clears itself once the cause "
-            "is fixed (map a VAT code, link a relation); UNKNOWN OUTCOME is looked up in e-Boekhouden before "
-            "anything is sent again. r asks the engine to retry the selected invoice now; d chooses the invoice "
-            "document of one that waits for it; p compares the open items of both services.")
+    HELP = ("What waits for you comes first: BLOCKED (fix the cause: f goes to it, e.g. the VAT code's row), "
+            "UNKNOWN (no answer to a booking; looked up in e-Boekhouden before anything is sent again), PICK DOC "
+            "(d chooses which attachment is the invoice document) and DOC ERROR. Then what pvsync books itself "
+            "(SEEN, READY, BOOKING), then, when the payments job is on, booked invoices not yet paid (UNPAID, "
+            "PART PAID) with their open amount. The line under the table has the selected invoice's reason whole. "
+            "r asks the engine to retry the selected invoice now; o sorts within each group; p compares the "
+            "open items of both services.")
 
     BINDINGS = [
+        Binding("f", "fix", "Fix", id="pending-fix",
+                tooltip="Go to the fix of the selected invoice (a VAT code opens its row in VAT mapping)"),
         Binding("r", "retry", "Retry now", id="pending-retry", tooltip="Ask the engine to try this invoice now"),
         Binding("enter", "details", "Details", id="pending-details", priority=True,
                 tooltip="Everything about the selected invoice, and the booking it would make"),
         Binding("slash", "filter", "Filter", key_display="/", id="pending-filter", tooltip="Filter by text"),
-        Binding("o", "next_sort", "Sort", id="pending-sort", tooltip="Sort by age, invoice, state, amount or open"),
-        Binding("p", "open_items", "Open items", id="pending-open-items",
+        Binding("o", "next_sort", "Sort", id="pending-sort", show=False, tooltip="Sort by age, invoice, state, amount or open"),
+        Binding("p", "open_items", "Open items", id="pending-open-items", show=False,
                 tooltip="Where PerfectView and e-Boekhouden disagree about payment (calls both services)"),
         Binding("d", "choose_document", "Document", id="pending-document", show=False,
                 tooltip="Choose the invoice document of an invoice with several attachments"),
@@ -105,12 +189,13 @@ class PendingScreen(ModeScreen):
                     id="pending-text", compact=True)
         yield Static(id="pending-summary")
         yield DataTable(id="pending-table", cursor_type="row")
+        yield Static(id="pending-detail")
 
     def on_mount(self) -> None:
-        table = self.query_one("#pending-table", DataTable)
-        for key, label in COLUMNS:
-            table.add_column(label, key=key)
-        table.focus()
+        self.query_one("#pending-table", DataTable).focus()
+
+    def on_resize(self) -> None:
+        self._draw()
 
     def palette_commands(self) -> list[PaletteCommand]:
         return [PaletteCommand("Retry selected invoice", "Ask the engine to try it now", self.action_retry),
@@ -149,29 +234,73 @@ class PendingScreen(ModeScreen):
 
     def _shown(self) -> list[InvoiceListing]:
         chosen = [invoice for invoice in self.invoices if not self.text or matches(invoice, self.text)]
-        # age: longest waiting first; amounts: largest first
-        return sorted(chosen, key=sort_key(self.sort), reverse=self.sort in ("amount", "open"))
+        # Within each group: age, longest waiting first; amounts, largest first.
+        ordered = sorted(chosen, key=sort_key(self.sort), reverse=self.sort in ("amount", "open"))
+        return sorted(ordered, key=group_of)
 
     def _draw(self) -> None:
+        if not self.is_mounted:
+            return
         now = self.console.clock()
         shown = self._shown()
         table = self.query_one("#pending-table", DataTable)
-        # Rebuilt in order (sorting moves rows); the cursor stays on the same invoice.
+        # Rebuilt in order (sorting moves rows); the cursor stays on the same invoice. The
+        # columns are rebuilt too: their widths follow the terminal's.
         selected = self._selected()
-        table.clear()
+        table.clear(columns=True)
+        columns = column_widths(shown, self.size.width or self.app.size.width)
+        for key, label, width in columns:
+            table.add_column(Text(label, justify="right") if key == "amount" else label, key=key, width=width)
+        reason_width = columns[-1][2]
         for invoice in shown:
-            table.add_row(invoice.invoice_number, STATE_WORDS.get(invoice.state, invoice.state.upper()),
-                          format_euro(invoice.total_incl_vat) if invoice.total_incl_vat is not None else "-",
-                          age_text(now, invoice.updated_at), invoice.relation_code or "-", invoice.notes() or "-",
-                          key=invoice.activity_id)
+            word = state_word(invoice)
+            cells = {"invoice": invoice.invoice_number, "state": coloured(word),
+                     "amount": Text(amount_text(invoice), justify="right"), "age": age_text(now, invoice.updated_at),
+                     "relation": relation_cell(invoice, columns), "reason": reason_cell(invoice, reason_width)}
+            table.add_row(*(cells[key] for key, _, _ in columns), key=invoice.activity_id)
         if selected is not None and selected.activity_id in table.rows:
             table.move_cursor(row=table.get_row_index(selected.activity_id))
+        self.query_one("#pending-summary", Static).update(self._summary(shown))
+        self._show_detail()
+
+    def _summary(self, shown: list[InvoiceListing]) -> Text:
+        groups = [group_of(invoice) for invoice in shown]
+        text = Text()
+        waiting = groups.count(NEEDS_YOU)
+        if waiting:
+            text.append(f"{waiting} wait{'s' if waiting == 1 else ''} for you (at the top)", style=RED)
+        else:
+            text.append("Nothing waits for you", style=GREEN)
+        in_hand, unpaid = groups.count(IN_HAND), groups.count(UNPAID)
+        if in_hand:
+            text.append(f"; {in_hand} for pvsync to book")
+        if unpaid:
+            text.append(f"; {unpaid} booked, unpaid")
         filtered = f" matching \"{self.text}\"" if self.text else ""
-        summary = f"{len(shown)} of {len(self.invoices)} pending invoice(s){filtered}; sorted by {self.sort}."
-        choosing = sum(invoice.waits_for_document_choice for invoice in self.invoices)
-        if choosing:
-            summary += f" {choosing} wait(s) for a choice of document: d."
-        self.query_one("#pending-summary", Static).update(Text(summary))
+        hidden = len(self.invoices) - len(shown)
+        if hidden or filtered:
+            text.append(f"; {len(shown)} of {len(self.invoices)} shown{filtered}")
+        text.append(f". By {self.sort} (o).")
+        return text
+
+    @on(DataTable.RowHighlighted, "#pending-table")
+    def _highlighted(self) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        """The selected invoice in full under the table: the reason column may be cut, this line is not."""
+        invoice = self._selected()
+        detail = self.query_one("#pending-detail", Static)
+        if invoice is None:
+            detail.update("")
+            return
+        text = Text.assemble((invoice.invoice_number, "bold"), " ", coloured(state_word(invoice)),
+                             f" {amount_text(invoice)}, {invoice.relation or 'no relation'}: ",
+                             invoice.notes() or "nothing to do")
+        fix = fix_hint(invoice)
+        if fix:
+            text.append(f" ({fix})", style="bold")
+        detail.update(text)
 
     def _selected(self) -> InvoiceListing | None:
         table = self.query_one("#pending-table", DataTable)
@@ -213,6 +342,29 @@ class PendingScreen(ModeScreen):
         more = invoice_details(self.console.store, invoice.activity_id, settings.config, settings.problem)
         self.app.call_from_thread(self.app.push_screen,
                                   DetailsScreen(f"Invoice {invoice.invoice_number}", summary_lines(invoice) + more))
+
+    # ------------------------------------------------------------------ the fix
+
+    def action_fix(self) -> None:
+        invoice = self._selected()
+        if invoice is None:
+            self.notify("No invoice is selected.", severity="warning")
+            return
+        self.console.go_to_fix(invoice)
+
+    def select_and_fix(self, activity_id: str) -> None:
+        """Select an invoice (from Needs attention) and open what fixes it: the document
+        choice, or its details with the way out."""
+        table = self.query_one("#pending-table", DataTable)
+        if activity_id in table.rows:
+            table.move_cursor(row=table.get_row_index(activity_id))
+        invoice = self._selected()
+        if invoice is None or invoice.activity_id != activity_id:
+            return
+        if invoice.waits_for_document_choice:
+            self.action_choose_document()
+        else:
+            self.action_details()
 
     # ------------------------------------------------------------------ retry
 

@@ -11,20 +11,44 @@ import re
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Label, ProgressBar, Static
+from textual import on
+from textual.binding import Binding
+from textual.widgets import DataTable, Label, OptionList, ProgressBar, Static
+from textual.widgets.option_list import Option
 
 from core.engine.jobs import JOB_ORDER
 from tui.formatting import age_text, counters_text, due_text, moment_text, path_text, span_text
 from tui.screens.base import ModeScreen
+from tui.screens.details import DetailsScreen
 from tui.state import ConsoleState
+from tui.state_colours import GREEN, RED, YELLOW, coloured
 
 OUTCOME_WORDS = {"ok": "OK", "partial": "PARTIAL", "failed": "FAILED", "interrupted": "INTERRUPTED",
                  "running": "RUNNING", "skipped": "SKIPPED"}
-# Fixed widths: cells are updated in place as runs go, and a column sized by its first
-# value would cut later, longer ones ("2026-03-09 14:29 (run 3)"). The counts come last:
-# at 80 columns they are the part that may be cut, at 120 they fit.
-JOB_COLUMNS = (("job", "Job", 9), ("last", "Last run", 24), ("outcome", "Outcome", 9), ("took", "Took", 6),
-               ("next", "Next due", 13), ("counts", "Counts", 40))
+# Widths fixed per terminal width (a column sized by its first value would cut later,
+# longer ones). The counts come last and take what is left; below WIDE columns the start
+# time and duration give way to the run number, and Enter shows a job's counts whole.
+JOB_COLUMNS = (("job", "Job", 9), ("last", "Last run", 24), ("outcome", "Outcome", 11), ("took", "Took", 6),
+               ("next", "Next due", 15), ("counts", "Counts", 0))
+NARROW_JOB_COLUMNS = (("job", "Job", 9), ("last", "Last", 6), ("outcome", "Outcome", 11), ("next", "Next due", 15),
+                      ("counts", "Counts", 0))
+WIDE = 100
+
+
+def job_columns(width: int) -> list[tuple[str, str, int]]:
+    """(key, label, width) for a table `width` cells wide: the counts get the rest."""
+    fixed = JOB_COLUMNS if width >= WIDE else NARROW_JOB_COLUMNS
+    # cell padding, the counts' padding, the body's padding and scrollbar
+    used = sum(size + 2 for _, _, size in fixed[:-1]) + 2 + 8
+    return [*fixed[:-1], ("counts", "Counts", max(width - used, 12))]
+
+
+def cut_at_comma(text: str, width: int) -> str:
+    """A list of counts cut after a whole item ("7 booked, 2 blocked, …"), never inside one."""
+    if len(text) <= width:
+        return text
+    cut = text[:width - 1]
+    return (cut[:cut.rindex(",") + 1] if "," in cut else cut) + " …"
 
 
 def phase_id(phase: str) -> str:
@@ -57,6 +81,8 @@ class PhaseProgress(Horizontal):
 
     def show(self, values: dict) -> None:
         self.values = values
+        if not self.query(ProgressBar):
+            return  # not composed yet: on_mount shows the newest values
         done, total = int(values.get("done", 0)), int(values.get("total", 0))
         self.query_one(ProgressBar).update(total=total or None, progress=done)
         extra = {k: v for k, v in values.items() if k not in ("done", "total")}
@@ -65,34 +91,39 @@ class PhaseProgress(Horizontal):
 
 
 class StatusScreen(ModeScreen):
-    # A link's line is cut rather than wrapped: the whole failure is in the logbook.
-    DEFAULT_CSS = """
-    StatusScreen #connections { text-wrap: nowrap; text-overflow: ellipsis; }
-    """
-    HELP = ("The engine (embedded in this console, or a daemon this console is attached to), each job's last "
-            "run and when it is next due, the run in progress, the API call budgets, and what needs you.")
+    HELP = ("What needs you first (Enter on an invoice goes to its fix: a VAT code opens its row in VAT "
+            "mapping), then the engine (embedded in this console, or a daemon this console is attached to), "
+            "the run in progress, each job's last run and when it is next due (Enter on a job: its counts "
+            "whole), the API call budgets and how each service last answered.")
+    BINDINGS = [
+        Binding("enter", "open_selected", "Open", id="status-open",
+                tooltip="The fix of the selected item, or the selected job's last run in full"),
+    ]
 
     def body(self) -> ComposeResult:
         with VerticalScroll(id="status-body"):
             yield Static(id="engine-line")
             yield Static(id="paths-line")
+            yield Static(id="attention-title")
+            yield OptionList(id="attention", compact=True)
             yield Static(id="run-line")
             yield Vertical(id="progress")
             yield DataTable(id="jobs", cursor_type="row", zebra_stripes=False)
             yield Static(id="calls-line")
             yield Static(id="connections")
-            yield Static(id="attention")
 
     def on_mount(self) -> None:
-        jobs = self.query_one("#jobs", DataTable)
-        for key, label, width in JOB_COLUMNS:
-            jobs.add_column(label, key=key, width=width)
         self.query_one("#paths-line", Static).update(self._paths_text())
+        self.query_one("#attention", OptionList).focus()
 
     def _paths_text(self) -> Text:
         full = not self.console.deterministic
         return Text.assemble(("Config  ", "bold"), path_text(self.console.config_path, full=full),
                              ("   State  ", "bold"), path_text(self.console.state_dir, full=full))
+
+    def on_resize(self) -> None:
+        if self.console.state is not None:
+            self.show_state(self.console.state)
 
     def show_state(self, state: ConsoleState) -> None:
         now = self.console.clock()
@@ -100,8 +131,10 @@ class StatusScreen(ModeScreen):
         engine = health.engine
         line = Text.assemble(("Engine  ", "bold"), self.console.engine_summary())
         if health.engine_up:
-            line.append(f"; {engine.state}, heartbeat {age_text(now, engine.heartbeat_at)}")
+            # On a line of its own: appended to the summary it wrapped mid-phrase at 80 columns.
+            line.append(f"\n        {engine.state}; heartbeat {age_text(now, engine.heartbeat_at)}")
         self.query_one("#engine-line", Static).update(line)
+        self._show_attention(state)
         self._show_run(state)
         self._show_jobs(state, now)
         calls = state.calls
@@ -109,13 +142,69 @@ class StatusScreen(ModeScreen):
             ("Calls   ", "bold"), f"PerfectView {calls.perfectview_today} today; e-Boekhouden GetMutaties "
                                   f"{calls.mutaties_this_month} of {calls.mutaties_budget} this month"))
         self.query_one("#connections", Static).update(self._connections_text(state))
-        attention = Text("Needs attention\n", style="bold")
+
+    def _show_attention(self, state: ConsoleState) -> None:
+        title = Text("Needs attention", style="bold")
         if state.attention:
-            for item in state.attention:
-                attention.append(f"  - {item}\n", style="")
+            title.append(f"  {len(state.attention)} item(s); Enter on one goes to its fix", style="")
         else:
-            attention.append("  nothing\n", style="")
-        self.query_one("#attention", Static).update(attention)
+            title.append("  nothing", style=GREEN)
+        self.query_one("#attention-title", Static).update(title)
+        box = self.query_one("#attention", OptionList)
+        texts = [str(item) for item in state.attention]
+        if [str(option.prompt) for option in box.options] == texts:
+            return
+        highlighted = box.highlighted
+        box.clear_options()
+        box.add_options([Option(Text(item.text, style=RED if item.invoice is not None else YELLOW),
+                                id=f"attention-{number}") for number, item in enumerate(state.attention)])
+        box.display = bool(state.attention)
+        if state.attention:
+            box.highlighted = min(highlighted or 0, len(state.attention) - 1)
+        self.attention = list(state.attention)
+
+    @on(OptionList.OptionSelected, "#attention")
+    def _attention_chosen(self, event: OptionList.OptionSelected) -> None:
+        self._go_to(event.option_index)
+
+    def _go_to(self, index: int) -> None:
+        items = getattr(self, "attention", [])
+        if not 0 <= index < len(items):
+            return
+        item = items[index]
+        if item.invoice is not None:
+            self.console.go_to_fix(item.invoice)
+        elif "relation" in item.text:
+            self.console.switch_mode("logbook")
+        else:
+            self.app.push_screen(DetailsScreen("Needs attention", [item.text]))
+
+    def action_open_selected(self) -> None:
+        focused = self.focused
+        if isinstance(focused, OptionList) and focused.highlighted is not None:
+            self._go_to(focused.highlighted)
+        elif isinstance(focused, DataTable) and focused.row_count:
+            self._show_job(focused.coordinate_to_cell_key(focused.cursor_coordinate).row_key.value)
+
+    @on(DataTable.RowSelected, "#jobs")
+    def _job_chosen(self, event: DataTable.RowSelected) -> None:
+        self._show_job(str(event.row_key.value))
+
+    def _show_job(self, name: str) -> None:
+        state = self.console.state
+        job = next((job for job in state.health.jobs if job.job == name), None) if state else None
+        if job is None or job.last_run is None:
+            self.app.push_screen(DetailsScreen(f"Job {name}", ["It has not run yet."]))
+            return
+        run = job.last_run
+        outcome = run.job_outcomes.get(name, run.outcome)
+        lines = [f"Last run   run {run.id} ({run.trigger}), {moment_text(run.started_at)}",
+                 f"Outcome    {OUTCOME_WORDS.get(outcome, outcome.upper())}",
+                 f"Took       {span_text(run.started_at, run.finished_at)}",
+                 f"Counts     {counters_text(run.counters.get(name, {})) or '-'}"]
+        if run.error:
+            lines.append(f"Error      {run.error}")
+        self.app.push_screen(DetailsScreen(f"Job {name}", lines))
 
     def _connections_text(self, state: ConsoleState) -> Text:
         """How each service last answered, in words (FAILING also in bold, never in colour alone)."""
@@ -124,7 +213,7 @@ class StatusScreen(ModeScreen):
             text.append("Links   " if number == 0 else "        ", style="bold")
             text.append(f"{service.service:<13}")
             verdict = service.verdict(moment_text(service.at) if service.at else "")
-            text.append(verdict + "\n", style="bold" if service.state == "FAILING" else "")
+            text.append(verdict + "\n", style=RED if service.state == "FAILING" else "")
         return text
 
     def _show_run(self, state: ConsoleState) -> None:
@@ -132,8 +221,8 @@ class StatusScreen(ModeScreen):
         if run is None:
             text = Text.assemble(("Run     ", "bold"), "none in progress (s: sync now)")
         else:
-            text = Text.assemble(("Run     ", "bold"), f"run {run.id} ({run.trigger}) RUNNING since "
-                                                       f"{moment_text(run.started_at)}: {', '.join(run.jobs)}")
+            text = Text.assemble(("Run     ", "bold"), f"run {run.id} ({run.trigger}) ", ("RUNNING", YELLOW),
+                                 f" since {moment_text(run.started_at)}: {', '.join(run.jobs)}")
         self.query_one("#run-line", Static).update(text)
         progress = state.health.engine.progress if run is not None else {}
         box = self.query_one("#progress", Vertical)
@@ -150,6 +239,14 @@ class StatusScreen(ModeScreen):
 
     def _show_jobs(self, state: ConsoleState, now) -> None:
         table = self.query_one("#jobs", DataTable)
+        columns = job_columns(self.size.width or self.app.size.width)
+        if [key for key, _, _ in columns] != [str(key.value) for key in table.columns] or \
+                columns[-1][2] != table.columns["counts"].width:
+            table.clear(columns=True)
+            for key, label, width in columns:
+                table.add_column(label, key=key, width=width)
+        counts_width = columns[-1][2]
+        wanted = {key for key, _, _ in columns}
         by_name = {job.job: job for job in state.health.jobs}
         for name in [*JOB_ORDER, *sorted(set(by_name) - set(JOB_ORDER))]:
             job = by_name.get(name)
@@ -157,16 +254,19 @@ class StatusScreen(ModeScreen):
                 continue
             run = job.last_run
             if run is None:
-                cells = {"job": name, "last": "never run", "outcome": "-", "took": "-", "counts": "-"}
+                cells = {"job": name, "last": "never", "outcome": "-", "took": "-", "counts": "-"}
             else:
                 outcome = run.job_outcomes.get(name, run.outcome)
-                cells = {"job": name, "last": f"{moment_text(run.started_at)} (run {run.id})",
-                         "outcome": OUTCOME_WORDS.get(outcome, outcome.upper()),
+                wide = "took" in wanted
+                cells = {"job": name, "last": f"{moment_text(run.started_at)} (run {run.id})" if wide
+                         else f"run {run.id}",
+                         "outcome": coloured(OUTCOME_WORDS.get(outcome, outcome.upper())),
                          "took": span_text(run.started_at, run.finished_at),
-                         "counts": counters_text(run.counters.get(name, {})) or "-"}
-            cells["next"] = due_text(now, job.next_due) + (" OVERDUE" if job.overdue else "")
+                         "counts": cut_at_comma(counters_text(run.counters.get(name, {})) or "-", counts_width)}
+            cells["next"] = (coloured("OVERDUE " + due_text(now, job.next_due)) if job.overdue
+                             else due_text(now, job.next_due))
             if name in table.rows:
-                for column, value in cells.items():
-                    table.update_cell(name, column, value)
+                for column in wanted:
+                    table.update_cell(name, column, cells[column])
             else:
-                table.add_row(*(cells[key] for key, _, _ in JOB_COLUMNS), key=name)
+                table.add_row(*(cells[key] for key, _, _ in columns), key=name)

@@ -226,6 +226,14 @@ class VatScreen(ModeScreen):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.mapping = VatMapping("", [])
+        self.wanted: str | None = None  # a code to open once the mapping is read (from a blocked invoice)
+        self.opened_for_fix = False
+
+    def open_code(self, perfectview_vat: str) -> None:
+        """Select the row of a PerfectView VAT code and open its editor; after saving, the
+        console offers to sync now."""
+        self.wanted = perfectview_vat
+        self.load()
 
     def body(self) -> ComposeResult:
         yield Static(id="vat-country")
@@ -305,6 +313,12 @@ class VatScreen(ModeScreen):
         if not self.console.config_path.exists():
             problem = "There is no config file yet: open Setup (ctrl+p, Open setup) first."
         self.query_one("#vat-problem", Static).update(Text(problem))
+        if self.wanted is not None:
+            wanted, self.wanted = self.wanted, None
+            if wanted in table.rows:
+                table.move_cursor(row=table.get_row_index(wanted))
+            self.opened_for_fix = True
+            self._open_editor(wanted)
 
     def action_reload(self) -> None:
         self.load()
@@ -337,6 +351,8 @@ class VatScreen(ModeScreen):
     def _edited(self, rule: VatRule | None) -> None:
         if rule is not None:
             self.save(self.mapping.country, rule)
+        else:
+            self.opened_for_fix = False
 
     @work(thread=True, exit_on_error=False, group="vat-save", description="Saving the VAT mapping")
     def save(self, country: str, rule: VatRule) -> None:
@@ -357,6 +373,9 @@ class VatScreen(ModeScreen):
         self.notify(f"{message.perfectview_vat} ({message.country}) saved; the engine reloads its config.",
                     title="VAT mapping")
         self.load()
+        if self.opened_for_fix:
+            self.opened_for_fix = False
+            self.console.offer_sync(f"{message.perfectview_vat} is mapped.")
 
     def action_refresh_catalog(self) -> None:
         self.refresh_catalog()

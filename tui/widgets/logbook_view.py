@@ -76,6 +76,12 @@ class LogbookView(ScrollView, can_focus=True):
     class Chosen(Message):
         entry: LogEntry
 
+    @dataclass
+    class Moved(Message):
+        """The cursor moved: the screen says whether the view still follows."""
+
+        following: bool
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.entries: list[LogEntry] = []
@@ -106,7 +112,19 @@ class LogbookView(ScrollView, can_focus=True):
         self.scroll_to(y=self.cursor if not at_end else self.max_scroll_y, animate=False, immediate=True)
         if at_end:
             self.scroll_end(animate=False, immediate=True)
+            # Read before the first layout, the view has no height yet and scroll_end stops at
+            # the top: the logbook opened at its oldest line. Once laid out, go to the end again.
+            self.call_after_refresh(self._keep_end)
         self.refresh()
+        self.post_message(self.Moved(self.following))
+
+    def _keep_end(self) -> None:
+        if self.following:
+            self._resize()
+            self.scroll_end(animate=False, immediate=True, force=True)
+
+    def on_resize(self) -> None:
+        self._keep_end()
 
     def add_older(self, entries: list[LogEntry], *, more: bool) -> None:
         """Entries before the window (ascending), after a NeedOlder."""
@@ -201,6 +219,7 @@ class LogbookView(ScrollView, can_focus=True):
             self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True)
         self.refresh()
         self._ask_for_more()
+        self.post_message(self.Moved(self.following))
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
