@@ -417,16 +417,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     with Store.open(_state_dir(args)) as store:
         checks = check_services(config, meter=store)
         findings = []
-        if all(check.ok for check in checks):
+        connected = all(check.ok for check in checks)
+        if connected:
             services = RunServices(config, store)
             try:
                 findings = check_assumptions(config, services.perfectview, services.eboekhouden)
+                if config.vat.mappings:  # the mapping's ledgers against the administration's chart
+                    checks.append(check_vat_ledgers(config, eboekhouden=services.eboekhouden()))
             finally:
                 services.close()
             remember_fingerprint(store, findings)
-        connected = all(check.ok for check in checks)
-        if connected and config.vat.mappings:  # the mapping's ledgers against the administration's chart
-            checks.append(check_vat_ledgers(config, meter=store))
     ok = all(check.ok for check in checks) and not any(finding.blocks for finding in findings)
     if args.json:
         result = {"services": [{"service": c.service, "ok": c.ok, "message": c.message} for c in checks],

@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from core.assumptions.findings import MISSING, OK, WARNING, Finding, Fix, nearest
+from core.sync.vat_guard import fits_a_sales_mapping, mapping_codes
 from core.model import BTW_CODES, VatSide
 
 SERVICE = "e-Boekhouden"
@@ -85,8 +86,8 @@ def _btw_codes(config: Any) -> list[Finding]:
         key = f"eboekhouden.btw_code.{name}"
         what = f"BTW-code {rule.btw_code} of [vat.{country}] {name!r} is a current sales code for {country}"
         code = BTW_CODES.get(rule.btw_code)
-        current = [c for c, btw in BTW_CODES.items() if btw.side is VatSide.SALES and btw.current]
-        if code is None or code.side is not VatSide.SALES:
+        current = mapping_codes()
+        if code is None or not fits_a_sales_mapping(code.code):
             # The config loader refuses these already; kept so the register is complete on its own.
             findings.append(Finding(key, SERVICE, what, MISSING, f"{rule.btw_code} is no sales BTW-code",
                                     fixes=tuple(Fix(c, ("vat", country, name, "btw_code"), c)

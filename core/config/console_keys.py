@@ -83,6 +83,8 @@ BINDINGS: dict[str, ConsoleBinding] = {b.id: b for b in [
     _b("setup-save", "setup", "f2", "save the setup"),
     _b("setup-test-eb", "setup", "f3", "test the e-Boekhouden connection"),
     _b("setup-test-pv", "setup", "f4", "test the PerfectView connection"),
+    _b("setup-check-databases", "setup", "f5", "check what pvsync assumes about both databases"),
+    _b("setup-use-choices", "setup", "f6", "write the chosen names to the config and check again"),
     _b("approvals-approve", "approvals", "a", "approve the plan that waits"),
     _b("approvals-link", "approvals", "l", "link a customer to its proposed PerfectView twin"),
     _b("approvals-new", "approvals", "n", "import a proposed twin as a new relation"),

@@ -267,8 +267,12 @@ class _Reader:
         alerts, document = config.alerts, config.invoices.document
         # Without secrets the webhook address is not read: only the e-mail side can be judged.
         if not alerts.email_to and self.with_secrets and not alerts.webhook_url:
-            self.problem(("alerts", "email_to"), "is empty, and there is no webhook_url, while alerts are on",
-                         "give the address alerts go to, or a webhook_url, or set alerts.enabled = false")
+            self.problem(("alerts", "webhook_url"), "is not given and alerts.email_to is empty, while alerts are on",
+                         "give a webhook_url (" + how_to_give(("alerts", "webhook_url")) + ") or the address "
+                         "alerts go to (alerts.email_to), or set alerts.enabled = false")
+        if self.with_secrets and alerts.email_to and alerts.smtp_username and not alerts.smtp_password:
+            self.problem(("alerts", "smtp_password"), "is not given while alerts.smtp_username is set",
+                         how_to_give(("alerts", "smtp_password")))
         if alerts.email_to:
             for name, what in (("smtp_host", "the mail server to send through"),
                                ("from_address", "the address the mail is sent from")):

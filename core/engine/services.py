@@ -198,20 +198,24 @@ def check_services(config: Any, meter: CallMeter | None = None) -> list[ServiceC
     return [check_eboekhouden(config, meter), check_perfectview(config, meter)]
 
 
-def check_vat_ledgers(config: Any, meter: CallMeter | None = None) -> ServiceCheck:
+def check_vat_ledgers(config: Any, meter: CallMeter | None = None, *, eboekhouden: Any = None) -> ServiceCheck:
     """The VAT mapping's ledgers against the administration's chart: a balance, bank, debtors
     or creditors ledger fails the check; a ledger that looks like no revenue ledger is warned
-    about. One GetGrootboekrekeningen call (and the session around it)."""
+    about. One ledger list call, in `eboekhouden`'s open session when given (else its own)."""
     from core.sync.vat_guard import mapping_findings
 
-    client = eboekhouden_client(config, meter, retry=NO_RETRY)
+    client = eboekhouden or eboekhouden_client(config, meter, retry=NO_RETRY)
     try:
-        with client.session():
+        if eboekhouden is not None:
             ledgers = client.ledgers()
+        else:
+            with client.session():
+                ledgers = client.ledgers()
     except ServiceError as error:
         return ServiceCheck("VAT mapping", False, False, f"the ledgers could not be read: {error}")
     finally:
-        client.close()
+        if eboekhouden is None:
+            client.close()
     findings = mapping_findings(config.vat.mappings, ledgers)
     refused = [text for level, text in findings if level == "refused"]
     doubts = [text for level, text in findings if level == "warning"]

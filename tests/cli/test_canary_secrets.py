@@ -48,7 +48,7 @@ def closed_port() -> int:
 class CarelessJob(StandInJob):
     def run(self, ctx):
         eb, pv = ctx.config.eboekhouden, ctx.config.perfectview
-        everything = " ".join(s.reveal() for s in (eb.api_token, eb.security_code_1, eb.security_code_2,
+        everything = " ".join(s.reveal() for s in (eb.username, eb.api_token, eb.security_code_1, eb.security_code_2,
                                                     pv.api_key, pv.database_id, pv.user_id))
         ctx.log("DEBUG", "invoice", f"request was {everything} from /tmp/{eb.username.reveal()}-demo/state",
                 subject=everything, details={"sent": everything})

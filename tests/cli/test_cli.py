@@ -296,7 +296,8 @@ def test_check_reports_each_service_and_fails_when_one_fails(capsys, env, monkey
 
     monkeypatch.setattr(services, "check_services", check_services)
     monkeypatch.setattr(services, "check_vat_ledgers",  # e-Boekhouden answered: its chart is checked too
-                        lambda config, meter=None: services.ServiceCheck("VAT mapping", True, True, "4 rule(s) checked"))
+                        lambda config, meter=None, eboekhouden=None:
+                        services.ServiceCheck("VAT mapping", True, True, "4 rule(s) checked"))
     code, out, _ = run(capsys, "check")
     assert code == 1
     assert out.splitlines() == ["e-Boekhouden  OK      reachable, credentials accepted",

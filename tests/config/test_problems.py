@@ -116,7 +116,7 @@ def test_sending_documents_needs_the_addresses_and_a_server(tmp_path, env):
 def test_alerts_need_somewhere_to_go_and_a_mail_server_here_or_in_the_documents_section(tmp_path, env):
     text, _ = sample_with("alerts.enabled", "true")
     [problem] = _problems(tmp_path, text, env)
-    assert problem.key == "alerts.email_to" and "webhook_url" in problem.message
+    assert problem.key == "alerts.webhook_url" and "alerts.email_to" in problem.message
     text, _ = sample_with("alerts.email_to", '"beheer@example.nl"', text)
     assert [p.key for p in _problems(tmp_path, text, env)] == ["alerts.smtp_host", "alerts.from_address"]
     text, _ = sample_with("invoices.document.smtp_host", '"smtp.example.nl"', text)

@@ -74,6 +74,8 @@ def wrong_type(option: Option) -> str:
 MORE_WRONG_VALUES = [
     ("invoices.document.smtp_host", '"' + "h" * 254 + '"', "at most 253"),
     ("invoices.document.smtp_username", '"' + "u" * 201 + '"', "at most 200"),
+    ("alerts.smtp_host", '"' + "h" * 254 + '"', "at most 253"),
+    ("alerts.smtp_username", '"' + "u" * 201 + '"', "at most 200"),
     (f"{VAT_RULE}.btw_code", '"HOOG_INK_21"', "not for sales invoices"),
     (f"{VAT_RULE}.ledger", '"8000 8010"', "not a grootboekrekening code"),
     ("eboekhouden.security_code_1", '"not-hex-at-all"', "32 hexadecimal characters"),
@@ -84,7 +86,8 @@ MORE_WRONG_VALUES = [
 ]
 # Options that have no wrong value of the right type: switches, and secrets in free form.
 TYPE_ONLY = {o.dotted for o in OPTIONS if o.type_name == "bool"} | {
-    "eboekhouden.username", "eboekhouden.api_token", "invoices.document.smtp_password"}
+    "eboekhouden.username", "eboekhouden.api_token", "invoices.document.smtp_password", "alerts.webhook_url",
+    "alerts.smtp_password"}
 # The base config is on SOAP (the simulator the control case calls); these cases are about REST.
 ON_REST = [("eboekhouden.api", '"rest"'), ("eboekhouden.url", '""')]
 REST_CASES = {"eboekhouden.api_token", "eboekhouden.source"}
@@ -92,7 +95,11 @@ REST_CASES = {"eboekhouden.api_token", "eboekhouden.source"}
 NEEDS = {"invoices.document.smtp_password": [
     ("invoices.document.send", "true"), ("invoices.document.archive_address", '"archief@e-boekhouden.nl"'),
     ("invoices.document.smtp_host", '"smtp.example.nl"'), ("invoices.document.from_address", '"f@example.nl"'),
-    ("invoices.document.smtp_username", '"facturen@example.nl"')]}
+    ("invoices.document.smtp_username", '"facturen@example.nl"')],
+    "alerts.smtp_password": [
+    ("alerts.enabled", "true"), ("alerts.email_to", '"beheer@example.nl"'), ("alerts.smtp_host", '"smtp.example.nl"'),
+    ("alerts.from_address", '"pvsync@example.nl"'), ("alerts.smtp_username", '"pvsync@example.nl"')],
+    "alerts.webhook_url": [("alerts.enabled", "true")]}
 
 CASES = ([pytest.param(o.dotted, wrong_type(o), "expected", id=f"type:{o.dotted}") for o in OPTIONS]
          + [pytest.param(k, v, words, id=f"value:{k}={v[:16]}") for k, v, words in WRONG_VALUES + MORE_WRONG_VALUES]
@@ -145,7 +152,7 @@ def broken_config(base: str, dotted: str, value: str | None, monkeypatch) -> tup
 
 
 def test_every_declared_option_has_a_case():
-    assert len(OPTIONS) >= 45 and len(SECRETS) == 8, "the walk found the loader's options"
+    assert len(OPTIONS) >= 45 and len(SECRETS) == 10, "the walk found the loader's options"
     with_value = {key for key, _, _ in WRONG_VALUES + MORE_WRONG_VALUES}
     assert [o.dotted for o in OPTIONS if o.dotted not in with_value | TYPE_ONLY] == []
     assert [o.dotted for o in SECRETS if not o.secret.required and o.dotted not in NEEDS] == []

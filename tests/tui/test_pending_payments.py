@@ -111,13 +111,13 @@ async def test_details_show_the_lines_their_vat_mapping_and_the_booking_the_curr
         mapped = await details_text(app, pilot)
         assert "BTW 0% (0%) -> BTW-code BI_EU_VERK, grootboekrekening 8040" in mapped
         assert "The booking the current config would make: FactuurVerstuurd on 1300, relation D1001" in mapped
-        assert "8040 BI_EU_VERK 0%: € 80,00 + VAT € 0,00 = € 80,00" in mapped
+        assert "8040 (Omzet export buiten de EU) BI_EU_VERK 0%: € 80,00 + VAT € 0,00 = € 80,00" in mapped
         assert "total € 80,00 (excl. VAT € 80,00, VAT € 0,00)" in mapped
 
         await select(app, pilot, "F-2")
         booked = await details_text(app, pilot)
         assert "The booking made as mutatie " in booked
-        assert "8000 HOOG_VERK_21 21%: € 200,00 + VAT € 42,00 = € 242,00" in booked  # one line per VAT rate
+        assert "8000 (Omzet hoog 21%) HOOG_VERK_21 21%: € 200,00 + VAT € 42,00 = € 242,00" in booked  # one line per VAT rate
         assert "Payment: partly paid, € 120,00 of € 242,00 open" in booked
         assert "received € 122,00, open € 120,00" in booked
 

@@ -292,7 +292,7 @@ class RestSimulator:
         if ledger is None:
             raise RestError(404, "LEDG_009", "id")
         return 200, {"id": ledger.id, "code": ledger.code, "description": ledger.description,
-                     "category": ledger.category, "group": ledger.group or None}
+                     "category": ledger.category, "group": ledger.group}
 
     # ------------------------------------------------------------------ mutations
 
