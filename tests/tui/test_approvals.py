@@ -70,5 +70,5 @@ def test_status_names_the_waiting_plan_and_the_twins(world):
     from tui.state import read_state
 
     state = read_state(world, NOW, alive=lambda pid: True)
-    assert any("waits for approval" in item for item in state.attention)
-    assert any("2 proposed twin(s) wait for you" in item for item in state.attention)
+    assert any("waits for approval" in item.text for item in state.attention)
+    assert any("2 proposed twin(s) wait for you" in item.text for item in state.attention)
