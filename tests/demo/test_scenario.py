@@ -21,6 +21,7 @@ def test_demo_world_has_the_organisation_the_console_shows(tmp_path):
         assert any(inv.lines and sum(l.total_amount for l in inv.lines) < 0 for inv in invoices), "a credit invoice"
         assert any(len(inv.attachments) == 2 for inv in invoices), "one invoice with two attachments"
         assert "BTW 0%" not in demo.world.config().vat.mappings["NL"], "one VAT code stays unmapped on purpose"
+        assert demo.world.config().eboekhouden.api == "rest", "the demo shows what a customer sets up today"
         with eb:
             assert any(item.outstanding > 0 for item in eb.open_items())
     finally:
@@ -55,8 +56,11 @@ def test_headless_demo_runs_the_engine_and_says_where_things_are(tmp_path):
                         break
             deadline.wait(0.05)
         assert any("config" in line and str(tmp_path) in line for line in lines)
+        assert any("e-Boekhouden simulator" in line and "(REST API)" in line for line in lines)
         with Store.open(tmp_path / "state", create=False) as store:
             assert store.last_run().outcome in ("ok", "partial")
+            booked = store.logbook_page(text="booked in e-Boekhouden", limit=5)
+            assert booked, "the first run books the demo's sent invoices over REST"
     finally:
         stop.set()
         thread.join(timeout=30)
