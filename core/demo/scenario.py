@@ -178,13 +178,13 @@ def pay_an_open_item(eb: EboekhoudenPort, rng: random.Random) -> str:
 
 
 def run_headless(folder: Path, *, clock_seconds: float = 20.0, stop: threading.Event | None = None,
-                 out=print) -> int:
+                 out=print, api: Literal["rest", "soap"] = DEMO_API) -> int:
     """`pvsync demo --headless`: the demo world with the engine and no console, until stopped."""
     import signal
 
     from core.store import logging_to_stderr
 
-    demo = build_demo(folder)
+    demo = build_demo(folder, api=api)
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
