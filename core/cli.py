@@ -147,10 +147,10 @@ def launch_console(config_path: Path, state_dir: Path) -> int:
     return run_console(config_path=config_path, state_dir=state_dir) or EXIT_OK
 
 
-def launch_demo() -> int:
+def launch_demo(api: str = "rest") -> int:
     from tui.app import run_demo
 
-    return run_demo() or EXIT_OK
+    return run_demo(api=api) or EXIT_OK
 
 
 def cmd_console(args: argparse.Namespace) -> int:
@@ -166,11 +166,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         folder = Path(tempfile.mkdtemp(prefix="pvsync-demo-"))
         try:
-            return run_headless(folder)
+            return run_headless(folder, api=args.api)
         finally:
             # Ctrl-C and SIGTERM end the engine's loop, so this runs: no demo folders pile up in /tmp.
             shutil.rmtree(folder, ignore_errors=True)
-    return launch_demo()
+    return launch_demo(args.api)
 
 
 # --------------------------------------------------------------------------- engine commands
@@ -665,9 +665,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     demo = _command(commands, parent, "demo", cmd_demo, "open the console against simulated services",
-                    "examples:\n  pvsync demo\n  pvsync demo --headless   # the engine and no console")
+                    "examples:\n  pvsync demo\n  pvsync demo --headless   # the engine and no console\n"
+                    "  pvsync demo --api soap   # e-Boekhouden over SOAP instead of REST")
     demo.add_argument("--headless", action="store_true",
                       help="run the demo world with the engine and no console; prints where config and state are")
+    demo.add_argument("--api", choices=["rest", "soap"], default="rest",
+                      help="the e-Boekhouden API pvsync talks to (default rest, as a new setup does)")
     _command(commands, parent, "daemon", cmd_daemon, "run the engine headless (for systemd)",
              "Logs every event to stderr (journald adds the time). SIGTERM stops after the current action,\n"
              "SIGHUP reloads the config. Exits 75 when another engine holds this state folder.\n\n"

@@ -398,7 +398,7 @@ def run_console(config_path: Path, state_dir: Path) -> int:
     return app.return_code or 0
 
 
-def run_demo(smoke: bool = False) -> int:
+def run_demo(smoke: bool = False, api: str = "rest") -> int:
     """`pvsync demo`: the console on the built-in simulators with a seeded organisation and
     a scenario clock. `smoke` runs it headless, lets it settle and quits (a test)."""
     from core.demo.scenario import build_demo
@@ -406,7 +406,7 @@ def run_demo(smoke: bool = False) -> int:
     folder = Path(tempfile.mkdtemp(prefix="pvsync-demo-"))
     demo = None
     try:
-        demo = build_demo(folder)
+        demo = build_demo(folder, api=api)
         demo.start_clock()
         app = create_app(demo.config_path, demo.state_dir)
 

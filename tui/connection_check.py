@@ -35,6 +35,9 @@ def check_connection(section: str, values: Mapping[str, object]) -> tuple[bool, 
     mine = [p for p in problems if p.key.startswith(section + ".")]
     if mine or config is None:
         return False, "; ".join(f"{p.key.split('.', 1)[-1]}: {p.message}" for p in mine or problems)
+    if section == "eboekhouden":
+        # Which API was tested, also when it failed: a refusal reads differently on each.
+        name = f"{name} ({config.eboekhouden.api.upper()} API)"
     check = services.check_eboekhouden if section == "eboekhouden" else services.check_perfectview
     result = check(config)
     return result.ok, scrub(f"{name}: {result.message}")

@@ -22,6 +22,13 @@ class CallCounts:
     perfectview_today: int
     mutaties_this_month: int
     mutaties_budget: int = MUTATIES_MONTHLY_BUDGET
+    eboekhouden_today: int = 0
+    eboekhouden_api: str | None = None  # "rest": no published quota, so calls are counted, not budgeted
+
+    def eboekhouden_text(self) -> str:
+        if self.eboekhouden_api == "rest":
+            return f"e-Boekhouden {self.eboekhouden_today} REST calls today (no published quota)"
+        return f"e-Boekhouden GetMutaties {self.mutaties_this_month} of {self.mutaties_budget} this month"
 
 
 @dataclass(frozen=True)
@@ -50,9 +57,11 @@ class ConsoleState:
     waiting_invoices: int = 0  # invoices that wait for a person
 
 
-def read_calls(store: Store) -> CallCounts:
+def read_calls(store: Store, watch: Watch | None = None) -> CallCounts:
     # PerfectView's daily quota counts every operation together.
-    return CallCounts(store.count_today(PERFECTVIEW), store.count_this_month(EBOEKHOUDEN, "GetMutaties"))
+    return CallCounts(store.count_today(PERFECTVIEW), store.count_this_month(EBOEKHOUDEN, "GetMutaties"),
+                      eboekhouden_today=store.count_today(EBOEKHOUDEN),
+                      eboekhouden_api=watch.eboekhouden_api if watch else None)
 
 
 MAX_ATTENTION_LINES = 8
@@ -130,5 +139,5 @@ def read_state(store: Store, now: datetime, *, alive: Callable[[int], bool] = pi
     attention, waiting = read_attention(store, health)
     newest = store.runs(limit=1)
     return ConsoleState(read_at=now, data_version=version, health=health, current_run=current,
-                        calls=read_calls(store), attention=attention, newest_run=newest[0] if newest else None,
+                        calls=read_calls(store, watch), attention=attention, newest_run=newest[0] if newest else None,
                         waiting_invoices=waiting)

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 import httpx
 
 from core.demo.world import SimulatedWorld
-from core.eboekhouden.client import EboekhoudenClient
+from core.eboekhouden.port import EboekhoudenPort
 from core.engine.services import eboekhouden_client, perfectview_client
 from core.model import AMSTERDAM, Booking, BookingLine, MutatieSoort
 from core.perfectview import demo as perfectview_demo
@@ -31,7 +32,12 @@ log = logging.getLogger(__name__)
 
 EXTRA_RELATIONS = 100  # on top of the simulator's own demo seed: about 120 in all
 EXTRA_INVOICES = 50  # likewise about 60 invoices
+# e-Boekhouden hands new customers a REST API token; SOAP stays for those with security codes.
+DEMO_API: Literal["rest", "soap"] = "rest"
 DEMO_SCHEDULE = {"schedule.relations": "30m", "schedule.invoices": "2m", "schedule.payments": "10m"}
+# The simulator does not throttle; at the real default pace (5 calls/s) the demo's first run
+# takes most of a minute, all of it spent waiting on the client's own pace.
+DEMO_CALLS_PER_SECOND = 25
 
 
 @dataclass
@@ -72,23 +78,27 @@ class DemoWorld:
         self.world.close()
 
 
-def _in_process(world: SimulatedWorld, simulator) -> httpx.Client:
+def _in_process(app) -> httpx.Client:
     # Filling the world goes straight to the simulator objects, not through the sockets
     # pvsync uses: quicker, and it does not show up as traffic in pvsync's counters.
-    return httpx.Client(transport=InProcessTransport(app=simulator))
+    return httpx.Client(transport=InProcessTransport(app=app))
 
 
 def open_clients(world: SimulatedWorld):
+    """Clients for the people in the world, on the API the world's config names (the
+    e-Boekhouden service answers both, on one administration)."""
     config = world.config()
-    eb = eboekhouden_client(config, http=_in_process(world, world.eboekhouden))
-    pv = perfectview_client(config, http=_in_process(world, world.perfectview))
+    eb = eboekhouden_client(config, http=_in_process(world.eboekhouden_service))
+    pv = perfectview_client(config, http=_in_process(world.perfectview))
     return eb, pv
 
 
 def build_demo(folder: Path, *, relations: int = EXTRA_RELATIONS, invoices: int = EXTRA_INVOICES,
-               seed: int = 2026) -> DemoWorld:
-    """Start both simulators on loopback and fill them with the demo organisation."""
-    world = SimulatedWorld(folder, seed="demo", loopback=True, settings=dict(DEMO_SCHEDULE))
+               seed: int = 2026, api: Literal["rest", "soap"] = DEMO_API) -> DemoWorld:
+    """Start both simulators on loopback and fill them with the demo organisation; pvsync
+    talks to e-Boekhouden over `api` (REST, as a customer who sets pvsync up today)."""
+    world = SimulatedWorld(folder, seed="demo", loopback=True, eboekhouden_api=api,
+                           settings={**DEMO_SCHEDULE, "eboekhouden.calls_per_second": DEMO_CALLS_PER_SECOND})
     rng = random.Random(seed)
     eb, pv = open_clients(world)
     try:
@@ -153,7 +163,7 @@ def send_an_invoice(pv, rng: random.Random) -> str:
     return f"invoice {number} created and sent in PerfectView"
 
 
-def pay_an_open_item(eb: EboekhoudenClient, rng: random.Random) -> str:
+def pay_an_open_item(eb: EboekhoudenPort, rng: random.Random) -> str:
     """A customer pays: a FactuurbetalingOntvangen booking from the bank to the debtors."""
     open_items = [item for item in eb.open_items() if item.outstanding > 0]
     if not open_items:
@@ -170,7 +180,7 @@ def pay_an_open_item(eb: EboekhoudenClient, rng: random.Random) -> str:
 
 
 def run_headless(folder: Path, *, clock_seconds: float = 20.0, stop: threading.Event | None = None,
-                 out=print) -> int:
+                 out=print, api: Literal["rest", "soap"] = DEMO_API) -> int:
     """`pvsync demo --headless`: the demo world with the engine and no console, until stopped."""
     import signal
 
@@ -181,7 +191,7 @@ def run_headless(folder: Path, *, clock_seconds: float = 20.0, stop: threading.E
         # Before the world is built, so a stop while it is being built is not lost either.
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
-    demo = build_demo(folder)
+    demo = build_demo(folder, api=api)
     try:
         engine = demo.world.engine(mode="daemon")  # the state folder exists from here: the commands work
     except BaseException:
@@ -191,7 +201,7 @@ def run_headless(folder: Path, *, clock_seconds: float = 20.0, stop: threading.E
     command = pvsync_command()
     out(f"pvsync demo (headless): config {demo.config_path}")
     out(f"  state folder {demo.state_dir}")
-    out(f"  e-Boekhouden simulator {demo.world.eboekhouden_url}")
+    out(f"  e-Boekhouden simulator {demo.world.eboekhouden_config_url} ({demo.world.eboekhouden_api.upper()} API)")
     out(f"  PerfectView simulator {demo.world.perfectview_url}")
     out(f"  watch it with: {command} {where} log --follow")
     out(f"  its health:    {command} {where} status")

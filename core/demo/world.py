@@ -82,11 +82,16 @@ class SimulatedWorld:
         if not self.config_path.exists():
             write_new_config(self.config_path, self._config_values())
 
+    @property
+    def eboekhouden_config_url(self) -> str:
+        """The address pvsync is given: the REST root or the SOAP endpoint."""
+        return self.eboekhouden_rest_url if self.eboekhouden_api == "rest" else self.eboekhouden_url
+
     def _config_values(self) -> dict[str, Any]:
         eb, pv = self.eboekhouden.credentials, self.perfectview.credentials
         values: dict[str, Any] = {
             "eboekhouden.api": self.eboekhouden_api,
-            "eboekhouden.url": self.eboekhouden_rest_url if self.eboekhouden_api == "rest" else self.eboekhouden_url,
+            "eboekhouden.url": self.eboekhouden_config_url,
             "eboekhouden.username": eb.username, "eboekhouden.api_token": eb.api_token,
             "eboekhouden.security_code_1": eb.security_code_1, "eboekhouden.security_code_2": eb.security_code_2,
             "perfectview.url": self.perfectview_url, "perfectview.api_key": pv.api_key,

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from core import clock
 from core.config.values import format_duration
+from core.eboekhouden.rest.errors import TOKEN_PAGE
 from core.engine.jobs import JOB_ORDER
 from core.engine.schedule import HEARTBEAT_SECONDS
 from core.store import EngineStatus, Run, Store
@@ -40,6 +41,9 @@ EBOEKHOUDEN, PERFECTVIEW = "e-Boekhouden", "PerfectView"  # service names as the
 MUTATIES_MONTHLY_BUDGET = 5000
 ALERT_PERCENT = 80  # a budget past this share is worth a person's attention before it runs out
 FAILED_IN_A_ROW = 3
+TOKEN_PROBLEM = (f"e-Boekhouden refuses the API token (expired or revoked): make a new one in e-Boekhouden under "
+                 f"{TOKEN_PAGE} and put it in eboekhouden.api_token (or PVSYNC_EBOEKHOUDEN_API_TOKEN); "
+                 "nothing is sent to e-Boekhouden until then")
 NO_SUCCESS_FACTOR = 2  # a job without a successful run for this many intervals
 
 
@@ -52,13 +56,20 @@ class Watch:
     intervals: Mapping[str, timedelta] = field(default_factory=dict)
     perfectview_daily_limit: int | None = None
     mutaties_budget: int = MUTATIES_MONTHLY_BUDGET
+    # "rest" or "soap" (eboekhouden.api); None without a config. The GetMutaties budget is SOAP's:
+    # the REST API publishes no quota, so on REST the calls are counted and shown, not budgeted.
+    eboekhouden_api: str | None = None
+
+    @property
+    def mutaties_budgeted(self) -> bool:
+        return self.eboekhouden_api != "rest"
 
 
 def watch_from_config(config: Any) -> Watch:
     from core.engine.jobs import registered
 
     intervals = {job.name: job.interval(config) for job in registered() if job.enabled(config)}
-    return Watch(intervals, config.perfectview.daily_call_limit)
+    return Watch(intervals, config.perfectview.daily_call_limit, eboekhouden_api=config.eboekhouden.api)
 
 
 def read_watch(config_path: Path) -> Watch:
@@ -91,19 +102,32 @@ class ServiceHealth:
     at: datetime | None  # when the run finished (OK), or the failure was logged
     message: str  # the failed call, from its operation on; "" when OK
     calls_today: int
+    api: str | None = None  # e-Boekhouden's "rest" or "soap" when the config says; None for PerfectView
 
     def verdict(self, when: str = "") -> str:
         """In words; `when` is `at` as the front end writes times."""
         at = f" ({when})" if when else ""
         if self.state == "OK":
-            return f"OK{at}: no call failed in run {self.run_id}; {self.calls_today} calls today"
+            return f"OK{at}: no call failed in run {self.run_id}; {self.calls_text()}"
         if self.state == "FAILING":
             return f"FAILING{at} in run {self.run_id}: {self.message}"
-        return f"not called yet: no run has finished; {self.calls_today} calls today"
+        return f"not called yet: no run has finished; {self.calls_text()}"
+
+    def calls_text(self) -> str:
+        if self.api == "rest":
+            return f"{self.calls_today} REST calls today (no published quota)"
+        if self.api == "soap":
+            return f"{self.calls_today} SOAP calls today"
+        return f"{self.calls_today} calls today"
+
+    @property
+    def token_rejected(self) -> bool:
+        """The failed call was e-Boekhouden refusing the REST API token (expired or revoked)."""
+        return self.state == "FAILING" and TOKEN_PAGE in self.message
 
     def to_json(self) -> dict[str, Any]:
         return {"state": self.state, "run_id": self.run_id, "at": to_text(self.at), "message": self.message,
-                "calls_today": self.calls_today}
+                "calls_today": self.calls_today, "api": self.api, "token_rejected": self.token_rejected}
 
 
 @dataclass(frozen=True)
@@ -244,7 +268,13 @@ def assess(store: Store, now: datetime | None = None, *, alive: Callable[[int], 
     if last is not None and last.outcome in ("failed", "partial"):
         problems.append(f"the last run ({last.id}) {last.outcome}: {last.error or 'see pvsync log'}")
     problems += [f"{job.job} is overdue: it was due {clock.shown(job.next_due)}" for job in jobs if job.overdue]
-    alerts = watchdog(store, engine, jobs, now, watch or Watch())
+    watch = watch or Watch()
+    alerts = watchdog(store, engine, jobs, now, watch)
+    services = [service_health(store, EBOEKHOUDEN, current, last, api=watch.eboekhouden_api),
+                service_health(store, PERFECTVIEW, current, last)]
+    if services[0].token_rejected:
+        # Said first and short: every job that needs e-Boekhouden fails the same way until a person acts.
+        problems.insert(0, TOKEN_PROBLEM)
     waiting = waiting_for_a_person(store)
     approval = Approvals(store).waiting()
     if problems:
@@ -253,7 +283,6 @@ def assess(store: Store, now: datetime | None = None, *, alive: Callable[[int], 
         code = WARNING
     else:
         code = OK
-    services = [service_health(store, service, current, last) for service in (EBOEKHOUDEN, PERFECTVIEW)]
     return Health(code, problems, up, engine, jobs, last, now, alerts, services, waiting, approval)
 
 
@@ -306,7 +335,7 @@ def watchdog(store: Store, engine: EngineStatus, jobs: list[JobHealth], now: dat
         if alert is not None:
             alerts.append(alert)
     alerts += _failing_in_a_row(store)
-    used = store.count_this_month(EBOEKHOUDEN, "GetMutaties")
+    used = store.count_this_month(EBOEKHOUDEN, "GetMutaties") if watch.mutaties_budgeted else 0
     if used * 100 > watch.mutaties_budget * ALERT_PERCENT:
         alerts.append(Alert("mutaties_budget", f"e-Boekhouden GetMutaties: {used} of the month's "
                                                f"{watch.mutaties_budget} calls used (past {ALERT_PERCENT} %); "
@@ -349,11 +378,14 @@ def _failing_in_a_row(store: Store) -> list[Alert]:
 
 
 def _service_error(service: str) -> re.Pattern[str]:
-    # How a failed call reads (core.soap.errors.ServiceError): "<service> <Operation>[ for <record>]: ..."
-    return re.compile(rf"{re.escape(service)} [A-Z][A-Za-z]+(?: for [^:]*)?: ")
+    # How a failed call reads (core.soap.errors.ServiceError): "<service> <Operation>[ for <record>]: ...",
+    # the operation a SOAP name (GetMutaties) or a REST method and path (POST /v1/session).
+    operation = r"(?:[A-Z][A-Za-z]+|(?:GET|POST|PUT|PATCH|DELETE) /[^\s:]*)"
+    return re.compile(rf"{re.escape(service)} {operation}(?: for [^:]*)?: ")
 
 
-def service_health(store: Store, service: str, current: Run | None, last: Run | None) -> ServiceHealth:
+def service_health(store: Store, service: str, current: Run | None, last: Run | None, *,
+                   api: str | None = None) -> ServiceHealth:
     """From the logbook of the run in progress (when a call failed there already) or the last
     finished run: a failed call of this service is logged with its name and operation."""
     pattern = _service_error(service)
@@ -365,7 +397,7 @@ def service_health(store: Store, service: str, current: Run | None, last: Run | 
             found = pattern.search(entry.message)
             if found:
                 message = entry.message[found.start() + len(service) + 1:]
-                return ServiceHealth(service, "FAILING", run.id, entry.at, message, calls)
+                return ServiceHealth(service, "FAILING", run.id, entry.at, message, calls, api)
     if last is None:
-        return ServiceHealth(service, "UNKNOWN", None, None, "", calls)
-    return ServiceHealth(service, "OK", last.id, last.finished_at, "", calls)
+        return ServiceHealth(service, "UNKNOWN", None, None, "", calls, api)
+    return ServiceHealth(service, "OK", last.id, last.finished_at, "", calls, api)

@@ -334,7 +334,9 @@ def test_pvsync_alone_opens_the_console_and_demo_the_demo(monkeypatch, env, conf
     monkeypatch.setitem(sys.modules, "tui.app", module)
     assert cli.main([]) == 0
     assert cli.main(["demo"]) == 0
-    assert calls == [("console", {"config_path": config_file, "state_dir": state_dir}), ("demo", {})]
+    assert cli.main(["demo", "--api", "soap"]) == 0
+    assert calls == [("console", {"config_path": config_file, "state_dir": state_dir}), ("demo", {"api": "rest"}),
+                     ("demo", {"api": "soap"})]
 
 
 def test_parse_when_accepts_spans_and_iso_times():

@@ -5,11 +5,14 @@ from __future__ import annotations
 import random
 import threading
 
+import pytest
+
 from core.demo.scenario import build_demo, open_clients, run_headless, step
 
 
-def test_demo_world_has_the_organisation_the_console_shows(tmp_path):
-    demo = build_demo(tmp_path)
+@pytest.mark.parametrize("api", ["rest", "soap"])
+def test_demo_world_has_the_organisation_the_console_shows(tmp_path, api):
+    demo = build_demo(tmp_path, api=api)
     try:
         eb, pv = open_clients(demo.world)
         relations = list(pv.relations())
@@ -21,8 +24,18 @@ def test_demo_world_has_the_organisation_the_console_shows(tmp_path):
         assert any(inv.lines and sum(l.total_amount for l in inv.lines) < 0 for inv in invoices), "a credit invoice"
         assert any(len(inv.attachments) == 2 for inv in invoices), "one invoice with two attachments"
         assert "BTW 0%" not in demo.world.config().vat.mappings["NL"], "one VAT code stays unmapped on purpose"
+        assert demo.world.config().eboekhouden.api == api
         with eb:
             assert any(item.outstanding > 0 for item in eb.open_items())
+    finally:
+        demo.close()
+
+
+def test_the_demo_runs_on_rest_unless_asked_otherwise(tmp_path):
+    demo = build_demo(tmp_path, relations=1, invoices=1)
+    try:
+        assert demo.world.config().eboekhouden.api == "rest", "the demo shows what a customer sets up today"
+        assert demo.world.config().eboekhouden.address == demo.world.eboekhouden_rest_url
     finally:
         demo.close()
 
@@ -55,8 +68,11 @@ def test_headless_demo_runs_the_engine_and_says_where_things_are(tmp_path):
                         break
             deadline.wait(0.05)
         assert any("config" in line and str(tmp_path) in line for line in lines)
+        assert any("e-Boekhouden simulator" in line and "(REST API)" in line for line in lines)
         with Store.open(tmp_path / "state", create=False) as store:
             assert store.last_run().outcome in ("ok", "partial")
+            booked = store.logbook_page(text="booked in e-Boekhouden", limit=5)
+            assert booked, "the first run books the demo's sent invoices over REST"
     finally:
         stop.set()
         thread.join(timeout=30)

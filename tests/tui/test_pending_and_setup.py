@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input, Select, Static
 
 from core.config import load_config
 from core.store import Store
@@ -18,7 +18,7 @@ from tui.app import create_app
 from tui.connection_check import check_connection
 from tui.messages import ConfigWritten, InvoiceRetryRequested
 from tui.screens.details import DetailsScreen
-from tui.screens.setup import field_id
+from tui.screens.setup import API_SELECT, field_id
 
 
 NAMES = {"D1001": "Bakkerij Jansen", "D1002": "Garage De Vries"}
@@ -121,13 +121,21 @@ def fill(app, values: dict[str, str]) -> None:
         app.screen.query_one(f"#{field_id(key)}", Input).value = value
 
 
+def shown_inputs(app) -> list[str]:
+    return [i.id for i in app.screen.query(Input) if i.display and i.parent.display and i.parent.parent.display]
+
+
 async def test_setup_writes_a_private_config_and_the_console_starts_its_engine(missing_config, state_dir):
     messages = []
     app = create_app(missing_config, state_dir)
     async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
         await settle(app, pilot)
         assert app.current_mode == "setup"
-        secrets_inputs = [i for i in app.screen.query(Input) if i.password]
+        app.screen.query_one(f"#{API_SELECT}", Select).value = "soap"  # a customer with security codes
+        await settle(app, pilot)
+        shown = shown_inputs(app)
+        assert field_id("eboekhouden.security_code_1") in shown and field_id("eboekhouden.api_token") not in shown
+        secrets_inputs = [i for i in app.screen.query(Input) if i.password and i.id in shown]
         assert len(secrets_inputs) == 6
         fill(app, SECRETS | {"eboekhouden.url": "http://127.0.0.1:9/soap.asmx",
                              "perfectview.url": "http://127.0.0.1:9/perfectview.asmx",
@@ -141,8 +149,65 @@ async def test_setup_writes_a_private_config_and_the_console_starts_its_engine(m
         assert not any(secret in notices for secret in SECRETS.values())
     assert stat.S_IMODE(missing_config.stat().st_mode) == 0o600
     config = load_config(missing_config)
+    assert config.eboekhouden.api == "soap"
     assert config.schedule.invoices == timedelta(minutes=15)
     assert config.perfectview.api_key.reveal() == SECRETS["perfectview.api_key"]
+
+
+REST_TOKEN = "pvsync-test-token-0123456789abcdefghij"
+
+
+async def test_setup_asks_for_a_rest_token_and_source_first(missing_config, state_dir):
+    """REST is the default: the form asks for the API token and the source (with its rule),
+    and the config it writes is a REST one."""
+    app = create_app(missing_config, state_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert app.screen.query_one(f"#{API_SELECT}", Select).value == "rest"
+        shown = shown_inputs(app)
+        assert field_id("eboekhouden.api_token") in shown and field_id("eboekhouden.username") not in shown
+        where = str(app.screen.query_one("#setup-eboekhouden-where", Static).render())
+        assert "Koppelingen > API > e-Boekhouden API" in where and "1 to 10 letters" in where
+        pv = {k: v for k, v in SECRETS.items() if k.startswith("perfectview.")}
+        fill(app, pv | {"perfectview.url": "http://127.0.0.1:9/perfectview.asmx",
+                        "eboekhouden.source": "pv-sync"})  # a hyphen: e-Boekhouden refuses it
+        await pilot.press("f3")
+        await app.workers.wait_for_complete()
+        await settle(app, pilot)
+        result = str(app.screen.query_one("#result-eboekhouden", Static).render())
+        assert result.startswith("FAILED") and "source" in result
+        fill(app, {"eboekhouden.api_token": REST_TOKEN, "eboekhouden.source": "pvsync"})
+        await pilot.press("f2")
+        await wait_until(pilot, lambda: "saved" in str(app.screen.query_one("#setup-result", Static).render()),
+                         what="the config written")
+    config = load_config(missing_config)
+    assert config.eboekhouden.api == "rest" and config.eboekhouden.source == "pvsync"
+    assert config.eboekhouden.api_token.reveal() == REST_TOKEN
+    assert config.eboekhouden.address == "https://api.e-boekhouden.nl"
+    assert "demo-gebruiker" not in missing_config.read_text()
+
+
+def test_the_connection_check_says_which_api_it_tested():
+    from core.eboekhouden.simulated_service import EboekhoudenService
+    from core.soap.simulator import Knobs
+    from core.soap.loopback import LoopbackServer
+
+    service = EboekhoudenService(Knobs(), seed_data="empty")
+    with LoopbackServer(service) as server:
+        c = service.credentials
+        rest = {"eboekhouden.api": "rest", "eboekhouden.url": server.url("/"), "eboekhouden.api_token": c.api_token,
+                "eboekhouden.source": "pvsync"}
+        ok, message = check_connection("eboekhouden", rest)
+        assert ok and message.startswith("e-Boekhouden (REST API): reachable, credentials accepted"), message
+        service.rest.revoke_token()
+        ok, message = check_connection("eboekhouden", rest)
+        assert not ok and message.startswith("e-Boekhouden (REST API): reachable, but it refused")
+        assert "Koppelingen > API" in message and c.api_token not in message
+        soap = {"eboekhouden.api": "soap", "eboekhouden.url": server.url(service.soap.path),
+                "eboekhouden.username": c.username, "eboekhouden.security_code_1": c.security_code_1,
+                "eboekhouden.security_code_2": c.security_code_2}
+        ok, message = check_connection("eboekhouden", soap)
+        assert ok and message.startswith("e-Boekhouden (SOAP API): reachable"), message
 
 
 async def test_setup_never_replaces_an_existing_config(config_path, state_dir):

@@ -116,3 +116,15 @@ def test_vat_with_perfectviews_codes(snap_compare, config_path, state_dir, store
         await settle(pilot.app, pilot)
 
     assert snap_compare(status_app(config_path, state_dir, "vat"), terminal_size=size, run_before=settled)
+
+
+async def test_on_rest_the_calls_are_counted_without_a_budget(config_path, state_dir, trouble, store):
+    update_config(config_path, {"eboekhouden.api": "rest", "eboekhouden.url": "http://127.0.0.1:9/"})
+    for _ in range(7):
+        store.record("e-Boekhouden", "GET /v1/mutation")
+    app = status_app(config_path, state_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        calls = text_of(app, "#calls-line")
+        assert "e-Boekhouden 7 REST calls today (no published quota)" in calls and "GetMutaties" not in calls
+        assert "e-Boekhouden FAILING" in text_of(app, "#connections")

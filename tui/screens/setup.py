@@ -15,7 +15,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, Static, Switch
 
-from core.config.settings import EBOEKHOUDEN_URL, PERFECTVIEW_URL, secret_value
+from core.config.settings import EBOEKHOUDEN_REST_URL, EBOEKHOUDEN_URLS, PERFECTVIEW_URL, secret_value
+from core.eboekhouden.rest.errors import TOKEN_PAGE
 from core.secrets import scrub
 from tui.commands import PaletteCommand
 from tui.connection_check import check_connection, check_databases
@@ -24,12 +25,21 @@ from tui.messages import ConfigWritten
 from tui.screens.base import ModeScreen
 
 # (dotted config key, label, placeholder, secret)
-EBOEKHOUDEN_FIELDS = (
+REST_FIELDS = (
+    ("eboekhouden.api_token", "API token", "the token made in e-Boekhouden (shown once)", True),
+    ("eboekhouden.source", "Source", "1 to 10 letters, digits, _ or spaces", False),
+)
+SOAP_FIELDS = (
     ("eboekhouden.username", "Username", "as shown on the API/SOAP page", True),
     ("eboekhouden.security_code_1", "Security code 1", "32 hexadecimal characters", True),
     ("eboekhouden.security_code_2", "Security code 2", "a GUID: 8-4-4-4-12 characters", True),
-    ("eboekhouden.url", "Service address", EBOEKHOUDEN_URL, False),
 )
+# Empty: the chosen API's own address (core.config.settings.EBOEKHOUDEN_URLS).
+URL_FIELD = (("eboekhouden.url", "Service address", EBOEKHOUDEN_REST_URL, False),)
+EBOEKHOUDEN_FIELDS = {"rest": REST_FIELDS + URL_FIELD, "soap": SOAP_FIELDS + URL_FIELD}
+# REST first: e-Boekhouden hands out API tokens today; SOAP stays for those who have security codes.
+API_CHOICES = [("REST API: an API token (new setups)", "rest"),
+               ("SOAP API: username and security codes 1 and 2", "soap")]
 PERFECTVIEW_FIELDS = (
     ("perfectview.api_key", "API key", "a GUID", True),
     ("perfectview.database_id", "Database id", "a GUID", True),
@@ -48,12 +58,17 @@ SWITCHES = (
     ("invoices.enabled", "Book sent invoices in e-Boekhouden", True),
     ("payments.enabled", "Mark paid invoices Betaald in PerfectView", False),
 )
-DEFAULTS = {"eboekhouden.url": EBOEKHOUDEN_URL, "perfectview.url": PERFECTVIEW_URL, "schedule.relations": "4h",
+DEFAULTS = {"eboekhouden.source": "pvsync", "perfectview.url": PERFECTVIEW_URL, "schedule.relations": "4h",
             "schedule.invoices": "4h", "schedule.payments": "24h", "vat.own_country": "NL"}
 
-EBOEKHOUDEN_WHERE = ("In e-Boekhouden (https://secure.e-boekhouden.nl/bh): Beheer > Instellingen > Koppelingen, "
-                     "then Verder in the API/SOAP menu. That page shows the username, security code 1 and "
-                     "security code 2.")
+EBOEKHOUDEN_WHERE = {
+    "rest": (f"In e-Boekhouden (https://secure.e-boekhouden.nl/bh): {TOKEN_PAGE}: make a token for pvsync and "
+             "copy it (it is shown once). Source is the name pvsync gives itself in e-Boekhouden: 1 to 10 "
+             "letters, digits, underscores or spaces (no hyphens or accents)."),
+    "soap": ("In e-Boekhouden (https://secure.e-boekhouden.nl/bh): Beheer > Instellingen > Koppelingen, "
+             "then Verder in the API/SOAP menu. That page shows the username, security code 1 and "
+             "security code 2."),
+}
 DATABASES_WHERE = ("Once the config is saved: pvsync checks that both databases have what it relies on (fields, "
                    "relation types, the invoice workflow and its steps, ledgers). For what is missing, choose "
                    "what your database uses instead; the choice is written to the config and checked again.")
@@ -62,12 +77,16 @@ PERFECTVIEW_WHERE = ("In PerfectView CRM Online: Instellingen > Koppelingen > AP
                      "that user.")
 
 
+API_SELECT = "setup-eboekhouden-api"
+
+
 def field_id(key: str) -> str:
     return "setup-" + key.replace(".", "-").replace("_", "-")
 
 
 class SetupScreen(ModeScreen):
-    HELP = ("Creates the config file. Fill in the credentials of both services (where to find them is written "
+    HELP = ("Creates the config file. Choose e-Boekhouden's API (REST with an API token for new setups, SOAP "
+            "with the username and security codes), fill in the credentials of both services (where to find them is written "
             "above each group), test each connection, choose the sync options, then save (F2). Secrets are "
             "saved in the config file, readable by you only; the file can be edited afterwards.")
 
@@ -87,8 +106,15 @@ class SetupScreen(ModeScreen):
         with VerticalScroll(id="setup-body"):
             yield Static(id="setup-intro")
             yield Static("e-Boekhouden", classes="section-title")
-            yield Static(EBOEKHOUDEN_WHERE, classes="where")
-            yield from self._inputs(EBOEKHOUDEN_FIELDS)
+            with Horizontal(classes="field-row"):
+                yield Label("API", classes="field-label")
+                yield Select(API_CHOICES, value="rest", allow_blank=False, id=API_SELECT, compact=True)
+            yield Static(EBOEKHOUDEN_WHERE["rest"], id="setup-eboekhouden-where", classes="where")
+            with Vertical(id="setup-rest-fields", classes="api-fields"):
+                yield from self._inputs(REST_FIELDS)
+            with Vertical(id="setup-soap-fields", classes="api-fields"):
+                yield from self._inputs(SOAP_FIELDS)
+            yield from self._inputs(URL_FIELD)
             with Horizontal(classes="test-row"):
                 yield Button("Test e-Boekhouden (F3)", id="test-eboekhouden")
                 yield Static("", id="result-eboekhouden", classes="test-result")
@@ -130,6 +156,7 @@ class SetupScreen(ModeScreen):
             intro = (f"There is no config file yet ({path}). Fill in this form and save with F2; nothing is "
                      f"sent anywhere until you test a connection. ctrl+p leaves this screen.")
         self.query_one("#setup-intro", Static).update(Text(intro))
+        self._show_api_fields("rest")
         self._missing: list = []  # what the last database check found missing, in the order shown
 
     def palette_commands(self) -> list[PaletteCommand]:
@@ -141,16 +168,32 @@ class SetupScreen(ModeScreen):
                 PaletteCommand("Test PerfectView", "Check the credentials with one call",
                                lambda: self.action_check("perfectview"))]
 
+    @property
+    def api(self) -> str:
+        return str(self.query_one(f"#{API_SELECT}", Select).value)
+
+    @on(Select.Changed, f"#{API_SELECT}")
+    def _api_chosen(self, event: Select.Changed) -> None:
+        self._show_api_fields(str(event.value))
+        self.query_one("#result-eboekhouden", Static).update("")  # a result of the other API no longer holds
+
+    def _show_api_fields(self, api: str) -> None:
+        """Only the chosen API's credentials are asked; the other group is hidden, not cleared."""
+        self.query_one("#setup-rest-fields").display = api == "rest"
+        self.query_one("#setup-soap-fields").display = api == "soap"
+        self.query_one("#setup-eboekhouden-where", Static).update(EBOEKHOUDEN_WHERE[api])
+        self.query_one(f"#{field_id('eboekhouden.url')}", Input).placeholder = EBOEKHOUDEN_URLS[api]
+
     def form_values(self) -> dict[str, object]:
-        """The form as dotted config keys; secrets wrapped at once so they can only leak as stars."""
-        values: dict[str, object] = {}
-        for key, _, _, secret in (*EBOEKHOUDEN_FIELDS, *PERFECTVIEW_FIELDS, *OPTION_FIELDS):
+        """The form as dotted config keys; secrets wrapped at once so they can only leak as stars.
+        Of e-Boekhouden, only the chosen API's keys: the other's stay as the sample has them."""
+        api = self.api
+        values: dict[str, object] = {"eboekhouden.api": api}
+        for key, _, _, secret in (*EBOEKHOUDEN_FIELDS[api], *PERFECTVIEW_FIELDS, *OPTION_FIELDS):
             text = self.query_one(f"#{field_id(key)}", Input).value.strip()
             values[key] = secret_value(key, text) if secret else text
         for key, _, _ in SWITCHES:
             values[key] = self.query_one(f"#{field_id(key)}", Switch).value
-        # The form asks for the SOAP credentials (choosing REST here is still to come, issue 15).
-        values["eboekhouden.api"] = "soap"
         return values
 
     # ------------------------------------------------------------------ testing

@@ -139,8 +139,7 @@ class StatusScreen(ModeScreen):
         self._show_jobs(state, now)
         calls = state.calls
         self.query_one("#calls-line", Static).update(Text.assemble(
-            ("Calls   ", "bold"), f"PerfectView {calls.perfectview_today} today; e-Boekhouden GetMutaties "
-                                  f"{calls.mutaties_this_month} of {calls.mutaties_budget} this month"))
+            ("Calls   ", "bold"), f"PerfectView {calls.perfectview_today} today; {calls.eboekhouden_text()}"))
         self.query_one("#connections", Static).update(self._connections_text(state))
 
     def _show_attention(self, state: ConsoleState) -> None:
