@@ -18,7 +18,8 @@ __all__ = ["age_text", "clock_time", "counters_text", "due_text", "full_moment_t
 
 
 def moment_text(moment: datetime | None) -> str:
-    return clock.shown_short(moment)
+    """'2026-12-02 14:05 CET': the display zone named, as everywhere a time is shown."""
+    return clock.shown(moment)
 
 
 def full_moment_text(moment: datetime) -> str:

@@ -73,8 +73,8 @@ async def test_links_and_watchdog_alerts_are_said_in_words(config_path, state_di
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         links = text_of(app, "#connections")
-        assert "e-Boekhouden FAILING (2026-03-09 13:50) in run 4: OpenSession: not reachable" in links
-        assert "PerfectView  OK (2026-03-09 13:51): no call failed in run 4; 9 calls today" in links
+        assert "e-Boekhouden FAILING (2026-03-09 13:50 CET) in run 4: OpenSession: not reachable" in links
+        assert "PerfectView  OK (2026-03-09 13:51 CET): no call failed in run 4; 9 calls today" in links
         attention = text_of(app, "#attention")
         assert "watchdog: invoices has had no successful run for 9h (it runs every 4h" in attention
         assert "watchdog: invoices failed in each of the last 3 runs (2, 3, 4)" in attention

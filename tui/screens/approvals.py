@@ -19,7 +19,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
-from core.model import AMSTERDAM
+from core import clock
 from core.store import Store
 from core.store.approvals import ApprovalWait, Approvals
 from core.store.twin_proposals import TwinProposal, TwinProposals
@@ -131,7 +131,7 @@ def plan_text(wait: ApprovalWait | None) -> Text:
         text.append("  nothing: the engine writes on its schedule")
         return text
     # Amsterdam time, as the other screens show it (not tui.formatting: that module sits in an import circle).
-    text.append(f"  Since {wait.since.astimezone(AMSTERDAM):%Y-%m-%d %H:%M}: the {wait.reason}.\n")
+    text.append(f"  Since {clock.shown(wait.since)}: the {wait.reason}.\n")
     for line in wait.summary:
         if line.lstrip().startswith(("Approve with", "Waits for approval")):
             continue
