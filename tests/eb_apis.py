@@ -22,6 +22,7 @@ REST_NAME = {
     "GetMutaties": "GET /v1/mutation",
     "GetOpenPosten": "GET /v1/mutation/invoice/outstanding",
     "GetRelaties": "GET /v1/relation",
+    "OpenSession": "POST /v1/session",
 }
 
 
@@ -51,6 +52,27 @@ def reset_eb_calls(world: Any) -> None:
     world.eboekhouden_service.rest.calls.clear()
 
 
+def expire_session_before(world: Any, operation: str) -> None:
+    """The session expires just before the next call of SOAP `operation` (or its REST twin)."""
+    if world.eboekhouden_api != "rest":
+        from tests.reliability.fault_world import expire_session_before as soap_expire
+
+        soap_expire(world.eboekhouden_service.soap, operation)
+        return
+    rest = world.eboekhouden_service.rest
+    method, _, template = wire_name("rest", operation).partition(" ")
+    route = rest._route
+
+    def expiring(request_method: str, path: str):
+        found = route(request_method, path)
+        if isinstance(found, tuple) and (request_method, found[0]) == (method, template):
+            del rest._route  # once
+            rest.expire_sessions()  # before the request is authenticated: it meets a 401
+        return found
+
+    rest._route = expiring
+
+
 def lose_answers(world: Any, operation: str, times: int = 1) -> None:
     """The next `times` calls of SOAP `operation` (or its REST twin) are carried out and committed,
     then the connection drops before the answer (the "lost" fault, for one operation only)."""
@@ -70,14 +92,6 @@ def lose_answers(world: Any, operation: str, times: int = 1) -> None:
 
         rest.routes[index] = (*route[:3], lost)
         return
-    soap = world.eboekhouden_service.soap
-    original = type(soap).handle
+    from tests.reliability.fault_world import lose_answers as soap_lose  # wraps whatever handles calls now
 
-    def handle(operation_name, request):
-        response = original(soap, operation_name, request)
-        if operation_name == operation and left[0] > 0:
-            left[0] -= 1
-            raise SimulatedDisconnect(committed=True)
-        return response
-
-    soap.handle = handle
+    soap_lose(world.eboekhouden_service.soap, operation, times)
