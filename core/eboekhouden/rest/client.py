@@ -352,7 +352,16 @@ class RestClient:
                                  record=record)
         except NotFound:
             return None
-        relation = translate.relation_from_rest(item)
+        # A relation without its code, or under another id, would be taken for a different one (or none).
+        code = translate.field(item, "code") if isinstance(item, dict) else None
+        try:
+            relation = translate.relation_from_rest(item) if code and isinstance(code, str) else None
+        except (TypeError, ValueError, AttributeError) as error:
+            raise ResponseInvalid(SERVICE, "GET /v1/relation/{id}", f"the relation does not fit the API ({error})",
+                                  record=record) from None
+        if relation is None or relation.id != relation_id:
+            raise ResponseInvalid(SERVICE, "GET /v1/relation/{id}", f"the answer is not relation {relation_id} "
+                                  "with its code", record=record)
         self._remember_relation(relation.code, relation.id)
         return relation
 
@@ -432,9 +441,10 @@ class RestClient:
         answer = self._request("POST", "/v1/mutation", operation="POST /v1/mutation", record=record,
                                json_body=body)
         number = translate.field(answer, "id") if isinstance(answer, dict) else None
-        if not number:  # it may well be booked: the caller treats this as no answer
+        if not isinstance(number, int) or isinstance(number, bool) or number <= 0:
+            # It may well be booked: the caller treats this as no answer and looks the invoice up.
             raise ResponseInvalid(SERVICE, "POST /v1/mutation", "the answer has no id", record=record)
-        return int(number)
+        return number
 
     def _say_cut(self, whole: str, cut: str, record: str) -> None:
         if self._said_cut:
