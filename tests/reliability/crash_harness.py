@@ -38,6 +38,9 @@ REPO = Path(__file__).resolve().parents[2]
 JOB_POINTS: dict[str, tuple[str, ...]] = {"relations": relations.CRASH_POINTS, "invoices": invoices.CRASH_POINTS,
                                           "payments": payments.CRASH_POINTS}
 CRASH_POINTS = tuple(point for points in JOB_POINTS.values() for point in points)
+# The points around e-Boekhouden's writes: on REST the default suite kills at these (the rest in the soak).
+REST_POINTS = ("after_add_relation", "after_add_relation_link", "after_update_relation", "after_update_relation_link",
+               "after_intent_commit", "after_remote_booking", "after_local_commit")
 # Every invoice is bookable (the demo leaves "BTW 0%" unmapped on purpose), and every
 # e-Boekhouden relation counts as a customer, so the import path is taken.
 WORLD_SETTINGS: dict[str, Any] = {"vat.NL.BTW 0%": {"btw_code": "BU_EU_VERK", "ledger": "8040"},
@@ -165,13 +168,19 @@ class EngineLauncher:
 # --------------------------------------------------------------------------- the world
 
 
-def build_world(root: Path, *, relations_count: int = 20, invoices_count: int = 10, seed: int = 7) -> None:
-    """Simulator state files, config and an empty state folder under `root` (in-process)."""
+def build_world(root: Path, *, relations_count: int = 20, invoices_count: int = 10, seed: int = 7,
+                api: str = "soap") -> None:
+    """Simulator state files, config and an empty state folder under `root` (in-process); pvsync
+    talks to e-Boekhouden over `api` ("soap" or "rest"), both served from the one state file."""
     from core.demo.generate import generate
     from core.demo.world import SimulatedWorld
     from core.model import EbRelation
 
-    world = SimulatedWorld(root, seed="empty", persist=True, settings=WORLD_SETTINGS)
+    # The REST client keeps to 5 calls/s for the live service; the simulator does not throttle, and
+    # at that pace one crash test would wait ~10 s on the client's own clock.
+    pace = {"eboekhouden.calls_per_second": 100} if api == "rest" else {}
+    world = SimulatedWorld(root, seed="empty", persist=True, settings={**WORLD_SETTINGS, **pace},
+                           eboekhouden_api=api)
     made = generate(world, relations=relations_count, invoices=invoices_count, open_items=True, seed=seed,
                     concept_share=0)
     eb = world.eboekhouden
@@ -206,11 +215,12 @@ class Simulators:
         from core.config.write import update_config
 
         pvsync = Path(sys.executable).with_name("pvsync")
+        api = ["--api", config_of(self.root).eboekhouden.api]  # the URL printed is that API's
         try:
             for service in ("eboekhouden", "perfectview"):
                 self.processes.append(subprocess.Popen(
                     [str(pvsync), "simulate", service, "--port", "0", "--seed", "empty",
-                     "--state", str(self.root / f"{service}.json")],
+                     "--state", str(self.root / f"{service}.json"), *(api if service == "eboekhouden" else [])],
                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=clean_env(), cwd=REPO))
             for service, process in zip(("eboekhouden", "perfectview"), self.processes, strict=True):
                 line = process.stdout.readline()
@@ -336,7 +346,8 @@ def eboekhouden_state(root: Path) -> Any:
     return EboekhoudenSimulator(state_file=root / "eboekhouden.json")
 
 
-# e-Boekhouden's write operations, and how to count what they made.
+# e-Boekhouden's write operations (SOAP's names; the REST twins are counted the same), and how to
+# count what they made.
 WRITES: dict[str, Callable[[Any], int]] = {
     "AddMutatie": lambda eb: sum(b.soort is MutatieSoort.FACTUUR_VERSTUURD for b in eb.mutations.values()),
     "AddRelatie": lambda eb: len(eb.relations),
@@ -363,11 +374,15 @@ class Writes:
     def now(cls, root: Path) -> Writes:
         from core.store import Store
 
+        from tests.eb_apis import wire_name
+
         eb = eboekhouden_state(root)
+        api = config_of(root).eboekhouden.api
         store = Store.open(root / "state")
         try:
             sent = {op: store.conn.execute("SELECT coalesce(sum(count), 0) FROM api_calls WHERE service = ? AND "
-                                           "operation = ?", ("e-Boekhouden", op)).fetchone()[0] for op in WRITES}
+                                           "operation = ?", ("e-Boekhouden", wire_name(api, op))).fetchone()[0]
+                    for op in WRITES}
         finally:
             store.close()
         return cls(sent, {op: count(eb) for op, count in WRITES.items()})

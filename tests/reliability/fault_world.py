@@ -9,8 +9,12 @@ The verdict is read from the simulators' own records, never from pvsync's journa
   recorded, and PerfectView carries its booked marker and exactly one pvsync note;
 - every customer (a PerfectView relation with a Debiteurnummer) is in e-Boekhouden once;
 - no write reached e-Boekhouden twice: the simulator refuses a second AddMutatie for an
-  invoice number and a second AddRelatie for a code, and logs the refusal. The real
-  service may not refuse, so each such refusal counts as a duplicate pvsync caused.
+  invoice number and a second AddRelatie for a code (on REST: MUT_019/MUT_020 and REL_049),
+  and logs the refusal. The real service may not refuse, so each such refusal counts as a
+  duplicate pvsync caused.
+
+`api="rest"` has pvsync talk to e-Boekhouden's REST API; both APIs share one administration and
+one set of knobs, so the faults, the records and the verdict are the same.
 """
 
 from __future__ import annotations
@@ -35,8 +39,9 @@ from core.sync.invoice_states import InvoiceState
 ALL_VAT = {"vat.NL.BTW 0%": {"btw_code": "BU_EU_VERK", "ledger": "8040"}}
 DONE = (InvoiceState.BOOKED, InvoiceState.PAID)
 # What a refused second write looks like in the e-Boekhouden simulator's event log.
-DUPLICATE_EVENTS = {"invoice": "AddMutatie refused: SIM_MUT_INVOICE_EXISTS",
-                    "relation": "AddRelatie refused: SIM_REL_CODE_EXISTS"}
+DUPLICATE_EVENTS = {"invoice": ("AddMutatie refused: SIM_MUT_INVOICE_EXISTS", "POST /v1/mutation refused: 400 MUT_019",
+                                "POST /v1/mutation refused: 400 MUT_020"),
+                    "relation": ("AddRelatie refused: SIM_REL_CODE_EXISTS", "POST /v1/relation refused: 400 REL_049")}
 
 
 @dataclass
@@ -68,8 +73,8 @@ class FaultWorld:
     """Both simulators filled by core/demo/generate.py; every sent invoice and customer is to be synced."""
 
     def __init__(self, root: Path, *, relations: int, invoices: int, seed: int, loopback: bool = False,
-                 settings: dict[str, Any] | None = None):
-        self.world = SimulatedWorld(root, seed="empty", loopback=loopback,
+                 settings: dict[str, Any] | None = None, api: str = "soap"):
+        self.world = SimulatedWorld(root, seed="empty", loopback=loopback, eboekhouden_api=api,
                                     eboekhouden_knobs=Knobs(seed=seed), perfectview_knobs=Knobs(seed=seed + 1),
                                     settings={**ALL_VAT, **(settings or {})})
         self.made = generate(self.world, relations=relations, invoices=invoices, open_items=False, seed=seed,
@@ -94,12 +99,13 @@ class FaultWorld:
             for event in sim.events:
                 if event.startswith("fault "):
                     counts[event.split()[1]] += 1
-                elif event == "sessions expired":
+                elif event in ("sessions expired", "REST sessions expired"):
                     counts["session"] += 1
         return counts
 
     def calls(self) -> int:
-        return sum(sum(sim.calls.values()) for sim in self.simulators)
+        """Calls both services answered (e-Boekhouden's over either API)."""
+        return sum(sum(sim.calls.values()) for sim in (*self.simulators, self.world.eboekhouden_service.rest))
 
     def run(self) -> RunReport:
         """One `pvsync sync`: a fresh engine on the same state folder, every job, then closed."""
@@ -130,7 +136,7 @@ class FaultWorld:
         verdict = Verdict(invoices=len(self.made.sent_invoice_ids), relations=len(self.made.customers))
         for event in eb.events:
             for what, refusal in DUPLICATE_EVENTS.items():
-                if event.startswith(refusal):
+                if event.startswith(refusal):  # a tuple: any of them
                     verdict.duplicates.append(f"{what} sent again after it was stored ({event})")
         codes = Counter(r.code for r in eb.relations.values())
         for code in sorted(set(self.made.customers.values())):

@@ -8,6 +8,10 @@ real engine and jobs: the run says what was refused in words, the local file's c
 is nowhere, nothing is written for the records concerned (the relation link is as it
 was, the invoice still waits), and the next run against an honest server finishes the
 work exactly once.
+
+The same scene runs with pvsync on e-Boekhouden's REST API (REST_CASES): its JSON answers to a
+read (a relation's details) and a write (a booking) are rewritten to a value of the wrong type, a
+missing field, a body over the 64 MB cap, text that is not JSON, and an HTML error page.
 """
 
 from __future__ import annotations
@@ -97,8 +101,26 @@ BROKEN = {
         # zeep's strict reading notices a required element missing before others, not at the end.
         "missing": (r"<Result>.*</Result>", "<Result></Result>", "no Result.Succeeded")},
 }
-CASES = [pytest.param(service, operation, attack, id=f"{operation}-{attack}")
+CASES = [pytest.param("soap", service, operation, attack, id=f"{operation}-{attack}")
          for service, operation in BROKEN for attack in ["xxe", "billion-laughs", "huge", *BROKEN[service, operation]]]
+
+HTML_PAGE = b"<html><head><title>Service Unavailable</title></head><body><h1>Onderhoud</h1></body></html>"
+# e-Boekhouden's REST answers (METHOD /path template): pattern, replacement, words of the refusal.
+BROKEN_JSON = {
+    "GET /v1/relation/{id}": {
+        "wrong-type": (r'"id": ?\d+', '"id": "vijfduizend"', "the relation does not fit the API"),
+        "missing": (r'"code": ?"D1",?', "", "the answer is not relation")},
+    "POST /v1/mutation": {
+        "wrong-type": (r'"id": ?\d+', '"id": "een"', "the answer has no id"),
+        "missing": (r'"id": ?\d+', "", "the answer has no id")},
+}
+REST_ATTACKS: dict[str, tuple[Rewrite, str]] = {
+    "huge": (oversized, "larger than 64 MB"),
+    "not-json": (lambda body: [body[: max(1, len(body) // 2)]], "the answer is not JSON"),
+    "html-page": (lambda body: [HTML_PAGE], "the answer is not JSON"),
+}
+REST_CASES = [pytest.param("rest", "eboekhouden", operation, attack, id=f"rest-{operation}-{attack}")
+              for operation in BROKEN_JSON for attack in [*REST_ATTACKS, *BROKEN_JSON[operation]]]
 
 
 class Hostile:
@@ -112,6 +134,9 @@ class Hostile:
 
     def __call__(self, environ, start_response):
         action = environ.get("HTTP_SOAPACTION", "").strip('"').rsplit("/", 1)[-1]
+        path = re.sub(r"/\d+$", "/{id}", environ.get("PATH_INFO", ""))
+        if path.startswith("/v1/"):
+            action = f"{environ.get('REQUEST_METHOD')} {path}"  # REST: the request as the client names it
         if self.rewrite is None or action != self.operation:
             return self.app(environ, start_response)
         captured: list = []
@@ -125,9 +150,10 @@ class Hostile:
 class Scene:
     """One customer and one booked invoice; then the customer is renamed and a second invoice sent."""
 
-    def __init__(self, root):
-        self.world = SimulatedWorld(root, seed="empty")
-        self.hostile = {"eboekhouden": Hostile(self.world.eboekhouden),
+    def __init__(self, root, api: str = "soap"):
+        self.world = SimulatedWorld(root, seed="empty", eboekhouden_api=api,
+                                    settings={"eboekhouden.calls_per_second": 100} if api == "rest" else {})
+        self.hostile = {"eboekhouden": Hostile(self.world.eboekhouden_service),
                         "perfectview": Hostile(self.world.perfectview)}
         with self.world.perfectview_client() as pv:
             self.relation = pv.create_relation(organisation("D1", "Oude Naam B.V."), "Klant", None)
@@ -172,18 +198,21 @@ def no_backoff(monkeypatch):
     monkeypatch.setattr(RetryPolicy, "delay", lambda self, attempt, rng: 0.0)
 
 
-@pytest.mark.parametrize(("service", "operation", "attack"), CASES)
-def test_a_hostile_answer_is_refused_in_words_and_nothing_is_lost(tmp_path, service, operation, attack):
+@pytest.mark.parametrize(("api", "service", "operation", "attack"), CASES + REST_CASES)
+def test_a_hostile_answer_is_refused_in_words_and_nothing_is_lost(tmp_path, api, service, operation, attack):
     local_file = tmp_path / "local-file.txt"
     local_file.write_text(SECRET_FILE_TEXT)
-    scene = Scene(tmp_path / "world")
+    scene = Scene(tmp_path / "world", api)
     link_before = scene.links["D1"]
     assert scene.eb_name() == "Oude Naam B.V." and scene.booked("F-1") == 1
 
     hostile = scene.hostile[service]
-    if attack in BROKEN[(service, operation)]:
-        pattern, replacement, words = BROKEN[(service, operation)][attack]
+    broken = BROKEN_JSON.get(operation, {}) if api == "rest" else BROKEN[(service, operation)]
+    if attack in broken:
+        pattern, replacement, words = broken[attack]
         rewrite = substitute(pattern, replacement)
+    elif api == "rest":
+        rewrite, words = REST_ATTACKS[attack]
     else:
         rewrite, words = attacks(local_file.as_uri())[attack]
     hostile.operation, hostile.rewrite = operation, rewrite
@@ -203,7 +232,7 @@ def test_a_hostile_answer_is_refused_in_words_and_nothing_is_lost(tmp_path, serv
     (f2,) = scene.journal["F-2"] or [None]
     if f2 is not None and scene.booked("F-2") == 0:
         assert f2.state is not InvoiceState.BOOKED
-    if operation in ("GetRelaties", "RelationGetModified"):
+    if operation in ("GetRelaties", "RelationGetModified", "GET /v1/relation/{id}"):
         assert scene.links["D1"] == link_before and scene.eb_name() == "Oude Naam B.V.", "the link is as it was"
 
     hostile.rewrite = None

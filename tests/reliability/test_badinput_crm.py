@@ -27,6 +27,7 @@ from core.sync.invoices import InvoicesJob
 from core.sync.relations import RelationsJob
 from tests.sync.invoices_world import DUE_DATE, INVOICE_DATE
 from tests.sync.relations_world import organisation
+from tests.eb_apis import APIS
 
 NIL = "00000000-0000-0000-0000-000000000000"
 EMOJI_NAME = "Bakkerij 🍞 Ümit & Zoon ✓"
@@ -136,9 +137,13 @@ def build(world: SimulatedWorld) -> Scene:
     return scene
 
 
-@pytest.fixture(scope="module")
-def scene(tmp_path_factory):
-    with SimulatedWorld(tmp_path_factory.mktemp("crm"), seed="empty") as world:
+@pytest.fixture(scope="module", params=APIS)
+def scene(tmp_path_factory, request):
+    """The scene with pvsync on each e-Boekhouden API in turn (the records are read back from the one
+    administration both serve)."""
+    pace = {"eboekhouden.calls_per_second": 100} if request.param == "rest" else {}
+    with SimulatedWorld(tmp_path_factory.mktemp(f"crm-{request.param}"), seed="empty", settings=pace,
+                        eboekhouden_api=request.param) as world:
         yield build(world)
 
 

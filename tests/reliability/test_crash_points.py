@@ -1,6 +1,12 @@
 """SIGKILL at every named crash point, with the simulators in other processes keeping their
 state; after a restart and a completed run nothing is booked or created twice, nothing is
 lost, and the local state is whole (see crash_harness for the processes and the invariants).
+
+Every point runs on SOAP. On REST (each kill costs ~16 s) the default suite runs the points around
+e-Boekhouden's writes (REST_POINTS: relation create and update and their link commits, the invoice
+intent commit, the remote booking and the local commit); the PerfectView-side points (imports,
+marker, note, payments) run on REST under the soak script:
+`uv run python -m tests.soak.crash_schedules --api rest`.
 """
 
 from __future__ import annotations
@@ -13,16 +19,22 @@ import pytest
 from core.store import Store
 from core.store.invoice_journal import InvoiceJournal
 from core.sync.invoice_states import InvoiceState
-from tests.reliability.crash_harness import (CRASH_POINTS, EngineLauncher, Findings, People, Simulators, Writes,
-                                             build_world, check, eboekhouden_state)
+from tests.eb_apis import APIS
+from tests.reliability.crash_harness import (CRASH_POINTS, REST_POINTS, EngineLauncher, Findings, People, Simulators,
+                                             Writes, build_world, check, eboekhouden_state)
 
 pytestmark = pytest.mark.loopback
 
 
+@pytest.fixture(scope="module", params=APIS)
+def api(request) -> str:
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("crash-world")
-    build_world(root)
+def template(tmp_path_factory, api) -> Path:
+    root = tmp_path_factory.mktemp(f"crash-world-{api}")
+    build_world(root, api=api)
     return root
 
 
@@ -56,7 +68,9 @@ def test_the_crash_points_cover_every_kind_of_step():
 
 
 @pytest.mark.parametrize("point", CRASH_POINTS)
-def test_killed_at_a_crash_point_a_restart_leaves_nothing_doubled_lost_or_half_written(root, launcher, point):
+def test_killed_at_a_crash_point_a_restart_leaves_nothing_doubled_lost_or_half_written(root, launcher, point, api):
+    if api == "rest" and point not in REST_POINTS:
+        pytest.skip("on REST this point runs under tests.soak.crash_schedules --api rest (time budget)")
     with Simulators(root):
         killed = launcher.run(root, crash=point)
         assert killed.killed, f"the run never reached {point}: {killed.output}"
@@ -69,7 +83,9 @@ def test_killed_at_a_crash_point_a_restart_leaves_nothing_doubled_lost_or_half_w
     assert run_outcomes(root) == ["interrupted", "ok"]  # the killed run is closed, not left running
 
 
-def test_two_kills_in_a_row_at_later_occurrences_still_end_whole(root, launcher):
+def test_two_kills_in_a_row_at_later_occurrences_still_end_whole(root, launcher, api):
+    if api == "rest":
+        pytest.skip("two kills in a row run on REST under tests.soak.crash_schedules --api rest (time budget)")
     with Simulators(root):
         assert launcher.run(root, crash="after_remote_booking", nth=3).killed
         assert launcher.run(root, crash="after_marker", nth=2).killed
@@ -80,7 +96,7 @@ def test_two_kills_in_a_row_at_later_occurrences_still_end_whole(root, launcher)
     assert run_outcomes(root) == ["interrupted", "interrupted", "ok"]
 
 
-def test_a_booking_sent_again_is_found_even_though_e_boekhouden_refused_it(root, launcher):
+def test_a_booking_sent_again_is_found_even_though_e_boekhouden_refused_it(root, launcher, api):
     """The check bites: a job that forgot its intent and sent invoices again (the simulator
     refuses a second AddMutatie, so only pvsync's own count of writes shows it)."""
     with Simulators(root):
@@ -106,7 +122,9 @@ def test_a_booking_sent_again_is_found_even_though_e_boekhouden_refused_it(root,
     assert found.duplicates == [f"pvsync sent AddMutatie {sent} times and e-Boekhouden holds {held} new records"]
 
 
-def test_the_check_finds_lost_invoices_duplicate_relations_and_runs_left_running(root, launcher):
+def test_the_check_finds_lost_invoices_duplicate_relations_and_runs_left_running(root, launcher, api):
+    if api == "rest":
+        pytest.skip("the check reads the simulators' state and PerfectView alike on both APIs: once is enough")
     with Simulators(root):
         before = Writes.now(root)
         assert launcher.run(root).outcome == "ok"

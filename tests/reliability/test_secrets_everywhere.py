@@ -26,11 +26,13 @@ from textual.widgets import Input, Static
 
 from core import cli
 from core.config import write_new_config
-from core.eboekhouden.simulator import EboekhoudenSimulator, SimCredentials
+from core.eboekhouden.simulated_service import EboekhoudenService
+from core.eboekhouden.simulator import SimCredentials
 from core.perfectview.simulator import PerfectViewSimulator
 from core.secrets import Secret
 from core.soap.errors import ServiceError
 from core.soap.loopback import LoopbackServer
+from tests.eb_apis import APIS
 from tests.tui.conftest import settle, wait_until
 from tui.app import create_app
 from tui.screens.help import HelpScreen
@@ -39,10 +41,11 @@ from tui.screens.setup import field_id
 pytestmark = pytest.mark.loopback
 ROOT = Path(__file__).resolve().parents[2]
 
-IN_CONFIG = {  # written into the 0600 config file
+IN_CONFIG = {  # written into the 0600 config file (the REST token too: the suite runs on both APIs)
     "eboekhouden.username": "canary-user-7f3e1a",
     "eboekhouden.security_code_1": "cafe0001cafe0002cafe0003cafe0004",
     "perfectview.api_key": "ca9a41e5-0000-4000-8000-00000000a91e",
+    "eboekhouden.api_token": "canary-rest-token-ca9a41e5-0000-4000-8000-0000000070c3",
 }
 IN_ENVIRONMENT = {  # given as the environment variables a deployment sets
     "PVSYNC_EBOEKHOUDEN_SECURITY_CODE_2": "ca9a41e5-0000-4000-8000-0000000c0de2",
@@ -59,16 +62,18 @@ def leaks(where: str, text: str | bytes) -> list[tuple[str, str]]:
     return [(where, canary) for canary, variants in forms.items() for v in variants if v.encode() in data]
 
 
-@pytest.fixture(scope="module")
-def services():
-    eb = EboekhoudenSimulator(seed_data="demo", credentials=SimCredentials(
+@pytest.fixture(scope="module", params=APIS)
+def services(request):
+    """Both simulators on loopback; pvsync talks to e-Boekhouden over the API of the parameter."""
+    service = EboekhoudenService(seed_data="demo", credentials=SimCredentials(
         IN_CONFIG["eboekhouden.username"], IN_CONFIG["eboekhouden.security_code_1"],
-        IN_ENVIRONMENT["PVSYNC_EBOEKHOUDEN_SECURITY_CODE_2"]))
+        IN_ENVIRONMENT["PVSYNC_EBOEKHOUDEN_SECURITY_CODE_2"], IN_CONFIG["eboekhouden.api_token"]))
+    eb = service.soap if request.param == "soap" else service.rest
     pv = PerfectViewSimulator(seed_data="demo", credentials={
         "api_key": IN_CONFIG["perfectview.api_key"], "database_id": IN_ENVIRONMENT["PVSYNC_PERFECTVIEW_DATABASE_ID"],
         "user_id": IN_ENVIRONMENT["PVSYNC_PERFECTVIEW_USER_ID"]})
-    with LoopbackServer(eb) as eb_server, LoopbackServer(pv) as pv_server:
-        yield eb_server.url(eb.path), pv_server.url(pv.path), eb, pv
+    with LoopbackServer(service) as eb_server, LoopbackServer(pv) as pv_server:
+        yield eb_server.url(service.soap.path if eb is service.soap else "/"), pv_server.url(pv.path), eb, pv
 
 
 @pytest.fixture
@@ -81,7 +86,8 @@ def planted(tmp_path, monkeypatch, services):
         monkeypatch.setenv(name, value)
     config, state = tmp_path / "config.toml", tmp_path / "state"
     write_new_config(config, {key: Secret(value) for key, value in IN_CONFIG.items()} | {
-        "eboekhouden.api": "soap", "eboekhouden.url": eb_url, "perfectview.url": pv_url, "logbook.level": "DEBUG",
+        "eboekhouden.api": "soap" if eb_url.endswith(".asmx") else "rest", "eboekhouden.url": eb_url,
+        "perfectview.url": pv_url, "logbook.level": "DEBUG",
         "vat.NL.BTW hoog 21%": {"btw_code": "HOOG_VERK_21", "ledger": "8000"}})
     return config, state
 
@@ -137,12 +143,20 @@ def test_tracebacks_of_a_refused_call_leave_no_canary(planted, services):
     config, _ = planted
     _, _, eb, _ = services
     settings = load_config(config)
-    accepted, eb.credentials = eb.credentials, SimCredentials("someone-else", "0" * 32, eb.credentials.security_code_2)
+    rest = settings.eboekhouden.api == "rest"
+    if rest:
+        accepted, eb.api_token = eb.api_token, "someone-elses-token"
+    else:
+        accepted, eb.credentials = eb.credentials, SimCredentials("someone-else", "0" * 32,
+                                                                  eb.credentials.security_code_2)
     try:
         with pytest.raises(ServiceError) as caught, eboekhouden_client(settings) as client:
             client.relations()
     finally:
-        eb.credentials = accepted
+        if rest:
+            eb.api_token = accepted
+        else:
+            eb.credentials = accepted
     text = "".join(traceback.format_exception(caught.value)) + repr(caught.value) + repr(settings)
     assert "refused" in text or "Error" in text
     assert leaks("traceback", text) == []

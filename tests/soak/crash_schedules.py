@@ -1,6 +1,10 @@
 """Random crash schedules: pvsync SIGKILLed at random crash points, restarted, checked.
 
-    uv run python -m tests.soak.crash_schedules --schedules 200 --seed 1
+    uv run python -m tests.soak.crash_schedules --schedules 200 --seed 1 [--api rest]
+
+`--api rest` runs pvsync on e-Boekhouden's REST API: the crash points the default suite leaves
+to this script on REST (tests/reliability/test_crash_points.py: the imports, marker, note and
+payment points, two kills in a row) are drawn here like every other.
 
 Each schedule: a few random edits by people between runs (a customer added or edited in
 PerfectView, invoices sent, a customer added in e-Boekhouden, booked invoices paid), always
@@ -124,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--schedules", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--per-world", type=int, default=25, help="schedules before a fresh world (default 25)")
+    parser.add_argument("--api", choices=("soap", "rest"), default="soap",
+                        help="the e-Boekhouden API pvsync talks to (default soap)")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     started = time.monotonic()
@@ -134,14 +140,14 @@ def main(argv: list[str] | None = None) -> int:
         while done < args.schedules:
             worlds += 1
             root = Path(folder) / f"world-{worlds}"
-            build_world(root, seed=args.seed * 1000 + worlds)
+            build_world(root, seed=args.seed * 1000 + worlds, api=args.api)
             with Simulators(root), People(root) as people:
                 for index in range(min(args.per_world, args.schedules - done)):
                     done += 1
                     runner.one(done, root, people, first_in_world=index == 0)
                     progress(f"schedule {done}/{args.schedules}: {sum(runner.crashes.values())} crashes, "
                              f"{len(runner.violations)} violations")
-        report = runner.report(done, args.seed, worlds, time.monotonic() - started)
+        report = {"api": args.api, **runner.report(done, args.seed, worlds, time.monotonic() - started)}
     print(json.dumps(report, indent=2))
     return 1 if report["violations"] else 0
 

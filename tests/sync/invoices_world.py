@@ -14,6 +14,7 @@ from core.model import Address, Booking, CrmRelation, EbRelation, RelationKind
 from core.store.invoice_journal import InvoiceJournal, JournalEntry
 from core.store.records import utc_now
 from core.sync.invoices import InvoicesJob
+from tests import eb_apis
 
 INVOICE_DATE = date(2026, 3, 2)
 DUE_DATE = date(2026, 3, 16)
@@ -135,25 +136,13 @@ class InvoiceWorld:
         return self.eb.bookings(invoice_number=number, purpose="other")
 
     def eb_calls(self, operation: str) -> int:
-        return self.world.eboekhouden.calls[operation]
+        """Calls of SOAP `operation`, or of its REST twin when the world talks REST."""
+        return eb_apis.eb_calls(self.world, operation)
 
     def pv_calls(self) -> int:
         return sum(self.world.perfectview.calls.values())
 
     def lose_answers(self, operation: str, times: int = 1) -> None:
-        """The next `times` calls of `operation` are processed and committed, then the
-        connection drops before the answer (the "lost" fault, for one operation only)."""
-        from core.soap.simulator import SimulatedDisconnect
-
-        simulator = self.world.eboekhouden
-        original = type(simulator).handle
-        left = [times]
-
-        def handle(operation_name, request):
-            response = original(simulator, operation_name, request)
-            if operation_name == operation and left[0] > 0:
-                left[0] -= 1
-                raise SimulatedDisconnect(committed=True)
-            return response
-
-        simulator.handle = handle
+        """The next `times` calls of `operation` (SOAP's name; its REST twin on REST) are processed and
+        committed, then the connection drops before the answer (the "lost" fault, for one operation only)."""
+        eb_apis.lose_answers(self.world, operation, times)

@@ -14,6 +14,7 @@ from core.model import (Address, Booking, BookingLine, CrmRelation, EbRelation, 
                         RelationKind)
 from core.store.relation_state import RelationState
 from core.sync.relations import RelationsJob
+from tests import eb_apis
 
 # The calls that change something in either service.
 EB_WRITES = ("AddRelatie", "UpdateRelatie")
@@ -137,13 +138,17 @@ class RelationWorld:
     # ------------------------------------------------------------------ counting
 
     def reset_calls(self) -> None:
-        self.world.eboekhouden.calls.clear()
+        eb_apis.reset_eb_calls(self.world)
         self.world.perfectview.calls.clear()
 
+    def eb_calls(self, operation: str) -> int:
+        """Calls of SOAP `operation`, or of its REST twin when the world talks REST."""
+        return eb_apis.eb_calls(self.world, operation)
+
     def writes(self) -> dict[str, int]:
-        """Write calls since the last reset, per operation, both services."""
-        eb, pv = self.world.eboekhouden.calls, self.world.perfectview.calls
-        return {op: n for op, n in [*((o, eb[o]) for o in EB_WRITES), *((o, pv[o]) for o in PV_WRITES)] if n}
+        """Write calls since the last reset, per operation (e-Boekhouden's in SOAP's names), both services."""
+        pv = self.world.perfectview.calls
+        return {**eb_apis.eb_counter(self.world, EB_WRITES), **{op: pv[op] for op in PV_WRITES if pv[op]}}
 
 
 def sale(code: str, invoice_number: str) -> Booking:

@@ -2,7 +2,7 @@
 and the booked mutations read back from e-Boekhouden (GetMutaties) line by line.
 
 The expected figures are written out by hand: VAT per VAT-rate total, rounded half-up
-to cents, one line per (BTW-code, grootboekrekening)."""
+to cents, one line per (BTW-code, grootboekrekening). Each test runs on both e-Boekhouden APIs."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from decimal import Decimal
 import pytest
 
 from core.config import set_vat_rule
+from tests.eb_apis import APIS
 from tests.sync.invoices_world import DUE_DATE, INVOICE_DATE, InvoiceWorld
 
 D = Decimal
-pytestmark = pytest.mark.loopback
+pytestmark = [pytest.mark.loopback, pytest.mark.parametrize("api", APIS)]
 
 
 def read_back(world: InvoiceWorld, number: str):
@@ -23,8 +24,8 @@ def read_back(world: InvoiceWorld, number: str):
     return booking, lines
 
 
-def test_mixed_credit_and_vat_inclusive_invoices_are_booked_as_planned(tmp_path):
-    with InvoiceWorld(tmp_path, loopback=True) as world:
+def test_mixed_credit_and_vat_inclusive_invoices_are_booked_as_planned(tmp_path, api):
+    with InvoiceWorld(tmp_path, loopback=True, api=api) as world:
         relation = world.customer("D1001", "Bakkerij Jansen")
         mixed = world.invoice(
             relation, "F2026-001",
@@ -61,8 +62,8 @@ def test_mixed_credit_and_vat_inclusive_invoices_are_booked_as_planned(tmp_path)
         assert open_items == {"F2026-001": D("437.21"), "F2026-002": D("-3.03"), "F2026-003": D("10.00")}
 
 
-def test_blocked_reason_end_to_end_then_booked_after_the_mapping_is_fixed(tmp_path):
-    with InvoiceWorld(tmp_path, loopback=True) as world:
+def test_blocked_reason_end_to_end_then_booked_after_the_mapping_is_fixed(tmp_path, api):
+    with InvoiceWorld(tmp_path, loopback=True, api=api) as world:
         world.invoice(world.customer("D1001"), "F-EXPORT", ("Export", "1", "80.00", "BTW 0%"))
         world.sync()
         assert world.read_back("F-EXPORT") == []
@@ -76,8 +77,8 @@ def test_blocked_reason_end_to_end_then_booked_after_the_mapping_is_fixed(tmp_pa
         assert lines == [("8040", "BU_EU_VERK", D("80.00"), D("0.00"), D("80.00"))]
 
 
-def test_the_answer_lost_on_a_real_socket_is_resolved_without_a_second_booking(tmp_path):
-    with InvoiceWorld(tmp_path, loopback=True) as world:
+def test_the_answer_lost_on_a_real_socket_is_resolved_without_a_second_booking(tmp_path, api):
+    with InvoiceWorld(tmp_path, loopback=True, api=api) as world:
         world.invoice(world.customer("D1001"), "F-LOST", ("Werk", "1", "100.00", "BTW hoog 21%"))
         world.lose_answers("AddMutatie")
         world.sync()

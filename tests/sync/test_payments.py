@@ -1,5 +1,6 @@
 """Paid in e-Boekhouden, Betaald in PerfectView: the evidence rules, and the job end to end
-against both simulators (payments entered in e-Boekhouden as FactuurbetalingOntvangen)."""
+against both simulators (payments entered in e-Boekhouden as FactuurbetalingOntvangen), the job's
+tests on both e-Boekhouden APIs."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from core.store.records import utc_now
 from core.sync.invoice_states import InvoiceState
 from core.sync.payments import PROBE_LIMIT, PaymentsJob, covers, note_marker, nothing_outstanding, settlement_of, \
     suspicious
+from tests.eb_apis import APIS, eb_calls, wire_name
 
 D = Decimal
 TODAY = date.today()
@@ -155,11 +157,12 @@ class Books:
     # ------------------------------------------------------------------ running and looking
 
     def run(self, **kw):
-        before = dict(self.world.eboekhouden.calls)
+        """One run; `calls` are the open-items and mutation reads it made (SOAP's names, on either API)."""
+        operations = ("GetOpenPosten", "GetMutaties")
+        before = {op: eb_calls(self.world, op) for op in operations}
         report = self.engine.run(trigger="forced", **kw)
         (outcome,) = [o for o in report.jobs if o.job == "payments"]
-        after = self.world.eboekhouden.calls
-        self.calls = {op: after[op] - before.get(op, 0) for op in ("GetOpenPosten", "GetMutaties")}
+        self.calls = {op: eb_calls(self.world, op) - before[op] for op in operations}
         return outcome
 
     def step(self, invoice: Invoice) -> str:
@@ -177,6 +180,9 @@ class Books:
     def answer_lists(self, *shown: tuple[Invoice, str, str]) -> None:
         """From now on GetOpenPosten answers with exactly these items (invoice, Voldaan, Openstaand):
         how a broken or lagging service would answer."""
+        if self.world.eboekhouden_api == "rest":
+            self._answer_outstanding(shown)
+            return
         sim = self.world.eboekhouden
 
         def answer(request):
@@ -192,10 +198,24 @@ class Books:
             return sim._answer("GetOpenPosten", request, work)
         sim._op_GetOpenPosten = answer
 
+    def _answer_outstanding(self, shown: tuple[tuple[Invoice, str, str], ...]) -> None:
+        """answer_lists on REST: GET /v1/mutation/invoice/outstanding lists exactly these items."""
+        rest = self.world.eboekhouden_service.rest
+        (index,) = [i for i, route in enumerate(rest.routes)
+                    if route[:1] + route[2:3] == ("GET", "/v1/mutation/invoice/outstanding")]
 
-@pytest.fixture
-def books(tmp_path):
-    world = SimulatedWorld(tmp_path, seed="empty")
+        def answer(query, raw, token):
+            assert query.get("credDeb") == ["D"]
+            items = [{"date": TODAY.isoformat(), "mutationId": 0, "invoiceNumber": i.number, "relationId": 0,
+                      "relationCode": i.relation_code, "company": "Klant", "totalAmount": float(i.total),
+                      "paidAmount": float(paid), "outstandingAmount": float(open_)} for i, paid, open_ in shown]
+            return 200, {"items": items, "count": len(items)}
+        rest.routes[index] = (*rest.routes[index][:3], answer)
+
+
+@pytest.fixture(params=APIS)
+def books(tmp_path, request):
+    world = SimulatedWorld(tmp_path, seed="empty", eboekhouden_api=request.param)
     books = Books(world)
     yield books
     books.close()
@@ -389,13 +409,17 @@ def test_lookups_give_way_when_the_getmutaties_budget_is_nearly_spent(books):
     books.pay(missing)
     books.answer_lists((listed_zero, "121", "0"))
     day = utc_now().astimezone(AMSTERDAM).date().isoformat()
+    operation = wire_name(books.world.eboekhouden_api, "GetMutaties")
     with books.store.write():  # 4,500 of the 5,000 monthly calls spent: the rest is kept for invoice booking
         books.store.conn.execute("INSERT INTO api_calls (service, operation, day, count) VALUES "
-                                 "('e-Boekhouden', 'GetMutaties', ?, 4500)", (day,))
+                                 "('e-Boekhouden', ?, ?, 4500)", (operation, day))
 
     outcome = books.run()
 
     assert outcome.status == "ok"
+    if books.world.eboekhouden_api == "rest":  # no monthly quota on REST: the calls are counted, not rationed
+        assert books.calls["GetMutaties"] >= 1 and books.step(missing) == "Betaald"
+        return
     assert books.calls["GetMutaties"] == 0
     assert (books.step(listed_zero), books.step(missing)) == ("Betaald", "Verstuurd")
     assert any("the rest is kept for checking whether invoices were booked" in m for m in books.log("WARNING"))

@@ -1,5 +1,5 @@
 """The payments job over real sockets (both simulators on loopback, as the demo runs them),
-and behind the real invoices job, which books what payments later marks paid."""
+and behind the real invoices job, which books what payments later marks paid; on both e-Boekhouden APIs."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from core.demo.world import SimulatedWorld
 from core.store.payment_state import PaymentChecks
 from core.sync.invoices import InvoicesJob
 from core.sync.payments import PaymentsJob
+from tests.eb_apis import APIS
 from tests.sync.test_payments import Books
 
 
-def test_paid_partly_paid_and_open_invoices_over_loopback(tmp_path):
-    with SimulatedWorld(tmp_path, seed="empty", loopback=True) as world:
+@pytest.mark.parametrize("api", APIS)
+def test_paid_partly_paid_and_open_invoices_over_loopback(tmp_path, api):
+    with SimulatedWorld(tmp_path, seed="empty", loopback=True, eboekhouden_api=api) as world:
         books = Books(world)
         try:
             paid, partly, open_ = (books.booked_invoice(n, "100.00") for n in ("F-1", "F-2", "F-3"))
@@ -38,8 +40,9 @@ def test_paid_partly_paid_and_open_invoices_over_loopback(tmp_path):
 
 
 @pytest.mark.parametrize("loopback", [False, True], ids=["in-process", "loopback"])
-def test_invoices_booked_by_the_invoices_job_are_marked_paid_once_settled(tmp_path, loopback):
-    with SimulatedWorld(tmp_path, seed="empty", loopback=loopback) as world:
+@pytest.mark.parametrize("api", APIS)
+def test_invoices_booked_by_the_invoices_job_are_marked_paid_once_settled(tmp_path, loopback, api):
+    with SimulatedWorld(tmp_path, seed="empty", loopback=loopback, eboekhouden_api=api) as world:
         books = Books(world, jobs=[InvoicesJob(), PaymentsJob()])
         try:
             paid, partly = books.sent_invoice("F-11", "100.00"), books.sent_invoice("F-12", "200.00")

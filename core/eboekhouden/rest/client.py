@@ -43,6 +43,7 @@ DEFAULT_URL = "https://api.e-boekhouden.nl"
 PAGE_SIZE = 2000  # the largest `limit` the API accepts
 # Renew the session this long before e-Boekhouden says it ends (a tenth of its life at most).
 RENEW_MARGIN = 60.0
+SESSION_TRIES = 3  # a read: the first try and two more, each on a newly opened session
 THROTTLED = (429, 503)
 
 
@@ -72,6 +73,8 @@ class RestClient:
         self._session: Secret | None = None
         self._session_ends = 0.0
         self._session_opened = 0.0
+        # A call answered on a session proves the token; before that, SECURITY_010 means the token is no good.
+        self._token_proven = False
         self._session_lock = threading.Lock()
         self._depth = 0
         self._ledger_ids: dict[str, int] | None = None
@@ -145,15 +148,21 @@ class RestClient:
 
     def _request(self, method: str, path: str, *, operation: str, params: Mapping[str, Any] | None = None,
                  json_body: Any = None, record: str = "") -> Any:
-        """A request with the session; a read is repeated once after a 401 with a new session."""
+        """A request with the session; a read is repeated after a 401 with a new session, twice at most.
+
+        A session can end at any moment (the service's restarts, its expiry), even one opened a moment
+        ago: once a call has been answered the token is proven, and SECURITY_010 is taken for a lost
+        session unless the sessions opened to repeat a read are refused too.
+        """
         write = method != "GET"
-        for attempt in (1, 2):
+        for attempt in range(1, SESSION_TRIES + 1):
             session = self._current_session()
             try:
                 return self._send(method, path, operation=operation, params=params, json_body=json_body,
-                                  write=write, record=record, session=session)
+                                  write=write, record=record, session=session,
+                                  fresh_session=attempt == SESSION_TRIES)
             except SessionLost:
-                if attempt == 2:
+                if attempt == SESSION_TRIES:
                     raise
                 self._renew_after_401(session, operation)
                 if write:
@@ -174,7 +183,8 @@ class RestClient:
         if json_body is not None:
             content = translate.dumps(json_body).encode("utf-8")
             headers["Content-Type"] = "application/json"
-        fresh = fresh_session or (self.clock() - self._session_opened < 5.0)
+        # SECURITY_010 on a session opened moments ago, before any call was answered: the token is no good.
+        fresh = fresh_session or (authorised and not self._token_proven and self.clock() - self._session_opened < 5.0)
         for attempt in range(1, attempts + 1):
             self.pace.wait_turn()
             self.meter.record(SERVICE, operation)
@@ -214,6 +224,7 @@ class RestClient:
                 continue
             if status >= 400:
                 raise error_from_body(operation, status, parsed, record=record, fresh_session=fresh)
+            self._token_proven = self._token_proven or authorised
             return parsed
         raise AssertionError("unreachable")
 
@@ -341,7 +352,16 @@ class RestClient:
                                  record=record)
         except NotFound:
             return None
-        relation = translate.relation_from_rest(item)
+        # A relation without its code, or under another id, would be taken for a different one (or none).
+        code = translate.field(item, "code") if isinstance(item, dict) else None
+        try:
+            relation = translate.relation_from_rest(item) if code and isinstance(code, str) else None
+        except (TypeError, ValueError, AttributeError) as error:
+            raise ResponseInvalid(SERVICE, "GET /v1/relation/{id}", f"the relation does not fit the API ({error})",
+                                  record=record) from None
+        if relation is None or relation.id != relation_id:
+            raise ResponseInvalid(SERVICE, "GET /v1/relation/{id}", f"the answer is not relation {relation_id} "
+                                  "with its code", record=record)
         self._remember_relation(relation.code, relation.id)
         return relation
 
@@ -421,9 +441,10 @@ class RestClient:
         answer = self._request("POST", "/v1/mutation", operation="POST /v1/mutation", record=record,
                                json_body=body)
         number = translate.field(answer, "id") if isinstance(answer, dict) else None
-        if not number:  # it may well be booked: the caller treats this as no answer
+        if not isinstance(number, int) or isinstance(number, bool) or number <= 0:
+            # It may well be booked: the caller treats this as no answer and looks the invoice up.
             raise ResponseInvalid(SERVICE, "POST /v1/mutation", "the answer has no id", record=record)
-        return int(number)
+        return number
 
     def _say_cut(self, whole: str, cut: str, record: str) -> None:
         if self._said_cut:

@@ -43,6 +43,20 @@ def test_a_read_after_a_401_is_repeated_once_with_a_new_session(make_client, ser
     assert len(service.calls("GET", "/v1/relation")) == 2
 
 
+def test_a_session_lost_moments_after_the_token_was_proven_is_reopened_not_taken_for_a_bad_token(make_client,
+                                                                                                   service):
+    # Regression: a 401 within 5 s of opening was always "token expired or revoked", so on a fast
+    # run a session the service dropped early stopped the job and sent the user to make a new token.
+    service.add_relation("D1", "Bakkerij Jansen")
+    with make_client() as client:
+        client.ledgers()  # answered: the token is good
+        service.revoked_sessions.add(service.sessions[0])
+        assert client.relation_index() == {"D1": 5001}
+        service.revoked_sessions.add(service.sessions[1])  # and the new one, at once
+        assert client.relation_index() == {"D1": 5001}
+    assert len(service.calls("POST", "/v1/session")) == 3
+
+
 def test_a_write_after_a_401_is_not_repeated(make_client, service, clock):
     with make_client() as client:
         clock.now += 30
