@@ -319,3 +319,16 @@ async def test_keys_typed_during_a_screen_switch_reach_the_new_screen(config_pat
         assert app.current_mode == "pending"
         assert isinstance(app.screen, DetailsScreen)
         assert app.screen.title_text == "Invoice F2026-002"  # the first row: the oldest that waits for you
+
+
+@pytest.mark.parametrize(("key", "opened"), [("2", "DetailsScreen"), ("3", "VatRuleEditor")])
+async def test_enter_typed_right_after_the_logbook_or_vat_key_opens_that_screens_first_row(
+        config_path, state_dir, store, key, opened):
+    store.log("INFO", "engine", "an entry to open")
+    app = create_app(config_path, state_dir, engine_mode="attach", clock=frozen_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        type_at_once(app, (key, key), ("enter", "\r"))
+        await settle(app, pilot)
+        assert app.current_mode == {"2": "logbook", "3": "vat"}[key]
+        assert type(app.screen).__name__ == opened
