@@ -22,9 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import App
 from textual.binding import Binding
 from textual.signal import Signal
+from textual.widgets import Input, TextArea
 from textual.worker import Worker, WorkerState
 
 from core.engine.health import Watch, read_watch
@@ -35,6 +37,7 @@ from tui.commands import PvsyncCommands
 from tui.engine_link import ATTACHED, EMBEDDED, NO_ENGINE, EngineLink, EngineMode, Policy
 from tui.messages import EngineModeChanged, StateRefreshed, SyncRequested
 from tui.screens.approvals import ApprovalsScreen
+from tui.screens.base import ModeScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
 from tui.screens.logbook import LogbookScreen
@@ -48,6 +51,9 @@ if TYPE_CHECKING:
     from core.sync.invoice_commands import InvoiceListing
 
 REFRESH_SECONDS = 1.0
+# Keys typed right after a screen switch wait at most this long for the new screen's first
+# rows (a read of the state folder takes milliseconds; a stuck one must not take the keyboard).
+FIRST_ROWS_WAIT_SECONDS = 2.0
 # While a sync is asked for or a run goes on, read this often: a forced run takes under a
 # second, and a once-a-second read could miss it altogether.
 BUSY_REFRESH_SECONDS = 0.2
@@ -81,15 +87,19 @@ class PvsyncApp(App[int]):
         "setup": SetupScreen,
     }
     COMMANDS = App.COMMANDS | {PvsyncCommands}
+    # The screen keys are priority bindings: the app handles them the moment they arrive, so a
+    # key typed right after (4 then Enter) is handled after the switch, on the new screen. As
+    # ordinary bindings they went to the old screen's focused widget first and came back to
+    # the app later, after the next key had already acted on the old screen.
     BINDINGS = [
         Binding("1", "switch_mode('status')", "Status", id="mode-status",
-                tooltip="Engine, jobs, the run in progress and call budgets"),
+                tooltip="Engine, jobs, the run in progress and call budgets", priority=True),
         Binding("2", "switch_mode('logbook')", "Logbook", id="mode-logbook",
-                tooltip="Every event the engine recorded, live"),
+                tooltip="Every event the engine recorded, live", priority=True),
         Binding("3", "switch_mode('vat')", "VAT", id="mode-vat",
-                tooltip="PerfectView VAT codes to e-Boekhouden BTW-codes"),
+                tooltip="PerfectView VAT codes to e-Boekhouden BTW-codes", priority=True),
         Binding("4", "switch_mode('pending')", "Pending", id="mode-pending",
-                tooltip="Invoices not yet booked or paid"),
+                tooltip="Invoices not yet booked or paid", priority=True),
         Binding("s", "sync_now", "Sync now", id="sync-now",
                 tooltip="Run all jobs now: writes a sync request the engine carries out"),
         # Not in the footer: it matters on a first run and when twins are proposed, and then
@@ -164,10 +174,17 @@ class PvsyncApp(App[int]):
             self.store.close()
 
     async def action_switch_mode(self, mode: str) -> None:
-        """Switch, and wait until the new screen is mounted: keys typed right after the
-        number (4 then Enter) are handled after this action, so they reach the new screen
-        (Textual's own action does not wait, and Enter went to the old one)."""
+        """Switch, and wait until the new screen is mounted and has drawn its first rows: keys
+        typed right after the number (4 then Enter) are handled after this action, so they reach
+        the new screen and act on what it shows (Textual's own action does not wait, and Enter
+        went to the old screen or found the new one's table still empty)."""
+        if not isinstance(self.screen, ModeScreen) or isinstance(self.focused, (Input, TextArea)):
+            # The number keys are priority bindings (see BINDINGS) but stay text in an input box,
+            # and a dialog on top keeps them. Skipped, not refused: the footer stays as it is.
+            raise SkipAction()
         await self.switch_mode(mode)
+        if isinstance(self.screen, ModeScreen):
+            await self.screen.wait_loaded(FIRST_ROWS_WAIT_SECONDS)
 
     async def action_quit(self) -> None:
         """Quit; while this console's own engine runs a run, ask first (quitting stops it after

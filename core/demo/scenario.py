@@ -21,6 +21,7 @@ from typing import Literal
 
 import httpx
 
+from core.demo.mail_sink import SINK_HOST, MailSink
 from core.demo.world import SimulatedWorld
 from core.eboekhouden.port import EboekhoudenPort
 from core.engine.services import eboekhouden_client, perfectview_client
@@ -45,6 +46,7 @@ class DemoWorld:
     """The running demo: its world, the scenario clock, and what it did."""
 
     world: SimulatedWorld
+    mail_sink: MailSink | None = None  # where the invoice documents are mailed
     events: list[str] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -76,6 +78,8 @@ class DemoWorld:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.world.close()
+        if self.mail_sink is not None:
+            self.mail_sink.stop()
 
 
 def _in_process(app) -> httpx.Client:
@@ -96,18 +100,30 @@ def open_clients(world: SimulatedWorld):
 def build_demo(folder: Path, *, relations: int = EXTRA_RELATIONS, invoices: int = EXTRA_INVOICES,
                seed: int = 2026, api: Literal["rest", "soap"] = DEMO_API) -> DemoWorld:
     """Start both simulators on loopback and fill them with the demo organisation; pvsync
-    talks to e-Boekhouden over `api` (REST, as a customer who sets pvsync up today)."""
-    world = SimulatedWorld(folder, seed="demo", loopback=True, eboekhouden_api=api,
-                           settings={**DEMO_SCHEDULE, "eboekhouden.calls_per_second": DEMO_CALLS_PER_SECOND})
+    talks to e-Boekhouden over `api` (REST, as a customer who sets pvsync up today).
+    Invoice documents are mailed to a mail sink on loopback that keeps them in `folder`/mail,
+    so the invoice with two attachments waits for a person to choose its document."""
+    sink = MailSink(Path(folder) / "mail").start()
+    try:
+        world = SimulatedWorld(folder, seed="demo", loopback=True, eboekhouden_api=api,
+                               settings={**DEMO_SCHEDULE, "eboekhouden.calls_per_second": DEMO_CALLS_PER_SECOND,
+                                         **sink.settings()})
+    except BaseException:
+        sink.stop()
+        raise
+    demo = DemoWorld(world, mail_sink=sink)
     rng = random.Random(seed)
     eb, pv = open_clients(world)
     try:
         perfectview_demo.populate(pv, rng, relations=relations, invoices=invoices)
         add_special_invoices(pv, rng)
+    except BaseException:
+        demo.close()
+        raise
     finally:
         eb.close()
         pv.close()
-    return DemoWorld(world)
+    return demo
 
 
 def add_special_invoices(pv, rng: random.Random) -> None:
@@ -203,6 +219,8 @@ def run_headless(folder: Path, *, clock_seconds: float = 20.0, stop: threading.E
     out(f"  state folder {demo.state_dir}")
     out(f"  e-Boekhouden simulator {demo.world.eboekhouden_config_url} ({demo.world.eboekhouden_api.upper()} API)")
     out(f"  PerfectView simulator {demo.world.perfectview_url}")
+    if demo.mail_sink is not None:
+        out(f"  invoice documents are mailed to {SINK_HOST}:{demo.mail_sink.port} and kept in {demo.mail_sink.folder}")
     out(f"  watch it with: {command} {where} log --follow")
     out(f"  its health:    {command} {where} status")
     out("  stop with Ctrl-C")

@@ -69,6 +69,8 @@ def test_headless_demo_runs_the_engine_and_says_where_things_are(tmp_path):
             deadline.wait(0.05)
         assert any("config" in line and str(tmp_path) in line for line in lines)
         assert any("e-Boekhouden simulator" in line and "(REST API)" in line for line in lines)
+        assert any("invoice documents are mailed to 127.0.0.1:" in line and str(tmp_path / "mail") in line
+                   for line in lines), "the headless demo says where the mailed documents are"
         with Store.open(tmp_path / "state", create=False) as store:
             assert store.last_run().outcome in ("ok", "partial")
             booked = store.logbook_page(text="booked in e-Boekhouden", limit=5)

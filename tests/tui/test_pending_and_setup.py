@@ -294,3 +294,41 @@ async def test_setup_checks_the_databases_and_writes_the_chosen_names_until_all_
     config = load_config(path)
     assert config.invoices.workflow == "Factuur" and config.invoices.paid_step == "Voldaan"
     assert config.perfectview.fields.names["organisation.debtor_number"] == "Administratie / Debiteurnr."
+
+
+def type_at_once(app, *keys: tuple[str, str]) -> None:
+    """Keys as a terminal delivers them when typed quickly: all queued before the console
+    handles the first (pilot.press waits until the console is idle after every key)."""
+    from textual import events
+
+    for key, character in keys:
+        event = events.Key(key, character)
+        event.set_sender(app)
+        app._driver.send_message(event)
+
+
+async def test_keys_typed_during_a_screen_switch_reach_the_new_screen(config_path, state_dir, journal):
+    """4 then Enter at once, as a person types them: Enter opens the first pending invoice,
+    not whatever Enter does on the Status screen the 4 was typed on."""
+    app = create_app(config_path, state_dir, engine_mode="attach", clock=frozen_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert app.current_mode == "status"
+        type_at_once(app, ("4", "4"), ("enter", "\r"))
+        await settle(app, pilot)
+        assert app.current_mode == "pending"
+        assert isinstance(app.screen, DetailsScreen)
+        assert app.screen.title_text == "Invoice F2026-002"  # the first row: the oldest that waits for you
+
+
+@pytest.mark.parametrize(("key", "opened"), [("2", "DetailsScreen"), ("3", "VatRuleEditor")])
+async def test_enter_typed_right_after_the_logbook_or_vat_key_opens_that_screens_first_row(
+        config_path, state_dir, store, key, opened):
+    store.log("INFO", "engine", "an entry to open")
+    app = create_app(config_path, state_dir, engine_mode="attach", clock=frozen_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        type_at_once(app, (key, key), ("enter", "\r"))
+        await settle(app, pilot)
+        assert app.current_mode == {"2": "logbook", "3": "vat"}[key]
+        assert type(app.screen).__name__ == opened

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from textual import on
@@ -33,6 +35,27 @@ class ModeScreen(Screen):
     """A main screen. Subclasses compose `body()` and draw the state in `show_state`."""
 
     HELP = ""
+    # True for a screen whose rows come from a worker; it calls `mark_loaded` once they are
+    # drawn, and keys typed right after switching to it wait for that (4 then Enter opens the
+    # first pending invoice instead of finding an empty table).
+    LOADS_IN_WORKER = False
+
+    @cached_property
+    def _loaded(self) -> asyncio.Event:
+        return asyncio.Event()
+
+    def mark_loaded(self) -> None:
+        self._loaded.set()
+
+    async def wait_loaded(self, timeout: float) -> None:
+        """Until the first rows are drawn, at most `timeout` seconds (a slow or absent state
+        folder must not swallow the keyboard: after that the keys go to the screen as it is)."""
+        if not self.LOADS_IN_WORKER:
+            return
+        try:
+            await asyncio.wait_for(self._loaded.wait(), timeout)
+        except TimeoutError:
+            pass
 
     @property
     def active_bindings(self) -> dict[str, ActiveBinding]:

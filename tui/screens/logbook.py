@@ -97,6 +97,9 @@ class LogbookScreen(ModeScreen):
         Binding("c", "clear_filters", "Clear", id="log-clear", show=False, tooltip="Show everything"),
     ]
 
+    LOADS_IN_WORKER = True
+    AUTO_FOCUS = "#log-view"  # Enter typed right after 2 opens an entry, not the search box
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.log_filter = LogFilter()
@@ -168,6 +171,7 @@ class LogbookScreen(ModeScreen):
         else:
             view.add_newer(message.entries, more=message.more)
         self._show_filters()
+        self.mark_loaded()
 
     def on_logbook_view_need_older(self, message: LogbookView.NeedOlder) -> None:
         self.read_page("older", message.before_id)

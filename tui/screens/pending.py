@@ -176,6 +176,11 @@ class PendingScreen(ModeScreen):
                 tooltip="Choose the invoice document of an invoice with several attachments"),
     ]
 
+    LOADS_IN_WORKER = True
+    # The table has the focus from the moment the screen shows, not the filter box above it:
+    # Enter typed right after 4 opens an invoice instead of applying an empty filter.
+    AUTO_FOCUS = "#pending-table"
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.invoices: list[InvoiceListing] = []
@@ -224,6 +229,7 @@ class PendingScreen(ModeScreen):
     def on_pending_read(self, message: PendingRead) -> None:
         self.invoices = message.invoices
         self._draw()
+        self.mark_loaded()
         for request in message.answered:
             asked = self.awaiting.pop(request.id, None)
             if asked is None:

@@ -223,6 +223,9 @@ class VatScreen(ModeScreen):
         Binding("r", "reload", "Reload", id="vat-reload", show=False, tooltip="Read the config file again"),
     ]
 
+    LOADS_IN_WORKER = True
+    AUTO_FOCUS = "#vat-table"  # Enter typed right after 3 edits a row
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.mapping = VatMapping("", [])
@@ -313,6 +316,7 @@ class VatScreen(ModeScreen):
         if not self.console.config_path.exists():
             problem = "There is no config file yet: open Setup (ctrl+p, Open setup) first."
         self.query_one("#vat-problem", Static).update(Text(problem))
+        self.mark_loaded()
         if self.wanted is not None:
             wanted, self.wanted = self.wanted, None
             if wanted in table.rows:
