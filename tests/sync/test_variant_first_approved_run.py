@@ -118,7 +118,9 @@ def test_a_new_user_goes_from_check_to_a_first_approved_run_on_the_variant_datab
     # 3. approve --show shows the plan without approving; approve approves.
     code, out = pvsync(capsys, world, "approve", "--show")
     assert code == 0 and "Waiting since" in out and "Plan (made" in out
-    assert "relations" in out and "invoices" in out
+    # The plan is what the approved run then writes: the relation created, then its invoice booked.
+    assert "create D100 (Bakkerij Jansen B.V.) in e-Boekhouden" in out
+    assert "invoices  ok          dry run: 1 would be booked, 0 waiting" in out
     assert simulators_state(world) == before
     code, out = pvsync(capsys, world, "approve")
     assert code == 0 and "the next run writes" in out
