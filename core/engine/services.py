@@ -125,6 +125,10 @@ class RunServices:
         self._eb_http, self._pv_http = eboekhouden_http, perfectview_http
         self._eb: Any = None
         self._pv: Any = None
+        # Debiteurnummers a dry run's relations job would create in e-Boekhouden. The real run
+        # creates them before the invoices job runs, so the dry run plans their invoices as
+        # booked too: the plan a person approves is what the run then writes.
+        self.planned_relations: set[str] = set()
 
     def eboekhouden(self) -> Any:
         if self._eb is None:

@@ -369,6 +369,8 @@ class _InvoiceRun:
         return self._parties[relation_id]
 
     def in_eboekhouden(self, code: str, eb: Any = None) -> bool:
+        if self.dry_run and self.ctx.services is not None and code in self.ctx.services.planned_relations:
+            return True  # this run's relations job creates it first (RunServices.planned_relations)
         if code not in self._in_eboekhouden:
             self._in_eboekhouden[code] = (eb or self.eb).relation(code) is not None
         return self._in_eboekhouden[code]

@@ -292,6 +292,8 @@ class RelationRun:
         if plan.stop is not None:
             self.ctx.log("WARNING", KIND, f"the real run would stop: {plan.stop.reason}")
             lines.append(f"the real run would stop: {plan.stop.reason}")
+        elif self.ctx.services is not None:
+            self.ctx.services.planned_relations.update(a.code for a in plan.of(CreateInEboekhouden))
         return JobResult(counters={"planned": len(plan.writes())}, summary="\n    ".join([head, *lines]))
 
     def describe(self, action: Any, snapshot: Snapshot) -> tuple[str, str]:
