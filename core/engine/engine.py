@@ -303,9 +303,10 @@ class Engine:
             error = (f"stopped by the run deadline ({format_duration(config.engine.run_deadline)}, "
                      f"engine.run_deadline); left for the next run: {self._left_over(outcomes)}")
         report = RunReport(run_id, trigger, dry_run, outcome, outcomes, time.monotonic() - started, error, waiting)
-        store.finish_run(run_id, outcome, {o.job: o.result.counters for o in outcomes if o.result.counters},
-                         error, job_outcomes={o.job: o.status for o in outcomes})
-        self._set_engine_status(state="idle", current_run_id=None, progress={}, next_due=self.next_due())
+        with store.write():  # one commit: no reader sees a finished run while the engine still says running
+            store.finish_run(run_id, outcome, {o.job: o.result.counters for o in outcomes if o.result.counters},
+                             error, job_outcomes={o.job: o.status for o in outcomes})
+            self._set_engine_status(state="idle", current_run_id=None, progress={}, next_due=self.next_due())
         level = {"ok": "INFO", "interrupted": "WARNING", "partial": "WARNING"}.get(outcome, "ERROR")
         store.log(level, "run", f"run {run_id} {outcome} in {report.seconds:.1f} s"
                                 + (f": {error}" if error else ""), run_id=run_id)

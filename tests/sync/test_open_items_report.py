@@ -9,16 +9,18 @@ from decimal import Decimal
 
 from core.model import Booking, BookingLine, MutatieSoort
 from core.sync.open_items_report import open_items_report
+from tests.eb_apis import eb_calls
 from tests.sync.test_payments import TODAY, books  # noqa: F401  (the fixture)
 
 D = Decimal
 
 
 def report_of(books):
-    before = dict(books.world.eboekhouden.calls)
+    """The report, with the e-Boekhouden calls it made in SOAP's names (on either API)."""
+    operations = ("GetOpenPosten", "GetMutaties")
+    before = {op: eb_calls(books.world, op) for op in operations}
     report = open_items_report(books.store, books.eb, books.pv, books.world.config())
-    after = books.world.eboekhouden.calls
-    books.calls = {op: after[op] - before.get(op, 0) for op in ("GetOpenPosten", "GetMutaties")}
+    books.calls = {op: eb_calls(books.world, op) - before[op] for op in operations}
     return report
 
 
