@@ -13,7 +13,6 @@ the REST simulator checks its own documented rules first and maps what is left.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections import Counter, defaultdict
@@ -28,7 +27,7 @@ from core.eboekhouden.limits import (FIRST_BOOKING_YEAR, GESLACHT_VALUES, IN_EX_
                                      MAX_LEDGER_CODE, MAX_OMSCHRIJVING, MAX_RELATION_CODE, PAYMENT_SOORTEN,
                                      RELATION_TEXT_FIELDS, VAT_SIDE_FOR)
 from core.model import BTW_CODES, Booking, BookingLine, EbRelation, Ledger, MutatieSoort
-from core.soap.simulator import write_state_file
+from core.soap.simulator import read_state_file, write_state_file
 
 # Which bookings an open item is made of, per kind: (invoice, payment).
 OPEN_ITEM_SOORTEN = {
@@ -305,10 +304,10 @@ class Administration:
     # ------------------------------------------------------------------ state file
 
     def load_state(self) -> bool:
-        if self.state_file and self.state_file.exists():
-            self.state_from_json(json.loads(self.state_file.read_text(encoding="utf-8")))
-            return True
-        return False
+        data = read_state_file(self.state_file)
+        if data is not None:
+            self.state_from_json(data)
+        return data is not None
 
     def save_state(self) -> None:
         if self.state_file:

@@ -119,6 +119,13 @@ def write_state_file(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def read_state_file(path: Path | None) -> Any | None:
+    """What `write_state_file` wrote, or None when there is no such file."""
+    if path and path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))
+    return None
+
+
 class SoapSimulator:
     """Base WSGI app. Subclasses set `namespace`, `path`, `wsdl_file`, `service_name`."""
 
@@ -155,10 +162,10 @@ class SoapSimulator:
     # ------------------------------------------------------------------ state file
 
     def load_state(self) -> bool:
-        if self.state_file and self.state_file.exists():
-            self.state_from_json(json.loads(self.state_file.read_text(encoding="utf-8")))
-            return True
-        return False
+        data = read_state_file(self.state_file)
+        if data is not None:
+            self.state_from_json(data)
+        return data is not None
 
     def save_state(self) -> None:
         if not self.state_file:
