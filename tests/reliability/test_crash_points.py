@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from core.config.write import update_config
 from core.store import Store
 from core.store.invoice_journal import InvoiceJournal
 from core.sync.invoice_states import InvoiceState
@@ -98,7 +99,11 @@ def test_two_kills_in_a_row_at_later_occurrences_still_end_whole(root, launcher,
 
 def test_a_booking_sent_again_is_found_even_though_e_boekhouden_refused_it(root, launcher, api):
     """The check bites: a job that forgot its intent and sent invoices again (the simulator
-    refuses a second AddMutatie, so only pvsync's own count of writes shows it)."""
+    refuses a second AddMutatie, so only pvsync's own count of writes shows it).
+
+    One write at a time: with bookings sent side by side, one the kill did not stop could land
+    after the count below was taken and hide the resend (CI saw sent 3 against held 3)."""
+    update_config(root / "config.toml", {"engine.concurrency": 1})
     with Simulators(root):
         assert launcher.run(root, crash="after_remote_booking").killed
         in_eboekhouden = {b.invoice_number for b in eboekhouden_state(root).mutations.values()}
