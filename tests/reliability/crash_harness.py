@@ -38,9 +38,6 @@ REPO = Path(__file__).resolve().parents[2]
 JOB_POINTS: dict[str, tuple[str, ...]] = {"relations": relations.CRASH_POINTS, "invoices": invoices.CRASH_POINTS,
                                           "payments": payments.CRASH_POINTS}
 CRASH_POINTS = tuple(point for points in JOB_POINTS.values() for point in points)
-# The points around e-Boekhouden's writes: on REST the default suite kills at these (the rest in the soak).
-REST_POINTS = ("after_add_relation", "after_add_relation_link", "after_update_relation", "after_update_relation_link",
-               "after_intent_commit", "after_remote_booking", "after_local_commit")
 # Every invoice is bookable (the demo leaves "BTW 0%" unmapped on purpose), and every
 # e-Boekhouden relation counts as a customer, so the import path is taken.
 WORLD_SETTINGS: dict[str, Any] = {"vat.NL.BTW 0%": {"btw_code": "BU_EU_VERK", "ledger": "8040"},

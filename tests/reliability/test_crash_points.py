@@ -2,11 +2,8 @@
 state; after a restart and a completed run nothing is booked or created twice, nothing is
 lost, and the local state is whole (see crash_harness for the processes and the invariants).
 
-Every point runs on SOAP. On REST (each kill costs ~16 s) the default suite runs the points around
-e-Boekhouden's writes (REST_POINTS: relation create and update and their link commits, the invoice
-intent commit, the remote booking and the local commit); the PerfectView-side points (imports,
-marker, note, payments) run on REST under the soak script:
-`uv run python -m tests.soak.crash_schedules --api rest`.
+Every point runs on both APIs (about 2.6 s a kill and restart on either); two kills in a row
+and longer random schedules: `uv run python -m tests.soak.crash_schedules --api rest|soap`.
 """
 
 from __future__ import annotations
@@ -21,7 +18,7 @@ from core.store import Store
 from core.store.invoice_journal import InvoiceJournal
 from core.sync.invoice_states import InvoiceState
 from tests.eb_apis import APIS
-from tests.reliability.crash_harness import (CRASH_POINTS, REST_POINTS, EngineLauncher, Findings, People, Simulators,
+from tests.reliability.crash_harness import (CRASH_POINTS, EngineLauncher, Findings, People, Simulators,
                                              Writes, build_world, check, eboekhouden_state)
 
 pytestmark = pytest.mark.loopback
@@ -70,8 +67,6 @@ def test_the_crash_points_cover_every_kind_of_step():
 
 @pytest.mark.parametrize("point", CRASH_POINTS)
 def test_killed_at_a_crash_point_a_restart_leaves_nothing_doubled_lost_or_half_written(root, launcher, point, api):
-    if api == "rest" and point not in REST_POINTS:
-        pytest.skip("on REST this point runs under tests.soak.crash_schedules --api rest (time budget)")
     with Simulators(root):
         killed = launcher.run(root, crash=point)
         assert killed.killed, f"the run never reached {point}: {killed.output}"
@@ -85,8 +80,6 @@ def test_killed_at_a_crash_point_a_restart_leaves_nothing_doubled_lost_or_half_w
 
 
 def test_two_kills_in_a_row_at_later_occurrences_still_end_whole(root, launcher, api):
-    if api == "rest":
-        pytest.skip("two kills in a row run on REST under tests.soak.crash_schedules --api rest (time budget)")
     with Simulators(root):
         assert launcher.run(root, crash="after_remote_booking", nth=3).killed
         assert launcher.run(root, crash="after_marker", nth=2).killed
