@@ -31,7 +31,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Iterator
 
-from core.eboekhouden.simulator import EboekhoudenSimulator
+from core.eboekhouden.soap.simulator import EboekhoudenSimulator
 from core.model import (AMSTERDAM, Address, Booking, BookingLine, CrmRelation, Gender, InvoiceLine, MutatieSoort,
                         RelationKind, SalesInvoice, VatRule, round_cents)
 from core.perfectview import sim_database

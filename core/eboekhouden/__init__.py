@@ -1,2 +1,3 @@
-"""The e-Boekhouden.nl adapter: pvsync's WSDL of the SOAP service, the client every
-feature uses, the limits records are checked against, and the simulator it is proven on."""
+"""The e-Boekhouden.nl side: one port the sync jobs use (port.py), two adapters behind it
+(soap/: username and security codes; rest/: an API token), the limits records are checked
+against, the administration both simulators serve, and the errors both adapters raise."""

@@ -1,6 +1,6 @@
 """What the sync jobs need from e-Boekhouden, whichever API carries it.
 
-The SOAP client (core.eboekhouden.client) and the REST client (core.eboekhouden.rest.client)
+The SOAP client (core.eboekhouden.soap.client) and the REST client (core.eboekhouden.rest.client)
 both fit this; the jobs get one from `RunServices.eboekhouden()` and never ask which.
 Names and types are the domain's (core.model), which grew up on SOAP: the REST adapter
 translates codes to its numeric ids and back.

@@ -18,7 +18,7 @@ from core.eboekhouden.administration import Administration
 from core.eboekhouden.demo_data import load_or_seed
 from core.eboekhouden.rest.sim_wire import REST_FAULT_KINDS
 from core.eboekhouden.rest.simulator import RestSimulator
-from core.eboekhouden.simulator import EboekhoudenSimulator, SimCredentials
+from core.eboekhouden.soap.simulator import EboekhoudenSimulator, SimCredentials
 from core.soap.loopback import LoopbackServer
 from core.soap.simulator import Knobs
 

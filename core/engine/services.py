@@ -59,7 +59,7 @@ def eboekhouden_client(config: Any, meter: CallMeter | None = None, *, retry: Re
 
         return RestClient(eb.address, eb.api_token, source=eb.source, timeouts=timeouts, ca_file=eb.ca_file,
                           meter=meter, retry=retry, http=http, rate=eb.calls_per_second, **extra)
-    from core.eboekhouden.client import EboekhoudenClient
+    from core.eboekhouden.soap.client import EboekhoudenClient
 
     return EboekhoudenClient(eb.address, eb.username, eb.security_code_1, eb.security_code_2,
                              timeouts=timeouts, ca_file=eb.ca_file, meter=meter, retry=retry, http=http, **extra)
@@ -67,7 +67,7 @@ def eboekhouden_client(config: Any, meter: CallMeter | None = None, *, retry: Re
 
 def eboekhouden_logger_name(config: Any) -> str:
     """The logger of the adapter in use (its DEBUG lines stay in Python logging under that name)."""
-    return "core.eboekhouden.rest.client" if config.eboekhouden.api == "rest" else "core.eboekhouden.client"
+    return "core.eboekhouden.rest.client" if config.eboekhouden.api == "rest" else "core.eboekhouden.soap.client"
 
 
 def perfectview_client(config: Any, meter: CallMeter | None = None, *, retry: RetryPolicy = RetryPolicy(),

@@ -13,7 +13,7 @@ from core.demo import generate as generator
 from core.demo.generate import generate
 from core.demo.world import SimulatedWorld
 from core.eboekhouden.errors import EboekhoudenError
-from core.eboekhouden.simulator import EboekhoudenSimulator, Refusal
+from core.eboekhouden.soap.simulator import EboekhoudenSimulator, Refusal
 from core.model import EbRelation, RelationKind, VatRule
 from core.perfectview.simulator import PerfectViewSimulator, Refused
 from core.sync.mapping import crm_relation_problems

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from core.eboekhouden.client import EboekhoudenClient
-from core.eboekhouden.simulator import EboekhoudenSimulator, SimCredentials
+from core.eboekhouden.soap.client import EboekhoudenClient
+from core.eboekhouden.soap.simulator import EboekhoudenSimulator, SimCredentials
 from core.secrets import Secret
 from core.soap.caller import MemoryCallMeter, RetryPolicy
 from core.soap.loopback import InProcessTransport

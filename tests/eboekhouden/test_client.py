@@ -10,9 +10,9 @@ from decimal import Decimal
 
 import pytest
 
-from core.eboekhouden.client import EboekhoudenClient
+from core.eboekhouden.soap.client import EboekhoudenClient
 from core.eboekhouden.errors import SERVICE, EboekhoudenError, InvalidForEboekhouden, SessionLost
-from core.eboekhouden.simulator import EboekhoudenSimulator, SimCredentials
+from core.eboekhouden.soap.simulator import EboekhoudenSimulator, SimCredentials
 from core.model import Booking, BookingLine, EbRelation, MutatieSoort
 from core.secrets import Secret
 from core.soap.caller import current_month

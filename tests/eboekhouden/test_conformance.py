@@ -17,7 +17,7 @@ import httpx
 import pytest
 from lxml import etree
 
-from core.eboekhouden.client import WSDL_FILE
+from core.eboekhouden.soap.client import WSDL_FILE
 from core.eboekhouden.errors import EboekhoudenError
 from core.model import EbRelation
 from core.soap.loopback import InProcessTransport

@@ -10,12 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.eboekhouden.client import NAMESPACE
-from core.eboekhouden.simulator import EboekhoudenSimulator
+from core.eboekhouden.soap.client import NAMESPACE
+from core.eboekhouden.soap.simulator import EboekhoudenSimulator
 from core.model import EbRelation
 from core.soap.errors import ResponseInvalid, TransportFailure
 from core.soap.loopback import InProcessTransport
-from core.eboekhouden import translate
+from core.eboekhouden.soap import translate
 from tests.eboekhouden.conftest import client_for
 
 # Text a customer record may hold: XML specials, accents, emoji, spaces at the ends, empty.

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core.eboekhouden.simulator import EboekhoudenSimulator, SimCredentials
+from core.eboekhouden.soap.simulator import EboekhoudenSimulator, SimCredentials
 from core.model import EbRelation
 from core.soap.errors import TransportFailure
 from core.soap.loopback import LoopbackServer

@@ -9,7 +9,7 @@ import traceback
 import pytest
 
 from core.eboekhouden.errors import EboekhoudenError, SessionLost
-from core.eboekhouden.simulator import EboekhoudenSimulator, SimCredentials
+from core.eboekhouden.soap.simulator import EboekhoudenSimulator, SimCredentials
 from core.model import EbRelation
 from core.secrets import Secret
 from core.soap.errors import ServiceError

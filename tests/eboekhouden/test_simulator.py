@@ -11,9 +11,9 @@ import httpx
 import pytest
 from lxml import etree
 
-from core.eboekhouden import translate
+from core.eboekhouden.soap import translate
 from core.eboekhouden.errors import EboekhoudenError
-from core.eboekhouden.simulator import EboekhoudenSimulator
+from core.eboekhouden.soap.simulator import EboekhoudenSimulator
 from core.model import EbRelation
 from core.soap.errors import SoapFault
 from core.soap.loopback import InProcessTransport
@@ -284,7 +284,7 @@ def test_events_tell_what_happened(sim):
 def test_demo_relations_have_ibans_a_bank_would_accept():
     from stdnum import iban
 
-    from core.eboekhouden.simulator import EboekhoudenSimulator
+    from core.eboekhouden.soap.simulator import EboekhoudenSimulator
 
     sim = EboekhoudenSimulator(seed_data="demo")
     ibans = [sim.relation_by_code(code).iban for code in sim.relation_codes()]

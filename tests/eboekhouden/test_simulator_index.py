@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from core.eboekhouden.simulator import EboekhoudenSimulator, IndexedTable
+from core.eboekhouden.soap.simulator import EboekhoudenSimulator, IndexedTable
 from core.model import EbRelation
 
 

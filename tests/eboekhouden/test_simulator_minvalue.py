@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from lxml import etree
 
-from core.eboekhouden.simulator import EboekhoudenSimulator
+from core.eboekhouden.soap.simulator import EboekhoudenSimulator
 from core.model import EbRelation
 
 from .test_client import sales_invoice

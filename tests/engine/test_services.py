@@ -66,7 +66,7 @@ def test_refused_credentials_and_an_unreachable_service_are_told_apart(config_fo
 
 def test_a_missing_adapter_or_a_bug_is_said_in_plain_words(config_for, monkeypatch):
     def missing(config, meter=None, **options):
-        raise ModuleNotFoundError("No module named 'core.eboekhouden.client'", name="core.eboekhouden.client")
+        raise ModuleNotFoundError("No module named 'core.eboekhouden.soap.client'", name="core.eboekhouden.soap.client")
 
     class Broken:
         def calls_today(self):

@@ -11,7 +11,7 @@ import random
 import pytest
 
 from core.demo.generate import generate
-from core.eboekhouden.simulator import EboekhoudenSimulator
+from core.eboekhouden.soap.simulator import EboekhoudenSimulator
 from core.perfectview.simulator import PerfectViewSimulator
 from core.sync.mapping import crm_relation_problems, crm_to_eboekhouden_values, eboekhouden_values
 from tests.perf.common import bench_world, growth_exponent, timed

@@ -338,7 +338,7 @@ def config_of(root: Path) -> Any:
 
 def eboekhouden_state(root: Path) -> Any:
     """e-Boekhouden's data as its simulator last wrote it (GetMutaties shows only 500)."""
-    from core.eboekhouden.simulator import EboekhoudenSimulator
+    from core.eboekhouden.soap.simulator import EboekhoudenSimulator
 
     return EboekhoudenSimulator(state_file=root / "eboekhouden.json")
 

@@ -19,7 +19,7 @@ import pytest
 
 from core import cli
 from core.config.settings import Config, SecretOption, Table, VatSettings
-from core.eboekhouden.simulator import EboekhoudenSimulator
+from core.eboekhouden.soap.simulator import EboekhoudenSimulator
 from core.model import VatRule
 from core.perfectview.simulator import PerfectViewSimulator
 from core.soap.loopback import LoopbackServer

@@ -27,7 +27,7 @@ from textual.widgets import Input, Static
 from core import cli
 from core.config import write_new_config
 from core.eboekhouden.simulated_service import EboekhoudenService
-from core.eboekhouden.simulator import SimCredentials
+from core.eboekhouden.soap.simulator import SimCredentials
 from core.perfectview.simulator import PerfectViewSimulator
 from core.secrets import Secret
 from core.soap.errors import ServiceError

@@ -18,7 +18,7 @@ import pytest
 
 from core import cli
 from core.config import write_new_config
-from core.eboekhouden.simulator import EboekhoudenSimulator
+from core.eboekhouden.soap.simulator import EboekhoudenSimulator
 from core.perfectview.simulator import PerfectViewSimulator
 from core.secrets import Secret
 from core.soap.loopback import LoopbackServer

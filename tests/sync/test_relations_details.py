@@ -14,7 +14,7 @@ from math import ceil
 import pytest
 
 from core.demo.generate import generate
-from core.eboekhouden.client import EboekhoudenClient
+from core.eboekhouden.soap.client import EboekhoudenClient
 from core.model import EbRelation
 from core.store.records import utc_now
 from core.store.relation_state import FULL_PASS_CURSOR

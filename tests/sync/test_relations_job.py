@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from core.eboekhouden.client import EboekhoudenClient
+from core.eboekhouden.soap.client import EboekhoudenClient
 from core.sync.job import RunContext
 from core.model import EbRelation, Gender
 from core.soap.errors import TransportFailure

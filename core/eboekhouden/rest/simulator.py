@@ -28,7 +28,7 @@ from core.eboekhouden.demo_data import load_or_seed
 from core.eboekhouden.rest import sim_mutations, sim_relations
 from core.eboekhouden.rest.sim_wire import (RestError, dump, envelope, filters, invalid, page, plain_int, read_body,
                                             unauthenticated)
-from core.eboekhouden.simulator import SimCredentials
+from core.eboekhouden.soap.simulator import SimCredentials
 from core.soap.simulator import Knobs, SimulatedDisconnect
 
 SOURCE_PATTERN = re.compile(r"^[\w_ ]{1,10}$")  # .NET's \w is Unicode-aware, like Python's

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from core.eboekhouden.simulated_service import EboekhoudenService
-from core.eboekhouden.simulator import EboekhoudenSimulator, SimCredentials
+from core.eboekhouden.soap.simulator import EboekhoudenSimulator, SimCredentials
 from core.model import EbRelation
 from core.soap.loopback import InProcessTransport, LoopbackServer
 

@@ -24,7 +24,7 @@ from typing import Any, Iterable, Literal
 
 import httpx
 
-from core.eboekhouden import translate
+from core.eboekhouden.soap import translate
 from core.eboekhouden.errors import (SERVICE, EboekhoudenError, InvalidForEboekhouden, SessionLost,
                                      is_session_error)
 from core.eboekhouden.limits import Problem, booking_problems, relation_problems
