@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Callable
 
-from core.assumptions.findings import MISSING, NOT_CHECKED, OK, UNVERIFIED, WARNING, Finding, Fix, nearest, similar
+from core.assumptions.findings import (MISSING, NOT_CHECKED, OK, UNVERIFIED, WARNING, Finding, Fix, equally_nearest,
+                                       nearest, similar)
 from core.config.settings import RELATION_TYPES as DEFAULT_RELATION_TYPES
 from core.model import RelationKind
 from core.perfectview.catalog import PvField
@@ -68,12 +69,8 @@ def check(config: Any, pv: Any, enabled: Callable[[tuple[str, ...]], bool], *,
         return found
     workflow = _workflow(config, pv)
     add(workflow)
-    if workflow.status == OK:
-        for finding in _steps(config, pv):
-            add(finding)
-        for finding in _fields(pv, "invoice", pv.activity_fields(config.invoices.workflow), ("invoices",)):
-            add(finding)
-    add(_transition(config))
+    for finding in _workflow_parts(config, pv, workflow):
+        add(finding)
     if required_only:
         return found
     for finding in _vat_codes(config, pv):
@@ -221,28 +218,83 @@ def _workflow(config: Any, pv: Any) -> Finding:
                    found=f"{flow.name} ({flow.id})", jobs=("invoices", "payments"))
 
 
-def _steps(config: Any, pv: Any) -> list[Finding]:
+STEPS = (("sent_step", ("invoices", "payments"), "sent invoices (booked)"), ("paid_step", ("payments",), "paid invoices"))
+
+
+def _workflow_parts(config: Any, pv: Any, workflow: Finding) -> list[Finding]:
+    """The sent and paid steps, the invoice fields and the paid transition, checked against the
+    configured workflow; when the database lacks it, against the workflow check proposes in its
+    place (the nearest, the one its first line names), so one round of `pvsync check` names every
+    mismatch. With several workflows equally near, choosing would be a guess: they wait for the
+    admin's choice and say so."""
+    if workflow.status == OK:
+        name, note = config.invoices.workflow, ""
+    else:
+        names = [w.name for w in pv.workflows()]
+        proposals = equally_nearest(config.invoices.workflow, names)
+        if len(proposals) != 1:
+            return _waiting_for_a_workflow(config, proposals)
+        name = proposals[0]
+        note = f"checked against workflow {name!r}, the one suggested above"
+    steps = _steps(config, pv, name)
+    fields = _fields(pv, "invoice", pv.activity_fields(name), ("invoices",))
+    found = [*steps, *fields, _transition(config, steps)]
+    if not note:
+        return found
+    return [replace(f, detail=f"{f.detail}; {note}" if f.detail else note, checked_against=name) for f in found]
+
+
+def _waiting_for_a_workflow(config: Any, proposals: list[str]) -> list[Finding]:
+    wanted = config.invoices.workflow
+    if proposals:
+        why = (f"not checked: {len(proposals)} workflows are equally near {wanted!r} "
+               f"({', '.join(repr(p) for p in proposals)}), and pvsync does not guess; choose one as "
+               "invoices.workflow (above) and check again")
+    else:
+        why = "not checked: this PerfectView database has no workflow; add the sales invoice workflow and check again"
+    findings = [Finding(f"perfectview.step.{setting}", SERVICE,
+                        f"Step {getattr(config.invoices, setting)!r} of the sales invoice workflow for {role}",
+                        NOT_CHECKED, why, jobs=jobs) for setting, jobs, role in STEPS]
+    findings.append(Finding("perfectview.field.invoice", SERVICE, "The fields of the sales invoice workflow",
+                            NOT_CHECKED, why, jobs=("invoices",)))
+    findings.append(_transition(config, []))
+    return findings
+
+
+def _steps(config: Any, pv: Any, workflow: str) -> list[Finding]:
     invoices = config.invoices
-    steps = pv.workflow_steps(invoices.workflow)
+    steps = pv.workflow_steps(workflow)
     findings = []
-    for setting, jobs, role in (("sent_step", ("invoices", "payments"), "sent invoices (booked)"),
-                                ("paid_step", ("payments",), "paid invoices")):
+    for setting, jobs, role in STEPS:
         wanted = getattr(invoices, setting)
         step = next((s for s in steps if wanted.strip().casefold() in (s.name.casefold(), s.id)), None)
-        what = f"Step {wanted!r} of workflow {invoices.workflow!r} for {role}"
+        what = f"Step {wanted!r} of workflow {workflow!r} for {role}"
         if step is not None:
             findings.append(Finding(f"perfectview.step.{setting}", SERVICE, what, OK,
                                     found=f"{step.name} ({step.id})", jobs=jobs))
             continue
         findings.append(_named(f"perfectview.step.{setting}", what, wanted, [s.name for s in steps],
-                               ("invoices", setting), jobs, f"step in workflow {invoices.workflow!r}"))
+                               ("invoices", setting), jobs, f"step in workflow {workflow!r}"))
     return findings
 
 
-def _transition(config: Any) -> Finding:
+def _step_name(step: Finding | None, configured: str) -> tuple[str, bool]:
+    """The step's name in the database as checked, or the one check suggests (True), or as configured."""
+    if step is not None and step.status == OK:
+        return step.found.rsplit(" (", 1)[0], False  # found is "Name (Id)"
+    if step is not None and step.fixes:
+        return step.fixes[0].candidate, True
+    return configured, False
+
+
+def _transition(config: Any, steps: list[Finding]) -> Finding:
     invoices = config.invoices
-    what = (f"How an invoice moves from {invoices.sent_step!r} to {invoices.paid_step!r} (ActivityFlow's "
-            "transitionId)")
+    checked = {f.key: f for f in steps}
+    sent, sent_suggested = _step_name(checked.get("perfectview.step.sent_step"), invoices.sent_step)
+    paid, paid_suggested = _step_name(checked.get("perfectview.step.paid_step"), invoices.paid_step)
+    what = f"How an invoice moves from {sent!r} to {paid!r} (ActivityFlow's transitionId)"
+    # Named by the steps check suggests, so the line reads right once those are set.
+    suggested = f"; {sent!r} and {paid!r} are the steps suggested above" if sent_suggested or paid_suggested else ""
     if invoices.paid_transition:
         return Finding("perfectview.transition.paid", SERVICE, what, UNVERIFIED,
                        f"invoices.paid_transition is {invoices.paid_transition}; PerfectView's API lists no "
@@ -251,9 +303,10 @@ def _transition(config: Any) -> Finding:
     return Finding("perfectview.transition.paid", SERVICE, what, UNVERIFIED,
                    "pvsync hands PerfectView the paid step's Id [inferred]; the API lists no transitions, so this "
                    "shows on the first paid invoice. If PerfectView refuses it, the payments job says so and the "
-                   "transition's own Id (PerfectView, the workflow's settings) goes in invoices.paid_transition",
+                   "transition's own Id (PerfectView, the workflow's settings) goes in invoices.paid_transition"
+                   f"{suggested}",
                    fixes=(Fix("the transition's Id", ("invoices", "paid_transition"),
-                              f"<Id of the transition {invoices.sent_step} -> {invoices.paid_step}>"),),
+                              f"<Id of the transition {sent} -> {paid}>"),),
                    jobs=("payments",))
 
 

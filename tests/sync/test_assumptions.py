@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.assumptions import (MISSING, OK, UNVERIFIED, WARNING, check_assumptions, fingerprint, last_fingerprint,
+from core.assumptions import (MISSING, NOT_CHECKED, OK, UNVERIFIED, WARNING, check_assumptions, fingerprint, last_fingerprint,
                               refusal, remember_fingerprint)
 from core.assumptions.behaviours import BEHAVIOURS
 from core.config import ConfigError, load_config
@@ -76,6 +76,54 @@ def test_a_user_that_is_not_there_is_offered_the_active_users_for_the_import_onl
     assert finding.blocks and finding.jobs == ("relations.import",)
     assert finding.fixes[0].candidate == "Joost Bakker"
     assert refusal([finding], "relations") == ""  # the export goes on; the job itself reports the import
+
+
+def rename_workflow(world: SimulatedWorld, old: str, new: str) -> dict:
+    flow = next(w for w in world.perfectview.db["workflows"] if w["Name"] == old)
+    flow["Name"] = new  # as an administrator renames it in PerfectView
+    return flow
+
+
+def test_a_missing_workflow_has_its_steps_and_fields_checked_against_the_one_proposed(tmp_path):
+    world = SimulatedWorld(tmp_path, seed="empty")
+    rename_workflow(world, "Verkoopfactuur", "Verkoopfacturen")
+    found = findings_of(world)
+    workflow = found["perfectview.workflow"]
+    assert workflow.blocks and workflow.fixes[0].text() == '[invoices] workflow = "Verkoopfacturen"'
+    # The steps and fields exist in the proposed workflow: OK, and said to hold once it is set.
+    sent = found["perfectview.step.sent_step"]
+    assert sent.status == OK and sent.checked_against == "Verkoopfacturen"
+    assert sent.detail == "checked against workflow 'Verkoopfacturen', the one suggested above"
+    assert found["perfectview.field.invoice.booked_marker"].status == OK
+    assert found["perfectview.field.invoice.booked_marker"].checked_against == "Verkoopfacturen"
+    assert [f.key for f in found.values() if f.blocks] == ["perfectview.workflow"]
+
+    # The one line set: everything holds, and nothing is said to be under a proposal any more.
+    from core.config.write import update_config_paths
+
+    update_config_paths(world.config_path, {workflow.fixes[0].key: workflow.fixes[0].value})
+    found = findings_of(world)
+    assert not any(f.blocks for f in found.values())
+    assert not any(f.checked_against or "suggested above" in f.detail for f in found.values())
+
+
+def test_with_several_workflows_equally_near_the_steps_wait_for_a_choice_and_none_is_guessed(tmp_path):
+    world = SimulatedWorld(tmp_path, seed="empty", perfectview_variant="custom")
+    flow = rename_workflow(world, "Factuur", "Verkoopfactuur NL")
+    world.perfectview.db["workflows"].append(dict(flow, Id="5f1d2c3b-0000-4000-8000-000000000001",
+                                                  Name="Verkoopfactuur BE"))
+    steps_read = world.perfectview.calls["WorkflowStepGetAll"]
+    found = findings_of(world)
+    workflow = found["perfectview.workflow"]
+    assert workflow.blocks and [fix.candidate for fix in workflow.fixes][:2] == ["Verkoopfactuur BE",
+                                                                                 "Verkoopfactuur NL"]
+    for key in ("perfectview.step.sent_step", "perfectview.step.paid_step", "perfectview.field.invoice"):
+        waiting = found[key]
+        assert waiting.status == NOT_CHECKED and not waiting.checked_against, key
+        assert ("2 workflows are equally near 'Verkoopfactuur' ('Verkoopfactuur BE', 'Verkoopfactuur NL'), "
+                "and pvsync does not guess; choose one as invoices.workflow") in waiting.detail
+    assert not any(key.startswith("perfectview.field.invoice.") for key in found)
+    assert world.perfectview.calls["WorkflowStepGetAll"] == steps_read  # neither was read as if chosen
 
 
 def test_the_fingerprint_follows_what_the_databases_answer_and_is_kept_in_the_state(tmp_path):
