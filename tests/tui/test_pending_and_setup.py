@@ -278,6 +278,8 @@ async def test_setup_checks_the_databases_and_writes_the_chosen_names_until_all_
             shown = " ".join(str(s.render()) for s in app.screen.query("#setup-choices Static"))
             assert "Organisation has no field Administratie / Debiteurnummer" in shown
             assert "checked against workflow 'Factuur', the one suggested above" in shown
+            offered = " ".join(str(s.render()) for s in app.screen.query("#setup-choices SelectCurrent Static"))
+            assert '[invoices] workflow = "Factuur"' in offered  # the header too, not read as markup
             # Choose the steps' names among the offered ones, and write every choice at once.
             wanted = {"Verstuurd": "Verzonden", "Betaald": "Voldaan"}
             chosen = 0

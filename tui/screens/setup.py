@@ -251,7 +251,8 @@ class SetupScreen(ModeScreen):
         for number, finding in enumerate(self._missing):
             box.mount(Static(Text(f"{finding.service}: {finding.what}: {finding.detail}"), classes="where"))
             if finding.fixes:
-                options = [(fix.text(), index) for index, fix in enumerate(finding.fixes)]
+                # Text: "[invoices]" would otherwise be read as console markup and vanish.
+                options = [(Text(fix.text()), index) for index, fix in enumerate(finding.fixes)]
                 box.mount(Select(options, value=0, allow_blank=False, id=f"setup-choice-{number}", compact=True))
         for finding in waiting:
             box.mount(Static(Text(f"{finding.service}: {finding.what}: {finding.detail}"), classes="where"))
