@@ -24,6 +24,9 @@ TABLE_WORDS = {"organisation": "Organisation", "person": "Person", "relationship
                "invoice": "The invoice workflow"}
 
 
+# What is lost without an optional field (core.perfectview.fields.OPTIONAL).
+DOES_WITHOUT = {"total": "the invoice total check is off",
+                "kvk_number": "a twin on a first import is not recognised by its KvK number"}
 # Relations read both kinds' fields; invoices read a relation's Debiteurnummer and name.
 RELATION_JOBS = ("relations", "invoices")
 
@@ -95,17 +98,21 @@ def _fields(pv: Any, table: str, fields: list[PvField], jobs: tuple[str, ...]) -
     for attribute, ref in pv.tables[table].items():
         match = matches[attribute]
         key = f"perfectview.field.{table}.{attribute}"
-        what = f"{TABLE_WORDS[table]} field for {attribute.replace('_', ' ')} ({ref})"
+        what = _field_what(table, attribute, ref)
         if match is not None:
             findings.append(Finding(key, SERVICE, what, OK, found=f"{match} ({match.name})", jobs=jobs))
             continue
         optional = attribute in OPTIONAL.get(table, frozenset())
         detail, fixes = _missing_field(table, attribute, ref, fields, free)
         if optional:
-            detail += "; pvsync does without it (the invoice total check is off)"
+            detail += f"; pvsync does without it ({DOES_WITHOUT.get(attribute, 'it is left empty')})"
         findings.append(Finding(key, SERVICE, what, WARNING if optional else MISSING, detail, fixes=fixes,
                                 jobs=jobs))
     return findings
+
+
+def _field_what(table: str, attribute: str, ref: FieldRef) -> str:
+    return f"{TABLE_WORDS[table]} field for {attribute.replace('_', ' ')} ({ref})"
 
 
 def _missing_field(table: str, attribute: str, ref: FieldRef, fields: list[PvField], free: list[PvField]
@@ -233,7 +240,7 @@ def _workflow_parts(config: Any, pv: Any, workflow: Finding) -> list[Finding]:
         names = [w.name for w in pv.workflows()]
         proposals = equally_nearest(config.invoices.workflow, names)
         if len(proposals) != 1:
-            return _waiting_for_a_workflow(config, proposals)
+            return _waiting_for_a_workflow(config, pv, proposals)
         name = proposals[0]
         note = f"checked against workflow {name!r}, the one suggested above"
     steps = _steps(config, pv, name)
@@ -244,7 +251,7 @@ def _workflow_parts(config: Any, pv: Any, workflow: Finding) -> list[Finding]:
     return [replace(f, detail=f"{f.detail}; {note}" if f.detail else note, checked_against=name) for f in found]
 
 
-def _waiting_for_a_workflow(config: Any, proposals: list[str]) -> list[Finding]:
+def _waiting_for_a_workflow(config: Any, pv: Any, proposals: list[str]) -> list[Finding]:
     wanted = config.invoices.workflow
     if proposals:
         why = (f"not checked: {len(proposals)} workflows are equally near {wanted!r} "
@@ -255,8 +262,10 @@ def _waiting_for_a_workflow(config: Any, proposals: list[str]) -> list[Finding]:
     findings = [Finding(f"perfectview.step.{setting}", SERVICE,
                         f"Step {getattr(config.invoices, setting)!r} of the sales invoice workflow for {role}",
                         NOT_CHECKED, why, jobs=jobs) for setting, jobs, role in STEPS]
-    findings.append(Finding("perfectview.field.invoice", SERVICE, "The fields of the sales invoice workflow",
-                            NOT_CHECKED, why, jobs=("invoices",)))
+    # Each field under its own key, as when the workflow is found: a script finds it either way.
+    fields_wait = "not checked until invoices.workflow names the sales invoice workflow (see the steps)"
+    findings += [Finding(f"perfectview.field.invoice.{attribute}", SERVICE, _field_what("invoice", attribute, ref),
+                         NOT_CHECKED, fields_wait, jobs=("invoices",)) for attribute, ref in pv.tables["invoice"].items()]
     findings.append(_transition(config, []))
     return findings
 
