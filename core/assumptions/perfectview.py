@@ -225,7 +225,9 @@ def _workflow(config: Any, pv: Any) -> Finding:
                    found=f"{flow.name} ({flow.id})", jobs=("invoices", "payments"))
 
 
-STEPS = (("sent_step", ("invoices", "payments"), "sent invoices (booked)"), ("paid_step", ("payments",), "paid invoices"))
+# The invoice workflow's steps: setting, the jobs that need it, what it is for.
+STEPS = (("sent_step", ("invoices", "payments"), "sent invoices (booked)"),
+         ("paid_step", ("payments",), "paid invoices"))
 
 
 def _workflow_parts(config: Any, pv: Any, workflow: Finding) -> list[Finding]:
@@ -265,7 +267,8 @@ def _waiting_for_a_workflow(config: Any, pv: Any, proposals: list[str]) -> list[
     # Each field under its own key, as when the workflow is found: a script finds it either way.
     fields_wait = "not checked until invoices.workflow names the sales invoice workflow (see the steps)"
     findings += [Finding(f"perfectview.field.invoice.{attribute}", SERVICE, _field_what("invoice", attribute, ref),
-                         NOT_CHECKED, fields_wait, jobs=("invoices",)) for attribute, ref in pv.tables["invoice"].items()]
+                         NOT_CHECKED, fields_wait, jobs=("invoices",))
+                 for attribute, ref in pv.tables["invoice"].items()]
     findings.append(_transition(config, []))
     return findings
 

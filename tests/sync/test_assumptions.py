@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core.assumptions import (MISSING, NOT_CHECKED, OK, UNVERIFIED, WARNING, check_assumptions, fingerprint, last_fingerprint,
-                              refusal, remember_fingerprint)
+from core.assumptions import (MISSING, NOT_CHECKED, OK, UNVERIFIED, WARNING, check_assumptions, fingerprint,
+                              last_fingerprint, refusal, remember_fingerprint)
 from core.assumptions.behaviours import BEHAVIOURS
 from core.config import ConfigError, load_config
 from core.demo.world import SimulatedWorld
