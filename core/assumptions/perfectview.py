@@ -78,11 +78,12 @@ def check(config: Any, pv: Any, enabled: Callable[[tuple[str, ...]], bool], *,
         return found
     for finding in _vat_codes(config, pv):
         add(finding)
-    organisation_ok = not any(f.status == MISSING and f.key.startswith("perfectview.field.organisation.")
-                              for f in found)
-    add(_own_country(config, pv) if organisation_ok else
+    # The country needs only its own field, so it is compared in the same round as the others.
+    country_field = next((f for f in found if f.key == "perfectview.field.organisation.visiting_address.country"),
+                         None)
+    add(_own_country(config, pv) if country_field is None or country_field.status == OK else
         Finding("perfectview.own_country", SERVICE, "The own organisation's country", NOT_CHECKED,
-                "read once the organisation fields are found", jobs=("invoices",)))
+                "read once the organisation's field for the visiting address country is found", jobs=("invoices",)))
     return found
 
 

@@ -128,6 +128,21 @@ def test_with_several_workflows_equally_near_the_steps_wait_for_a_choice_and_non
     assert world.perfectview.calls["WorkflowStepGetAll"] == steps_read  # neither was read as if chosen
 
 
+def test_the_own_country_is_compared_in_the_same_round_as_a_missing_organisation_field(tmp_path):
+    from core.perfectview.fields import ROOT_RELATION_ID
+
+    world = SimulatedWorld(tmp_path, seed="empty", perfectview_variant="custom")  # no Debiteurnummer field
+    db = world.perfectview.db
+    country_field = next(f["Id"] for f in db["fields"] if f["Name"] == "VIS_country")
+    db["relations"][ROOT_RELATION_ID]["values"][country_field] = next(c["Id"] for c in db["countries"]
+                                                                       if c["Code"] == "BE")
+    found = findings_of(world)
+    assert found["perfectview.field.organisation.debtor_number"].blocks
+    country = found["perfectview.own_country"]
+    assert country.status == WARNING and "own organisation is in BE" in country.detail
+    assert country.fixes[0].text() == '[vat] own_country = "BE"'
+
+
 def test_an_optional_field_the_database_lacks_says_what_pvsync_does_without_it(tmp_path):
     world = SimulatedWorld(tmp_path, seed="empty")
     for name in ("ORG_coc", "INV_totalamount"):
