@@ -61,11 +61,8 @@ def check(config: Any, pv: Any, enabled: Callable[[tuple[str, ...]], bool], *,
             add(finding)
         relationship = _relationship_type(config, pv)
         add(relationship)
-        if relationship.status == OK:
-            type_id = pv.relationship_type_id(config.perfectview.customer_relationship_type)
-            jobs = import_jobs(config) if config.relations.account_manager else ()
-            for finding in _fields(pv, "relationship", pv.entity_type_fields(type_id), jobs):
-                add(finding)
+        for finding in _relationship_fields(config, pv, relationship):
+            add(finding)
         if config.relations.account_manager:
             add(_account_manager(config, pv))
     if not wanted(("invoices", "payments")):
@@ -231,47 +228,64 @@ STEPS = (("sent_step", ("invoices", "payments"), "sent invoices (booked)"),
          ("paid_step", ("payments",), "paid invoices"))
 
 
+def _proposal(wanted: str, names: list[str], setting: str, kind: str) -> tuple[str, str]:
+    """For a name the database lacks, the one to check what depends on it against: the nearest,
+    the one the missing finding's first line names, and the words saying so. ("", why not) when
+    several are equally near (choosing would be a guess) or there is none."""
+    proposals = equally_nearest(wanted, names)
+    if len(proposals) == 1:
+        return proposals[0], f"checked against {kind} {proposals[0]!r}, the one suggested above"
+    if proposals:
+        return "", (f"not checked: {len(proposals)} {kind}s are equally near {wanted!r} "
+                    f"({', '.join(repr(p) for p in proposals)}), and pvsync does not guess; choose one as "
+                    f"{setting} (above) and check again")
+    return "", f"not checked: this PerfectView database has no {kind}; add it and check again"
+
+
+def _against_proposal(findings: list[Finding], name: str, note: str) -> list[Finding]:
+    """`findings` made against a proposed name: each says so, and holds once the proposal is set."""
+    return [replace(f, detail=f"{f.detail}; {note}" if f.detail else note, checked_against=name) for f in findings]
+
+
+def _waiting(table: str, pv: Any, why: str, jobs: tuple[str, ...]) -> list[Finding]:
+    """A table's fields when what they belong to waits for the admin's choice: each under its own
+    key, as when it is found, so a script finds it either way."""
+    return [Finding(f"perfectview.field.{table}.{attribute}", SERVICE, _field_what(table, attribute, ref),
+                    NOT_CHECKED, why, jobs=jobs) for attribute, ref in pv.tables[table].items()]
+
+
+def _relationship_fields(config: Any, pv: Any, relationship: Finding) -> list[Finding]:
+    """The customer relationship's fields (the relatiebeheerder), against the configured type or,
+    when the database lacks it, the one check proposes: one round names every mismatch."""
+    jobs = import_jobs(config) if config.relations.account_manager else ()
+    name, note = config.perfectview.customer_relationship_type, ""
+    if relationship.status != OK:
+        names = [t.name for t in pv.entity_types() if t.base_entity_type == "Relationship"]
+        name, note = _proposal(name, names, "perfectview.customer_relationship_type", "relationship type")
+        if not name:
+            return _waiting("relationship", pv, note, jobs)
+    found = _fields(pv, "relationship", pv.entity_type_fields(pv.relationship_type_id(name)), jobs)
+    return _against_proposal(found, name, note) if note else found
+
+
 def _workflow_parts(config: Any, pv: Any, workflow: Finding) -> list[Finding]:
     """The sent and paid steps, the invoice fields and the paid transition, checked against the
     configured workflow; when the database lacks it, against the workflow check proposes in its
-    place (the nearest, the one its first line names), so one round of `pvsync check` names every
-    mismatch. With several workflows equally near, choosing would be a guess: they wait for the
-    admin's choice and say so."""
-    if workflow.status == OK:
-        name, note = config.invoices.workflow, ""
-    else:
-        names = [w.name for w in pv.workflows()]
-        proposals = equally_nearest(config.invoices.workflow, names)
-        if len(proposals) != 1:
-            return _waiting_for_a_workflow(config, pv, proposals)
-        name = proposals[0]
-        note = f"checked against workflow {name!r}, the one suggested above"
+    place, so one round of `pvsync check` names every mismatch. With several workflows equally
+    near, choosing would be a guess: they wait for the admin's choice and say so."""
+    name, note = config.invoices.workflow, ""
+    if workflow.status != OK:
+        name, note = _proposal(name, [w.name for w in pv.workflows()], "invoices.workflow", "workflow")
+        if not name:
+            return [*(Finding(f"perfectview.step.{setting}", SERVICE,
+                              f"Step {getattr(config.invoices, setting)!r} of the sales invoice workflow for {role}",
+                              NOT_CHECKED, note, jobs=jobs) for setting, jobs, role in STEPS),
+                    *_waiting("invoice", pv, "not checked until invoices.workflow names the sales invoice workflow "
+                                             "(see the steps)", ("invoices",)),
+                    _transition(config, [])]
     steps = _steps(config, pv, name)
-    fields = _fields(pv, "invoice", pv.activity_fields(name), ("invoices",))
-    found = [*steps, *fields, _transition(config, steps)]
-    if not note:
-        return found
-    return [replace(f, detail=f"{f.detail}; {note}" if f.detail else note, checked_against=name) for f in found]
-
-
-def _waiting_for_a_workflow(config: Any, pv: Any, proposals: list[str]) -> list[Finding]:
-    wanted = config.invoices.workflow
-    if proposals:
-        why = (f"not checked: {len(proposals)} workflows are equally near {wanted!r} "
-               f"({', '.join(repr(p) for p in proposals)}), and pvsync does not guess; choose one as "
-               "invoices.workflow (above) and check again")
-    else:
-        why = "not checked: this PerfectView database has no workflow; add the sales invoice workflow and check again"
-    findings = [Finding(f"perfectview.step.{setting}", SERVICE,
-                        f"Step {getattr(config.invoices, setting)!r} of the sales invoice workflow for {role}",
-                        NOT_CHECKED, why, jobs=jobs) for setting, jobs, role in STEPS]
-    # Each field under its own key, as when the workflow is found: a script finds it either way.
-    fields_wait = "not checked until invoices.workflow names the sales invoice workflow (see the steps)"
-    findings += [Finding(f"perfectview.field.invoice.{attribute}", SERVICE, _field_what("invoice", attribute, ref),
-                         NOT_CHECKED, fields_wait, jobs=("invoices",))
-                 for attribute, ref in pv.tables["invoice"].items()]
-    findings.append(_transition(config, []))
-    return findings
+    found = [*steps, *_fields(pv, "invoice", pv.activity_fields(name), ("invoices",)), _transition(config, steps)]
+    return _against_proposal(found, name, note) if note else found
 
 
 def _steps(config: Any, pv: Any, workflow: str) -> list[Finding]:

@@ -128,6 +128,19 @@ def test_with_several_workflows_equally_near_the_steps_wait_for_a_choice_and_non
     assert world.perfectview.calls["WorkflowStepGetAll"] == steps_read  # neither was read as if chosen
 
 
+def test_a_missing_relationship_type_has_its_fields_checked_against_the_one_proposed(tmp_path):
+    world = SimulatedWorld(tmp_path, seed="empty", perfectview_variant="custom",
+                           settings={"relations.import_from_eboekhouden": True,
+                                     "relations.account_manager": "Joost Bakker"})
+    found = findings_of(world)
+    assert found["perfectview.relationship_type"].fixes[0].candidate == "Klantrelatie"
+    manager = found["perfectview.field.relationship.account_manager"]
+    assert manager.blocks and manager.checked_against == "Klantrelatie"
+    assert manager.detail.endswith("checked against relationship type 'Klantrelatie', the one suggested above")
+    assert manager.fixes[0].text() == ('[perfectview.fields] "relationship.account_manager" = '
+                                       '"Algemeen / Accountmanager"')
+
+
 def test_the_own_country_is_compared_in_the_same_round_as_a_missing_organisation_field(tmp_path):
     from core.perfectview.fields import ROOT_RELATION_ID
 
