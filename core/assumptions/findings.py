@@ -49,6 +49,9 @@ class Finding:
     fixes: tuple[Fix, ...] = ()
     jobs: tuple[str, ...] = ()
     needed: bool = True  # False: every job that relies on it is switched off
+    # The name check proposed in place of a missing one and checked this against ("Factuur" for
+    # a missing workflow): the result holds once that proposal is set.
+    checked_against: str = ""
 
     @property
     def blocks(self) -> bool:
@@ -65,6 +68,7 @@ class Finding:
     def to_json(self) -> dict:
         return {"key": self.key, "service": self.service, "what": self.what, "status": self.status,
                 "needed": self.needed, "jobs": list(self.jobs), "detail": self.detail, "found": self.found,
+                "checked_against": self.checked_against,
                 "candidates": [fix.candidate for fix in self.fixes],
                 "config_lines": [list(fix.lines()) for fix in self.fixes],
                 "config_changes": [{"key": list(fix.key), "value": fix.value} for fix in self.fixes]}
@@ -75,17 +79,26 @@ def _toml_key(name: str) -> str:
     return name if bare else json.dumps(name, ensure_ascii=False)
 
 
+def _closeness(wanted: str, name: str) -> float:
+    target, folded = wanted.casefold(), name.casefold()
+    bonus = 0.5 if target and (target in folded or folded in target) else 0.0
+    return round(difflib.SequenceMatcher(None, target, folded).ratio() + bonus, 9)
+
+
 def nearest(wanted: str, names: Sequence[str], *, limit: int = 6) -> list[str]:
     """`names` ordered closest to `wanted` first (at most `limit`): the candidates to offer."""
-    target = wanted.casefold()
-
-    def score(name: str) -> float:
-        folded = name.casefold()
-        bonus = 0.5 if target and (target in folded or folded in target) else 0.0
-        return difflib.SequenceMatcher(None, target, folded).ratio() + bonus
-
     unique = list(dict.fromkeys(n for n in names if n))
-    return sorted(unique, key=lambda name: (-score(name), name.casefold()))[:limit]
+    return sorted(unique, key=lambda name: (-_closeness(wanted, name), name.casefold()))[:limit]
+
+
+def equally_nearest(wanted: str, names: Sequence[str]) -> list[str]:
+    """Every name as close to `wanted` as the nearest one, in `nearest`'s order: one name when
+    the nearest is a clear choice, several when picking one would be a guess."""
+    ranked = nearest(wanted, names, limit=len(names))
+    if not ranked:
+        return []
+    best = _closeness(wanted, ranked[0])
+    return [name for name in ranked if _closeness(wanted, name) == best]
 
 
 def similar(wanted: str, name: str) -> bool:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Callable
 
-from core.assumptions.findings import MISSING, NOT_CHECKED, OK, UNVERIFIED, WARNING, Finding, Fix, nearest, similar
+from core.assumptions.findings import (MISSING, NOT_CHECKED, OK, UNVERIFIED, WARNING, Finding, Fix, equally_nearest,
+                                       nearest, similar)
 from core.config.settings import RELATION_TYPES as DEFAULT_RELATION_TYPES
 from core.model import RelationKind
 from core.perfectview.catalog import PvField
@@ -23,6 +24,9 @@ TABLE_WORDS = {"organisation": "Organisation", "person": "Person", "relationship
                "invoice": "The invoice workflow"}
 
 
+# What is lost without an optional field (core.perfectview.fields.OPTIONAL).
+DOES_WITHOUT = {"total": "the invoice total check is off",
+                "kvk_number": "a twin on a first import is not recognised by its KvK number"}
 # Relations read both kinds' fields; invoices read a relation's Debiteurnummer and name.
 RELATION_JOBS = ("relations", "invoices")
 
@@ -57,32 +61,26 @@ def check(config: Any, pv: Any, enabled: Callable[[tuple[str, ...]], bool], *,
             add(finding)
         relationship = _relationship_type(config, pv)
         add(relationship)
-        if relationship.status == OK:
-            type_id = pv.relationship_type_id(config.perfectview.customer_relationship_type)
-            jobs = import_jobs(config) if config.relations.account_manager else ()
-            for finding in _fields(pv, "relationship", pv.entity_type_fields(type_id), jobs):
-                add(finding)
+        for finding in _relationship_fields(config, pv, relationship):
+            add(finding)
         if config.relations.account_manager:
             add(_account_manager(config, pv))
     if not wanted(("invoices", "payments")):
         return found
     workflow = _workflow(config, pv)
     add(workflow)
-    if workflow.status == OK:
-        for finding in _steps(config, pv):
-            add(finding)
-        for finding in _fields(pv, "invoice", pv.activity_fields(config.invoices.workflow), ("invoices",)):
-            add(finding)
-    add(_transition(config))
+    for finding in _workflow_parts(config, pv, workflow):
+        add(finding)
     if required_only:
         return found
     for finding in _vat_codes(config, pv):
         add(finding)
-    organisation_ok = not any(f.status == MISSING and f.key.startswith("perfectview.field.organisation.")
-                              for f in found)
-    add(_own_country(config, pv) if organisation_ok else
+    # The country needs only its own field, so it is compared in the same round as the others.
+    country_field = next((f for f in found if f.key == "perfectview.field.organisation.visiting_address.country"),
+                         None)
+    add(_own_country(config, pv) if country_field is None or country_field.status == OK else
         Finding("perfectview.own_country", SERVICE, "The own organisation's country", NOT_CHECKED,
-                "read once the organisation fields are found", jobs=("invoices",)))
+                "read once the organisation's field for the visiting address country is found", jobs=("invoices",)))
     return found
 
 
@@ -98,17 +96,21 @@ def _fields(pv: Any, table: str, fields: list[PvField], jobs: tuple[str, ...]) -
     for attribute, ref in pv.tables[table].items():
         match = matches[attribute]
         key = f"perfectview.field.{table}.{attribute}"
-        what = f"{TABLE_WORDS[table]} field for {attribute.replace('_', ' ')} ({ref})"
+        what = _field_what(table, attribute, ref)
         if match is not None:
             findings.append(Finding(key, SERVICE, what, OK, found=f"{match} ({match.name})", jobs=jobs))
             continue
         optional = attribute in OPTIONAL.get(table, frozenset())
         detail, fixes = _missing_field(table, attribute, ref, fields, free)
         if optional:
-            detail += "; pvsync does without it (the invoice total check is off)"
+            detail += f"; pvsync does without it ({DOES_WITHOUT.get(attribute, 'it is left empty')})"
         findings.append(Finding(key, SERVICE, what, WARNING if optional else MISSING, detail, fixes=fixes,
                                 jobs=jobs))
     return findings
+
+
+def _field_what(table: str, attribute: str, ref: FieldRef) -> str:
+    return f"{TABLE_WORDS[table]} field for {attribute.replace('_', ' ')} ({ref})"
 
 
 def _missing_field(table: str, attribute: str, ref: FieldRef, fields: list[PvField], free: list[PvField]
@@ -221,28 +223,105 @@ def _workflow(config: Any, pv: Any) -> Finding:
                    found=f"{flow.name} ({flow.id})", jobs=("invoices", "payments"))
 
 
-def _steps(config: Any, pv: Any) -> list[Finding]:
+# The invoice workflow's steps: setting, the jobs that need it, what it is for.
+STEPS = (("sent_step", ("invoices", "payments"), "sent invoices (booked)"),
+         ("paid_step", ("payments",), "paid invoices"))
+
+
+def _proposal(wanted: str, names: list[str], setting: str, kind: str) -> tuple[str, str]:
+    """For a name the database lacks, the one to check what depends on it against: the nearest,
+    the one the missing finding's first line names, and the words saying so. ("", why not) when
+    several are equally near (choosing would be a guess) or there is none."""
+    proposals = equally_nearest(wanted, names)
+    if len(proposals) == 1:
+        return proposals[0], f"checked against {kind} {proposals[0]!r}, the one suggested above"
+    if proposals:
+        return "", (f"not checked: {len(proposals)} {kind}s are equally near {wanted!r} "
+                    f"({', '.join(repr(p) for p in proposals)}), and pvsync does not guess; choose one as "
+                    f"{setting} (above) and check again")
+    return "", f"not checked: this PerfectView database has no {kind}; add it and check again"
+
+
+def _against_proposal(findings: list[Finding], name: str, note: str) -> list[Finding]:
+    """`findings` made against a proposed name: each says so, and holds once the proposal is set."""
+    return [replace(f, detail=f"{f.detail}; {note}" if f.detail else note, checked_against=name) for f in findings]
+
+
+def _waiting(table: str, pv: Any, why: str, jobs: tuple[str, ...]) -> list[Finding]:
+    """A table's fields when what they belong to waits for the admin's choice: each under its own
+    key, as when it is found, so a script finds it either way."""
+    return [Finding(f"perfectview.field.{table}.{attribute}", SERVICE, _field_what(table, attribute, ref),
+                    NOT_CHECKED, why, jobs=jobs) for attribute, ref in pv.tables[table].items()]
+
+
+def _relationship_fields(config: Any, pv: Any, relationship: Finding) -> list[Finding]:
+    """The customer relationship's fields (the relatiebeheerder), against the configured type or,
+    when the database lacks it, the one check proposes: one round names every mismatch."""
+    jobs = import_jobs(config) if config.relations.account_manager else ()
+    name, note = config.perfectview.customer_relationship_type, ""
+    if relationship.status != OK:
+        names = [t.name for t in pv.entity_types() if t.base_entity_type == "Relationship"]
+        name, note = _proposal(name, names, "perfectview.customer_relationship_type", "relationship type")
+        if not name:
+            return _waiting("relationship", pv, note, jobs)
+    found = _fields(pv, "relationship", pv.entity_type_fields(pv.relationship_type_id(name)), jobs)
+    return _against_proposal(found, name, note) if note else found
+
+
+def _workflow_parts(config: Any, pv: Any, workflow: Finding) -> list[Finding]:
+    """The sent and paid steps, the invoice fields and the paid transition, checked against the
+    configured workflow; when the database lacks it, against the workflow check proposes in its
+    place, so one round of `pvsync check` names every mismatch. With several workflows equally
+    near, choosing would be a guess: they wait for the admin's choice and say so."""
+    name, note = config.invoices.workflow, ""
+    if workflow.status != OK:
+        name, note = _proposal(name, [w.name for w in pv.workflows()], "invoices.workflow", "workflow")
+        if not name:
+            return [*(Finding(f"perfectview.step.{setting}", SERVICE,
+                              f"Step {getattr(config.invoices, setting)!r} of the sales invoice workflow for {role}",
+                              NOT_CHECKED, note, jobs=jobs) for setting, jobs, role in STEPS),
+                    *_waiting("invoice", pv, "not checked until invoices.workflow names the sales invoice workflow "
+                                             "(see the steps)", ("invoices",)),
+                    _transition(config, [])]
+    steps = _steps(config, pv, name)
+    found = [*steps, *_fields(pv, "invoice", pv.activity_fields(name), ("invoices",)), _transition(config, steps)]
+    return _against_proposal(found, name, note) if note else found
+
+
+def _steps(config: Any, pv: Any, workflow: str) -> list[Finding]:
     invoices = config.invoices
-    steps = pv.workflow_steps(invoices.workflow)
+    steps = pv.workflow_steps(workflow)
     findings = []
-    for setting, jobs, role in (("sent_step", ("invoices", "payments"), "sent invoices (booked)"),
-                                ("paid_step", ("payments",), "paid invoices")):
+    for setting, jobs, role in STEPS:
         wanted = getattr(invoices, setting)
         step = next((s for s in steps if wanted.strip().casefold() in (s.name.casefold(), s.id)), None)
-        what = f"Step {wanted!r} of workflow {invoices.workflow!r} for {role}"
+        what = f"Step {wanted!r} of workflow {workflow!r} for {role}"
         if step is not None:
             findings.append(Finding(f"perfectview.step.{setting}", SERVICE, what, OK,
                                     found=f"{step.name} ({step.id})", jobs=jobs))
             continue
         findings.append(_named(f"perfectview.step.{setting}", what, wanted, [s.name for s in steps],
-                               ("invoices", setting), jobs, f"step in workflow {invoices.workflow!r}"))
+                               ("invoices", setting), jobs, f"step in workflow {workflow!r}"))
     return findings
 
 
-def _transition(config: Any) -> Finding:
+def _step_name(step: Finding | None, configured: str) -> tuple[str, bool]:
+    """The step's name in the database as checked, or the one check suggests (True), or as configured."""
+    if step is not None and step.status == OK:
+        return step.found.rsplit(" (", 1)[0], False  # found is "Name (Id)"
+    if step is not None and step.fixes:
+        return step.fixes[0].candidate, True
+    return configured, False
+
+
+def _transition(config: Any, steps: list[Finding]) -> Finding:
     invoices = config.invoices
-    what = (f"How an invoice moves from {invoices.sent_step!r} to {invoices.paid_step!r} (ActivityFlow's "
-            "transitionId)")
+    checked = {f.key: f for f in steps}
+    sent, sent_suggested = _step_name(checked.get("perfectview.step.sent_step"), invoices.sent_step)
+    paid, paid_suggested = _step_name(checked.get("perfectview.step.paid_step"), invoices.paid_step)
+    what = f"How an invoice moves from {sent!r} to {paid!r} (ActivityFlow's transitionId)"
+    # Named by the steps check suggests, so the line reads right once those are set.
+    suggested = f"; {sent!r} and {paid!r} are the steps suggested above" if sent_suggested or paid_suggested else ""
     if invoices.paid_transition:
         return Finding("perfectview.transition.paid", SERVICE, what, UNVERIFIED,
                        f"invoices.paid_transition is {invoices.paid_transition}; PerfectView's API lists no "
@@ -251,9 +330,10 @@ def _transition(config: Any) -> Finding:
     return Finding("perfectview.transition.paid", SERVICE, what, UNVERIFIED,
                    "pvsync hands PerfectView the paid step's Id [inferred]; the API lists no transitions, so this "
                    "shows on the first paid invoice. If PerfectView refuses it, the payments job says so and the "
-                   "transition's own Id (PerfectView, the workflow's settings) goes in invoices.paid_transition",
+                   "transition's own Id (PerfectView, the workflow's settings) goes in invoices.paid_transition"
+                   f"{suggested}",
                    fixes=(Fix("the transition's Id", ("invoices", "paid_transition"),
-                              f"<Id of the transition {invoices.sent_step} -> {invoices.paid_step}>"),),
+                              f"<Id of the transition {sent} -> {paid}>"),),
                    jobs=("payments",))
 
 

@@ -15,11 +15,9 @@ def lines(findings: Iterable[Finding]) -> list[str]:
     for finding in findings:
         label = LABELS[finding.status] if finding.needed or finding.status == OK else f"{LABELS[finding.status]}*"
         out.append(f"  {label:<12} {finding.service:<13} {finding.what}")
-        if finding.status == OK:
-            continue
-        if finding.detail:
+        if finding.detail:  # an OK has one only when it holds under a proposal ("checked against ...")
             out.append(f"  {'':<12} {'':<13} {finding.detail}")
-        for fix in finding.fixes[:SHOWN_FIXES]:
+        for fix in finding.fixes[:SHOWN_FIXES] if finding.status != OK else ():
             header, line = fix.lines()
             out.append(f"  {'':<12} {'':<13} to use {fix.candidate!r}: {header}  {line}")
     return out

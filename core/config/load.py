@@ -85,6 +85,17 @@ def check_text(text: str, path: Path, *, env: Mapping[str, str], with_secrets: b
     return config, reader.sorted_problems()
 
 
+# Keys a config written by an earlier pvsync may hold that now mean nothing: the file still
+# loads, and `pvsync config check` says where the setting went.
+RETIRED: dict[KeyPath, str] = {
+    ("invoices", "booked_marker_field"): (
+        "the PerfectView field pvsync writes a booking into, and names in its messages, is "
+        '[perfectview.fields] "invoice.booked_marker" (default "Boekhouding / Geboekt in e-Boekhouden"). '
+        "Remove the line; if your field is another, set that key to its \"Category / Label\" "
+        "(`pvsync check` names the nearest fields your database has)"),
+}
+
+
 class _Reader:
     def __init__(self, path: Path, lines: dict[KeyPath, int], env: Mapping[str, str], with_secrets: bool):
         self.path = path
@@ -129,7 +140,10 @@ class _Reader:
         known = [f.name for f in options]
         known += [file_key(f.name) for f in options if isinstance(f.metadata["parse"], SecretOption)]
         for key in raw:
-            if key not in known:
+            if path + (key,) in RETIRED:
+                self.notices.append(f"{'.'.join(path + (key,))} (line {line_of(self.lines, path + (key,))}) "
+                                    f"is no longer read: {RETIRED[path + (key,)]}")
+            elif key not in known:
                 self.unknown_key(path, key, known)
         values: dict[str, Any] = {}
         if settings is EboekhoudenSettings:

@@ -176,8 +176,6 @@ class InvoiceSettings:
     description_template: str = option("Factuur {invoice_number} {relation_name}",
                                        v.template(DESCRIPTION_PLACEHOLDERS,
                                                   example="Factuur {invoice_number} {relation_name}"))
-    booked_marker_field: str = option("Geboekt in e-Boekhouden",
-                                      v.text(required=True, example='"Geboekt in e-Boekhouden"'))
     document: DocumentSettings = table(DocumentSettings)
 
 

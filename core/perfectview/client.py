@@ -189,10 +189,17 @@ class PerfectViewClient(Catalog):
     # ------------------------------------------------------------------ relations
 
     def own_country(self) -> str:
-        """ISO code of the country of the own organisation's (root relation's) visiting address."""
+        """ISO code of the country of the own organisation's (root relation's) visiting address.
+        Only that field is looked up, so the country is known (and `pvsync check` compares it)
+        while another organisation field is still missing."""
         def load() -> str:
-            root = self.relation(ROOT_RELATION_ID, with_account_manager=False)
-            return root.visiting_address.country if root else ""
+            attribute = "visiting_address.country"
+            field = resolve_fields({attribute: self.tables["organisation"][attribute]},
+                                   self.relation_fields(RelationKind.ORGANISATION), "organisation fields")[attribute]
+            result = self._read("RelationGet", record=ROOT_RELATION_ID, relationId=ROOT_RELATION_ID,
+                                includeFields=True, includeCounters=False)
+            value = translate.field_values(result.Relation).get(field.id, "").strip()
+            return self.country_code(value) if value else ""
         return self._cached(("own_country",), load)
 
     def relations(self, modified_since: datetime | None = None, *, until: datetime | None = None,

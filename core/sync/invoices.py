@@ -583,10 +583,11 @@ class _InvoiceRun:
             self.tally.add("linked")
             self.report_differences(number, outcome)
         elif isinstance(outcome, NotBooked):
+            marker_field = self.pv.tables["invoice"]["booked_marker"]  # the field pvsync writes and read here
             self.journal.move(entry.activity_id, S.BLOCKED, block_code="marker_without_booking",
                               reason=f"invoice {number} is marked booked in PerfectView ('{invoice.booked_marker}') "
                                      f"but e-Boekhouden has no booking with this number for {party.debtor_number}",
-                              way_out=f"if it is not booked, clear the field '{self.settings.booked_marker_field}' "
+                              way_out=f"if it is not booked, clear the field '{marker_field}' "
                                       f"in PerfectView and run `pvsync invoices retry {number}`")
             self.log("WARNING", f"invoice {number} is marked booked in PerfectView but is not in e-Boekhouden; it "
                                 "waits for a person", subject=number)

@@ -100,7 +100,6 @@ WRONG_VALUES = [
     ("invoices.description_template", '"Factuur {invoice_number"', "unmatched"),
     ("invoices.description_template", '"Factuur {invoice_number:>10}"', "formatting option"),
     ("invoices.description_template", '""', "is empty"),
-    ("invoices.booked_marker_field", '""', "is empty"),
     ("invoices.document.archive_address", '"archief"', "not an e-mail address"),
     ("invoices.document.from_address", '"me at example"', "not an e-mail address"),
     ("invoices.document.smtp_port", "0", "outside the allowed range"),

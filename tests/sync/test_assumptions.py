@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core.assumptions import (MISSING, OK, UNVERIFIED, WARNING, check_assumptions, fingerprint, last_fingerprint,
-                              refusal, remember_fingerprint)
+from core.assumptions import (MISSING, NOT_CHECKED, OK, UNVERIFIED, WARNING, check_assumptions, fingerprint,
+                              last_fingerprint, refusal, remember_fingerprint)
 from core.assumptions.behaviours import BEHAVIOURS
 from core.config import ConfigError, load_config
 from core.demo.world import SimulatedWorld
@@ -78,6 +78,95 @@ def test_a_user_that_is_not_there_is_offered_the_active_users_for_the_import_onl
     assert refusal([finding], "relations") == ""  # the export goes on; the job itself reports the import
 
 
+def rename_workflow(world: SimulatedWorld, old: str, new: str) -> dict:
+    flow = next(w for w in world.perfectview.db["workflows"] if w["Name"] == old)
+    flow["Name"] = new  # as an administrator renames it in PerfectView
+    return flow
+
+
+def test_a_missing_workflow_has_its_steps_and_fields_checked_against_the_one_proposed(tmp_path):
+    world = SimulatedWorld(tmp_path, seed="empty")
+    rename_workflow(world, "Verkoopfactuur", "Verkoopfacturen")
+    found = findings_of(world)
+    workflow = found["perfectview.workflow"]
+    assert workflow.blocks and workflow.fixes[0].text() == '[invoices] workflow = "Verkoopfacturen"'
+    # The steps and fields exist in the proposed workflow: OK, and said to hold once it is set.
+    sent = found["perfectview.step.sent_step"]
+    assert sent.status == OK and sent.checked_against == "Verkoopfacturen"
+    assert sent.detail == "checked against workflow 'Verkoopfacturen', the one suggested above"
+    assert found["perfectview.field.invoice.booked_marker"].status == OK
+    assert found["perfectview.field.invoice.booked_marker"].checked_against == "Verkoopfacturen"
+    assert [f.key for f in found.values() if f.blocks] == ["perfectview.workflow"]
+
+    # The one line set: everything holds, and nothing is said to be under a proposal any more.
+    from core.config.write import update_config_paths
+
+    update_config_paths(world.config_path, {workflow.fixes[0].key: workflow.fixes[0].value})
+    found = findings_of(world)
+    assert not any(f.blocks for f in found.values())
+    assert not any(f.checked_against or "suggested above" in f.detail for f in found.values())
+
+
+def test_with_several_workflows_equally_near_the_steps_wait_for_a_choice_and_none_is_guessed(tmp_path):
+    world = SimulatedWorld(tmp_path, seed="empty", perfectview_variant="custom")
+    flow = rename_workflow(world, "Factuur", "Verkoopfactuur NL")
+    world.perfectview.db["workflows"].append(dict(flow, Id="5f1d2c3b-0000-4000-8000-000000000001",
+                                                  Name="Verkoopfactuur BE"))
+    steps_read = world.perfectview.calls["WorkflowStepGetAll"]
+    found = findings_of(world)
+    workflow = found["perfectview.workflow"]
+    assert workflow.blocks and [fix.candidate for fix in workflow.fixes][:2] == ["Verkoopfactuur BE",
+                                                                                 "Verkoopfactuur NL"]
+    for key in ("perfectview.step.sent_step", "perfectview.step.paid_step"):
+        waiting = found[key]
+        assert waiting.status == NOT_CHECKED and not waiting.checked_against, key
+        assert ("2 workflows are equally near 'Verkoopfactuur' ('Verkoopfactuur BE', 'Verkoopfactuur NL'), "
+                "and pvsync does not guess; choose one as invoices.workflow") in waiting.detail
+    fields = [f for key, f in found.items() if key.startswith("perfectview.field.invoice.")]
+    assert {f.key.rsplit(".", 1)[1] for f in fields} == set(TABLES["invoice"])
+    assert all(f.status == NOT_CHECKED and "until invoices.workflow names" in f.detail for f in fields)
+    assert world.perfectview.calls["WorkflowStepGetAll"] == steps_read  # neither was read as if chosen
+
+
+def test_a_missing_relationship_type_has_its_fields_checked_against_the_one_proposed(tmp_path):
+    world = SimulatedWorld(tmp_path, seed="empty", perfectview_variant="custom",
+                           settings={"relations.import_from_eboekhouden": True,
+                                     "relations.account_manager": "Joost Bakker"})
+    found = findings_of(world)
+    assert found["perfectview.relationship_type"].fixes[0].candidate == "Klantrelatie"
+    manager = found["perfectview.field.relationship.account_manager"]
+    assert manager.blocks and manager.checked_against == "Klantrelatie"
+    assert manager.detail.endswith("checked against relationship type 'Klantrelatie', the one suggested above")
+    assert manager.fixes[0].text() == ('[perfectview.fields] "relationship.account_manager" = '
+                                       '"Algemeen / Accountmanager"')
+
+
+def test_the_own_country_is_compared_in_the_same_round_as_a_missing_organisation_field(tmp_path):
+    from core.perfectview.fields import ROOT_RELATION_ID
+
+    world = SimulatedWorld(tmp_path, seed="empty", perfectview_variant="custom")  # no Debiteurnummer field
+    db = world.perfectview.db
+    country_field = next(f["Id"] for f in db["fields"] if f["Name"] == "VIS_country")
+    db["relations"][ROOT_RELATION_ID]["values"][country_field] = next(c["Id"] for c in db["countries"]
+                                                                       if c["Code"] == "BE")
+    found = findings_of(world)
+    assert found["perfectview.field.organisation.debtor_number"].blocks
+    country = found["perfectview.own_country"]
+    assert country.status == WARNING and "own organisation is in BE" in country.detail
+    assert country.fixes[0].text() == '[vat] own_country = "BE"'
+
+
+def test_an_optional_field_the_database_lacks_says_what_pvsync_does_without_it(tmp_path):
+    world = SimulatedWorld(tmp_path, seed="empty")
+    for name in ("ORG_coc", "INV_totalamount"):
+        next(f for f in world.perfectview.db["fields"] if f["Name"] == name)["Label"] = "Weg"
+    found = findings_of(world)
+    kvk, total = found["perfectview.field.organisation.kvk_number"], found["perfectview.field.invoice.total"]
+    assert kvk.status == total.status == WARNING
+    assert kvk.detail.endswith("pvsync does without it (a twin on a first import is not recognised by its KvK number)")
+    assert total.detail.endswith("pvsync does without it (the invoice total check is off)")
+
+
 def test_the_fingerprint_follows_what_the_databases_answer_and_is_kept_in_the_state(tmp_path):
     world = SimulatedWorld(tmp_path, seed="empty")
     first = list(findings_of(world).values())
@@ -132,6 +221,58 @@ def test_the_readme_lists_every_default_field_and_every_inferred_behaviour():
     assert set(ADDRESS_PARTS.values()) <= set(re.findall(r"\w+", section))
     bullets = section.split("inferred** (", 1)[1].split("\n\n", 1)[1].split("\n\n", 1)[0]
     assert bullets.count("\n- ") + bullets.startswith("- ") == len(BEHAVIOURS)
+
+
+def readme_ids(section: str) -> set[str]:
+    """The ids the README section gives: the Id column of its tables, the fields' id pattern, and
+    the id after each inferred behaviour."""
+    ids: set[str] = set()
+    column = None
+    for line in section.splitlines():
+        if not line.startswith("|"):
+            column = None
+            continue
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if column is None:
+            column = cells.index("Id") if "Id" in cells else -1
+        elif column >= 0 and not set(cells[column]) <= set("-"):
+            ids |= set(re.findall(r"`([^`]+)`", cells[column]))
+    ids |= set(re.findall(r"; id `([^`]+)`", section))
+    ids |= set(re.findall(r"\(`([a-z_]+\.[a-z_.]+)`\)", section))
+    return ids
+
+
+def register_id(key: str, rules: set[str]) -> str:
+    """A finding's key as the README names it: per field, VAT rule or code, the pattern."""
+    parts = key.split(".")
+    if parts[:2] == ["perfectview", "field"]:
+        table, attribute = parts[2], ".".join(parts[3:])
+        assert attribute in TABLES[table], key
+        return "perfectview.field.<table>.<attribute>"
+    head, _, rest = key.partition(".")
+    kind, _, rule = rest.partition(".")
+    if kind in ("vat", "revenue_ledger", "btw_code") and rule in rules:
+        return f"{head}.{kind}.<code>"
+    return key
+
+
+def test_the_readme_gives_the_id_of_every_assumption_the_register_checks_and_no_other(tmp_path):
+    everything_on = {"relations.import_from_eboekhouden": True, "relations.account_manager": "Joost Bakker"}
+    tie = SimulatedWorld(tmp_path / "tie", seed="empty", perfectview_variant="custom")
+    flow = rename_workflow(tie, "Factuur", "Verkoopfactuur NL")
+    tie.perfectview.db["workflows"].append(dict(flow, Id="5f1d2c3b-0000-4000-8000-000000000001",
+                                                Name="Verkoopfactuur BE"))
+    worlds = [SimulatedWorld(tmp_path / "default", seed="empty", settings=everything_on),
+              SimulatedWorld(tmp_path / "custom", seed="empty", perfectview_variant="custom", settings=everything_on),
+              tie]
+    checked: set[str] = set()
+    for world in worlds:
+        rules = set(world.config().vat.own_rules())
+        checked |= {register_id(key, rules) for key in findings_of(world) if not key.endswith(".reachable")}
+    section = README.split("## What pvsync assumes about your databases", 1)[1].split("\n## ", 1)[0]
+    listed = readme_ids(section)
+    assert checked - listed == set(), "checked but not in the README"
+    assert listed - checked == set(), "in the README but not checked"
 
 
 def test_the_workflow_and_its_sent_step_may_be_given_by_their_id(tmp_path):

@@ -95,14 +95,27 @@ def test_a_database_set_up_otherwise_is_refused_untouched_then_works_after_the_s
     code, result = check(capsys, world)
     assert code == 1 and not result["ok"]
     missing = blocking(result)
+    # The workflow's steps and fields too, checked against the workflow check proposes for it.
     assert set(missing) == {"perfectview.field.organisation.debtor_number", "perfectview.field.organisation.email",
-                            "perfectview.field.person.debtor_number", "perfectview.workflow"}
+                            "perfectview.field.person.debtor_number", "perfectview.workflow",
+                            "perfectview.step.sent_step", "perfectview.step.paid_step",
+                            "perfectview.field.invoice.invoice_number", "perfectview.field.invoice.booked_marker"}
     debtor = missing["perfectview.field.organisation.debtor_number"]
     assert debtor["detail"] == ("Organisation has no field Administratie / Debiteurnummer; fields in Administratie: "
                                 "Debiteurnr., Crediteurnr.")
     assert debtor["config_lines"][0] == ["[perfectview.fields]",
                                          '"organisation.debtor_number" = "Administratie / Debiteurnr."']
     assert missing["perfectview.workflow"]["candidates"][0] == "Factuur"
+    for key in ("perfectview.step.sent_step", "perfectview.step.paid_step", "perfectview.field.invoice.booked_marker"):
+        assert missing[key]["checked_against"] == "Factuur"
+        assert missing[key]["detail"].endswith("checked against workflow 'Factuur', the one suggested above")
+    assert missing["perfectview.step.paid_step"]["candidates"] == ["Voldaan", "Verzonden", "Nieuw"]
+    assert missing["perfectview.field.invoice.booked_marker"]["config_lines"][0] == [
+        "[perfectview.fields]", '"invoice.booked_marker" = "Boekhouding / Geboekt"']
+    country = next(a for a in result["assumptions"] if a["key"] == "perfectview.own_country")
+    assert country["status"] == "ok"  # compared in this round too, though Debiteurnummer is not found yet
+    transition = next(a for a in result["assumptions"] if a["key"] == "perfectview.transition.paid")
+    assert transition["what"].startswith("How an invoice moves from 'Verzonden' to 'Voldaan'")
 
     # 2. A run with the default config is refused in the same words, and writes nothing anywhere.
     engine = world.engine()
@@ -129,7 +142,7 @@ def test_a_database_set_up_otherwise_is_refused_untouched_then_works_after_the_s
         missing = blocking(result)
         assert rounds < 4, missing
     assert code == 0 and result["ok"]
-    assert rounds == 2  # the workflow's steps and fields are checked once the workflow is found
+    assert rounds == 1  # every mismatch is named in the first round, the workflow's steps and fields included
 
     # 4. Relations and invoices work: the customer is in e-Boekhouden, the invoice booked once and marked.
     engine = world.engine()

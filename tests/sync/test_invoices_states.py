@@ -296,6 +296,7 @@ def test_a_perfectview_marker_without_a_booking_waits_for_a_person(world):
 
     entry = world.entry("F-1")
     assert entry.state is S.BLOCKED and "is marked booked in PerfectView" in entry.reason
+    assert "clear the field 'Boekhouding / Geboekt in e-Boekhouden' in PerfectView" in entry.way_out
     assert world.eb_calls("AddMutatie") == 0 and world.eb_calls("GetMutaties") == 1  # not every run
 
 
@@ -468,3 +469,17 @@ def test_a_description_longer_than_e_boekhouden_allows_blocks_instead_of_being_c
         entry = world.entry("F-1")
         assert entry.state is S.BLOCKED and "description of invoice F-1" in entry.reason
         assert "at most 200" in entry.way_out and world.eb_calls("AddMutatie") == 0
+
+
+def test_the_way_out_names_the_marker_field_as_configured_the_one_pvsync_writes(world):
+    from core.config.write import update_config_paths
+
+    # One setting for the marker: [perfectview.fields] "invoice.booked_marker", here by its technical Name.
+    update_config_paths(world.world.config_path, {("perfectview", "fields", "invoice.booked_marker"): "INV_booked"})
+    world.reload_config()
+    activity = sent_invoice(world)
+    world.pv.set_booked_marker(activity, "geboekt")
+
+    world.sync()
+
+    assert "clear the field 'INV_booked' in PerfectView" in world.entry("F-1").way_out

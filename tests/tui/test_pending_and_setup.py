@@ -273,18 +273,23 @@ async def test_setup_checks_the_databases_and_writes_the_chosen_names_until_all_
             await pilot.press("f5")
             await settle(app, pilot)
             result = str(app.screen.query_one("#result-databases", Static).render())
-            assert "4 missing" in result
+            # One round: the workflow's steps and fields are checked against the workflow proposed for it.
+            assert "8 missing" in result
             shown = " ".join(str(s.render()) for s in app.screen.query("#setup-choices Static"))
             assert "Organisation has no field Administratie / Debiteurnummer" in shown
-            await pilot.press("f6")
-            await settle(app, pilot)
-            # Now the workflow is found: its steps and fields are checked. Choose the steps' names.
+            assert "checked against workflow 'Factuur', the one suggested above" in shown
+            offered = " ".join(str(s.render()) for s in app.screen.query("#setup-choices SelectCurrent Static"))
+            assert '[invoices] workflow = "Factuur"' in offered  # the header too, not read as markup
+            # Choose the steps' names among the offered ones, and write every choice at once.
             wanted = {"Verstuurd": "Verzonden", "Betaald": "Voldaan"}
+            chosen = 0
             for number, finding in enumerate(app.screen._missing):
                 for default, name in wanted.items():
                     if finding.key.startswith("perfectview.step.") and repr(default) in finding.what:
                         select = app.screen.query_one(f"#setup-choice-{number}", Select)
                         select.value = [fix.candidate for fix in finding.fixes].index(name)
+                        chosen += 1
+            assert chosen == 2
             await pilot.press("f6")
             await settle(app, pilot)
             result = str(app.screen.query_one("#result-databases", Static).render())

@@ -237,7 +237,11 @@ class SetupScreen(ModeScreen):
     async def _show_findings(self, problem: str, findings: list) -> None:
         from core.assumptions.report import summary
 
+        from core.assumptions import NOT_CHECKED
+
         self._missing = [f for f in findings if f.blocks]
+        # What waits for a choice above (several workflows equally near) is said, not offered.
+        waiting = [f for f in findings if f.status == NOT_CHECKED and f.needed]
         box = self.query_one("#setup-choices", Vertical)
         await box.remove_children()  # the choices of the last check, before the new ones take their ids
         if problem:
@@ -247,8 +251,11 @@ class SetupScreen(ModeScreen):
         for number, finding in enumerate(self._missing):
             box.mount(Static(Text(f"{finding.service}: {finding.what}: {finding.detail}"), classes="where"))
             if finding.fixes:
-                options = [(fix.text(), index) for index, fix in enumerate(finding.fixes)]
+                # Text: "[invoices]" would otherwise be read as console markup and vanish.
+                options = [(Text(fix.text()), index) for index, fix in enumerate(finding.fixes)]
                 box.mount(Select(options, value=0, allow_blank=False, id=f"setup-choice-{number}", compact=True))
+        for finding in waiting:
+            box.mount(Static(Text(f"{finding.service}: {finding.what}: {finding.detail}"), classes="where"))
         if any(f.fixes for f in self._missing):
             box.mount(Button("Use these choices (F6)", id="setup-use-choices-button", variant="primary"))
 
