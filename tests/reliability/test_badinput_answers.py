@@ -104,12 +104,16 @@ CASES = [pytest.param(service, operation, attack, id=f"{operation}-{attack}")
          for service, operation in BROKEN for attack in ["xxe", "billion-laughs", "huge", *BROKEN[service, operation]]]
 
 class Hostile:
-    """WSGI middleware: the wrapped simulator's answers, one operation's rewritten while `rewrite` is set."""
+    """WSGI middleware: the wrapped simulator's answers, one operation's rewritten while `rewrite` is set
+    (and its HTTP status replaced while `status` is set, e.g. "401 Unauthorized"; with `before_work`
+    the simulator never sees the request, as when the service refuses it before doing anything)."""
 
     def __init__(self, app):
         self.app = app
         self.operation = ""
         self.rewrite: Rewrite | None = None
+        self.status: str | None = None
+        self.before_work = False
         self.served = 0
 
     def __call__(self, environ, start_response):
@@ -120,10 +124,13 @@ class Hostile:
         if self.rewrite is None or action != self.operation:
             return self.app(environ, start_response)
         captured: list = []
-        body = b"".join(self.app(environ, lambda status, headers, exc=None: captured.append((status, headers))))
+        if self.before_work:
+            body, captured = b"", [(self.status, [("Content-Type", "application/json")])]
+        else:
+            body = b"".join(self.app(environ, lambda status, headers, exc=None: captured.append((status, headers))))
         status, headers = captured[0]
         self.served += 1
-        start_response(status, [(k, v) for k, v in headers if k.lower() != "content-length"])
+        start_response(self.status or status, [(k, v) for k, v in headers if k.lower() != "content-length"])
         return self.rewrite(body)
 
 

@@ -26,7 +26,9 @@ import pytest
 
 from core.demo.world import SimulatedWorld
 from core.model import Booking, BookingLine, MutatieSoort
+from core.eboekhouden.rest.errors import TOKEN_PAGE
 from core.eboekhouden.rest.throttle import AdaptiveRate
+from core.engine.health import CRITICAL, assess, read_watch
 from core.soap.caller import RetryPolicy
 from core.store import Store
 from core.store.invoice_journal import InvoiceJournal
@@ -200,7 +202,8 @@ class RestScene(Scene):
 
     def booked(self, number: str) -> int:
         """Sales bookings of invoice `number` (its payment carries the number too)."""
-        return sum(b.soort is MutatieSoort.FACTUUR_VERSTUURD for b in self.world.eboekhouden.bookings_for_invoice(number))
+        found = self.world.eboekhouden.bookings_for_invoice(number)
+        return sum(booking.soort is MutatieSoort.FACTUUR_VERSTUURD for booking in found)
 
     def states(self) -> dict[str, InvoiceState | None]:
         return {number: entries[-1].state if entries else None for number, entries in self.journal.items()}
@@ -278,3 +281,62 @@ def test_a_hostile_rest_answer_is_refused_in_words_and_nothing_is_lost(built, tm
     assert scene.eb_name() == "Nieuwe Naam B.V." and scene.world.eboekhouden.relation_codes() == ["D1", "D2"]
     assert [scene.booked(n) for n in ("F-1", "F-2", "F-3")] == [1, 1, 1]
     assert scene.states() == {"F-1": InvoiceState.PAID, "F-2": InvoiceState.BOOKED, "F-3": InvoiceState.BOOKED}
+
+
+TRACE = "00-4bf92f3577b34da6-badinput-01"
+ERROR_BODY = {"type": "validation", "code": "MUT_777", "title": "Iets nieuws", "message": "nog niet gedocumenteerd",
+              "status": 400, "traceId": TRACE}
+
+
+@pytest.mark.parametrize(("operation", "status", "before_work", "words"), [
+    pytest.param("POST /v1/mutation", "400 Bad Request", True, "Iets nieuws: nog niet gedocumenteerd", id="refused"),
+    pytest.param("POST /v1/mutation", "400 Bad Request", False, "Iets nieuws: nog niet gedocumenteerd",
+                 id="booked-then-refused"),
+    pytest.param("GET /v1/relation", "500 Internal Server Error", False, "HTTP 500 MUT_777: Iets nieuws",
+                 id="server-error"),
+])
+def test_an_error_answer_is_told_with_its_trace_id_in_the_logbook(built, tmp_path, operation, status, before_work,
+                                                                  words):
+    scene = RestScene.copy_of(built, tmp_path / "world")
+    hostile = scene.hostile["eboekhouden"]
+    hostile.operation, hostile.status, hostile.before_work = operation, status, before_work
+    hostile.rewrite = lambda body: [json.dumps(ERROR_BODY).encode()]
+
+    report = scene.run()
+
+    told = [message for _, message in scene.log if TRACE in message]
+    assert told and all(words in line for line in told), scene.log
+    if operation == "GET /v1/relation":  # a read: retried, then the run says it failed
+        assert report.outcome != "ok" and all(f"e-Boekhouden {operation}" in line for line in told)
+    elif before_work:  # e-Boekhouden refused the booking: it waits for a person, named with the call's trace
+        assert scene.booked("F-2") == 0 and scene.states()["F-2"] is InvoiceState.BLOCKED
+    else:  # it was booked after all: found by its invoice number and linked, never booked twice
+        assert scene.booked("F-2") == 1 and scene.states()["F-2"] is InvoiceState.BOOKED
+        assert "linked, not booked again" in told[0]
+
+
+@pytest.mark.parametrize("body", [
+    pytest.param(b"", id="bare-401"),
+    pytest.param(json.dumps({"type": "security", "code": "SECURITY_010", "title": "Not authenticated", "status": 401,
+                             "traceId": TRACE}).encode(), id="security-010"),
+])
+def test_a_token_refused_on_a_fresh_session_is_critical_and_says_where_a_new_one_is_made(built, tmp_path, body):
+    scene = RestScene.copy_of(built, tmp_path / "world")
+    hostile = scene.hostile["eboekhouden"]
+    hostile.operation, hostile.status, hostile.before_work = "POST /v1/session", "401 Unauthorized", True
+    hostile.rewrite = lambda _: [body]
+
+    report = scene.run()
+
+    with Store.open(scene.world.state_dir) as store:
+        health = assess(store, watch=read_watch(scene.world.config_path))
+    assert report.outcome == "failed" and health.exit_code == CRITICAL
+    assert health.services[0].token_rejected
+    first = health.attention()[0]
+    assert first.startswith("e-Boekhouden refuses the API token") and TOKEN_PAGE in first
+    told = " ".join(message for level, message in scene.log if level == "ERROR")
+    assert TOKEN_PAGE in told and scene.world.eboekhouden.credentials.api_token not in told
+    if body:
+        assert TRACE in told
+    hostile.rewrite = None
+    assert scene.run().outcome == "ok", "a new token (here: the service taking it again) is all it takes"

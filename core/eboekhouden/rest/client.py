@@ -215,7 +215,7 @@ class RestClient:
                              operation, status, self.pace.rate, f" and waits {pause:.0f} s" if may_repeat else "")
                 if may_repeat:
                     continue
-                raise self._failure(TransportFailure, operation, record, f"HTTP {status} (throttled)",
+                raise self._failure(TransportFailure, operation, record, f"{server_error(status, body)} (throttled)",
                                     maybe_processed=write and status != 429, status_code=status)
             if status >= 500:
                 if write or attempt >= attempts:

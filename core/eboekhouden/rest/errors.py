@@ -78,7 +78,10 @@ def error_from_body(operation: str, status: int, body: Any, *, record: str = "",
         text += " (" + "; ".join(extra[:5]) + ")"
     if trace:
         text += f" [traceId {trace}]"
-    if code == TOKEN_EXPIRED or (code == SESSION_UNKNOWN and fresh_session) or code == TOKEN_MISSING:
+    # On a fresh session a refusal without the service's own code (a bare 401/403, a proxy's page) is the
+    # token too: nothing else is in play before the first call is answered.
+    refused_fresh = fresh_session and (code == SESSION_UNKNOWN or (status in (401, 403) and not code))
+    if code in (TOKEN_EXPIRED, TOKEN_MISSING) or refused_fresh:
         return TokenRejected(operation, code, f"{text}. The e-Boekhouden API token is expired, revoked or "
                                               f"missing: make a new one in e-Boekhouden under {TOKEN_PAGE} and "
                                               "put it in eboekhouden.api_token (or PVSYNC_EBOEKHOUDEN_API_TOKEN)",
