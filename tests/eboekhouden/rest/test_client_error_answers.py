@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from core.eboekhouden.errors import SessionLost
-from core.eboekhouden.rest.client import LONGEST_SESSION
+from core.eboekhouden.rest import translate
+from core.eboekhouden.rest.client import LONGEST_SESSION, PAGE_SIZE
 from core.eboekhouden.rest.errors import NotFound, RestRefused, TokenRejected, error_from_body
 from core.model import EbRelation
 from core.soap.errors import ResponseInvalid, TransportFailure
@@ -156,3 +157,28 @@ def test_a_bare_401_on_a_proven_session_is_a_lost_session_not_the_token(make_cli
         with pytest.raises(SessionLost):
             client.add_relation(EbRelation(code="D2", bedrijf="Relatie D2"))
     assert len(service.calls("POST", "/v1/relation")) == 1
+
+
+# ---------------------------------------------------------------------- the list envelope
+
+
+@pytest.mark.parametrize(("count", "offset", "held", "fits"), [
+    pytest.param(3, 0, 3, True, id="this-page"),  # the live service's count (NOTES §2.10)
+    pytest.param("3", 0, 3, True, id="digit-string"),  # openapi.json allows a string of digits
+    pytest.param(2003, 2000, 3, True, id="grand-total-last-page"),
+    pytest.param(5000, 0, 2000, True, id="grand-total-full-page"),
+    pytest.param(7, 0, 3, False, id="more-than-the-pages-hold"),
+    pytest.param(2, 0, 3, False, id="fewer-than-this-page-holds"),
+    pytest.param(1999, 0, 2000, False, id="full-page-undercounted"),
+])
+def test_count_may_be_the_page_or_the_whole_list_but_never_disagree_with_the_items(count, offset, held, fits):
+    page = {"items": [{"id": n} for n in range(held)], "count": count}
+    if fits:
+        assert len(translate.page_items(page, offset=offset, limit=PAGE_SIZE)) == held
+    else:
+        with pytest.raises(translate.AnswerUnfit, match="count says"):
+            translate.page_items(page, offset=offset, limit=PAGE_SIZE)
+
+
+def test_items_null_is_an_empty_page_as_the_document_allows():
+    assert translate.page_items({"items": None, "count": 0}, offset=0, limit=PAGE_SIZE) == []
