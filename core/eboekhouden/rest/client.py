@@ -31,7 +31,7 @@ from core.eboekhouden.errors import SERVICE, InvalidForEboekhouden, SessionLost
 from core.eboekhouden.limits import Problem, booking_problems, relation_problems
 from core.eboekhouden.port import OpenItemKind, Purpose
 from core.eboekhouden.rest import translate
-from core.eboekhouden.rest.errors import NotFound, error_from_body
+from core.eboekhouden.rest.errors import NotFound, describe, error_from_body
 from core.eboekhouden.translate import ANY_DATE_FROM, ANY_DATE_TO
 from core.eboekhouden.rest.throttle import MAX_RETRY_AFTER, START_RATE, AdaptiveRate, retry_after_seconds
 from core.model import Booking, EbRelation, Ledger, MutatieSoort, OpenItem
@@ -537,17 +537,16 @@ def each_item(operation: str, record: str, items: list[dict[str, Any]], read: Ca
 
 
 def server_error(status: int, body: bytes) -> str:
-    """A 5xx in words: the status, and the error body's code, title and traceId when it has them
+    """A 5xx in words: the status, and the error body's code, words and traceId when it has them
     (support finds the call by its traceId)."""
     try:
         parsed = json.loads(body) if body.strip() else None
     except (ValueError, UnicodeDecodeError):
         parsed = None
-    if not isinstance(parsed, dict):
-        return f"HTTP {status}"
-    refusal = error_from_body("", status, parsed)
-    return f"HTTP {status}" + (f" {refusal.code}" if refusal.code != f"HTTP {status}" else "") + \
-        (f": {refusal.description}" if refusal.description != f"HTTP {status}" else "")
+    code, text, trace = describe(status, parsed)
+    text = text.removeprefix(f"HTTP {status}").removeprefix(":").strip()
+    return (f"HTTP {status}" + (f" {code}" if code else "") + (f": {text}" if text else "")
+            + (f" [traceId {trace}]" if trace else ""))
 
 
 def eq(name: str, value: Any) -> dict[str, Any]:
