@@ -25,10 +25,10 @@ from pathlib import Path
 import pytest
 
 from core.demo.world import SimulatedWorld
-from core.model import Booking, BookingLine, MutatieSoort
 from core.eboekhouden.rest.errors import TOKEN_PAGE
 from core.eboekhouden.rest.throttle import AdaptiveRate
 from core.engine.health import CRITICAL, assess, read_watch
+from core.model import Booking, BookingLine, MutatieSoort
 from core.soap.caller import RetryPolicy
 from core.store import Store
 from core.store.invoice_journal import InvoiceJournal

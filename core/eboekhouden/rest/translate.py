@@ -349,7 +349,7 @@ def line_from_rest(row: Mapping[str, Any], in_ex_vat: str, vat: Decimal | None,
             vat = round_cents(entered * rate / 100)
     excl, incl = (entered - vat, entered) if in_ex_vat == "IN" else (entered, entered + vat)
     return BookingLine(amount_excl_vat=excl, vat_amount=vat, amount_incl_vat=incl, btw_code=code,
-                       btw_percentage=rate, ledger=ledger_code(required(row, "ledgerId", int)),
+                       btw_percentage=rate, ledger=ledger_code(optional(row, "ledgerId", int) or 0),
                        amount_entered=entered, invoice_number=text(optional(row, "invoiceNumber", str)),
                        cost_centre_id=optional(row, "costCenterId", int) or 0)
 
