@@ -182,3 +182,19 @@ def test_count_may_be_the_page_or_the_whole_list_but_never_disagree_with_the_ite
 
 def test_items_null_is_an_empty_page_as_the_document_allows():
     assert translate.page_items({"items": None, "count": 0}, offset=0, limit=PAGE_SIZE) == []
+
+
+def test_an_error_body_that_echoes_the_token_or_the_session_shows_neither(make_client, service):
+    service.script("POST", "/v1/session", 403, {"code": "API_SESSION_004", "title": f"Token {TOKEN} has expired",
+                                                "traceId": "T-1"})
+    with pytest.raises(TokenRejected) as refused:
+        make_client().__enter__()
+    with make_client() as client:
+        session = service.sessions[-1]
+        for _ in range(3):  # every try of the read
+            service.script("GET", "/v1/ledger", 500, {"code": "ERR_001", "title": f"Session {session} broke"})
+        with pytest.raises(TransportFailure) as failed:
+            client.ledgers()
+    assert "T-1" in str(refused.value) and "ERR_001" in str(failed.value)
+    for error in (refused.value, failed.value):
+        assert TOKEN not in str(error) and session not in str(error)
