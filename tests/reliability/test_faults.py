@@ -7,6 +7,9 @@ time. Read retries skip their backoff sleeps (`quick_retries`); the retry path i
 tested here, not the wait. The soak script (tests/soak/fault_soak.py) mixes all kinds at
 1,000 invoices and relations. The engine-level tests run on both e-Boekhouden APIs; REST has
 its own words for some kinds and one kind more (429 "throttle", honoured by waiting Retry-After).
+The two tests under "the shared base's fault knob" are about the SOAP layer itself (core/soap); their
+REST counterparts are in tests/eboekhouden/rest (test_simulator.py: the fault knob; test_client_error_answers.py:
+error pages).
 """
 
 from __future__ import annotations
@@ -84,8 +87,9 @@ def test_each_fault_kind_ends_with_everything_synced_exactly_once(tmp_path, api,
     assert words in "\n".join(world.logbook())
 
 
-def test_latency_spikes_slow_a_run_down_without_failing_it(tmp_path):
-    world = small_world(tmp_path)
+@pytest.mark.parametrize("api", APIS)
+def test_latency_spikes_slow_a_run_down_without_failing_it(tmp_path, api):
+    world = small_world(tmp_path, api=api)
     world.set_faults({"spike": 0.3}, spike_ms=5.0)
 
     verdict = world.run_until_done(MAX_RUNS)
@@ -94,11 +98,12 @@ def test_latency_spikes_slow_a_run_down_without_failing_it(tmp_path):
 
 
 @pytest.mark.loopback
-def test_slow_bodies_and_spikes_over_a_real_socket_end_in_timeouts_and_still_exactly_once(tmp_path):
+@pytest.mark.parametrize("api", APIS)
+def test_slow_bodies_and_spikes_over_a_real_socket_end_in_timeouts_and_still_exactly_once(tmp_path, api):
     # A spike longer than the read timeout: the client gives up, the service processes the
     # request later anyway (a write that lands after its timeout). A slow body: processed,
     # then the answer stalls half-way.
-    world = small_world(tmp_path, relations=6, invoices=6, loopback=True,
+    world = small_world(tmp_path, relations=6, invoices=6, loopback=True, api=api,
                         settings={"eboekhouden.read_timeout": 0.1, "perfectview.read_timeout": 0.1})
     try:
         world.set_faults({"slow": 0.05, "spike": 0.05}, slow_seconds=0.5, spike_ms=300.0)
@@ -146,12 +151,16 @@ def test_a_session_that_expires_mid_run_is_reopened_and_the_run_goes_on(tmp_path
     assert world.verdict().exactly_once
 
 
-def test_a_session_lost_twice_on_a_booking_leaves_the_invoice_to_the_next_run_not_to_a_person(tmp_path):
+@pytest.mark.parametrize("api", APIS)
+def test_a_session_lost_twice_on_a_booking_leaves_the_invoice_to_the_next_run_not_to_a_person(tmp_path, api):
     # Regression: the second session error was taken for e-Boekhouden refusing the invoice,
-    # which blocked it until someone ran `pvsync invoices retry`.
-    world = small_world(tmp_path, relations=6, invoices=4)
-    eb = world.world.eboekhouden
-    expire_session_before(eb, "AddMutatie", times=2)
+    # which blocked it until someone ran `pvsync invoices retry`. SOAP opens a new session and
+    # sends once more, so it takes two losses; REST never sends a write again, so one is enough.
+    world = small_world(tmp_path, relations=6, invoices=4, api=api)
+    if api == "rest":
+        eb_apis.expire_session_before(world.world, "AddMutatie")
+    else:
+        expire_session_before(world.world.eboekhouden, "AddMutatie", times=2)
 
     world.run()
 
@@ -184,10 +193,11 @@ def test_an_http_error_page_that_parses_as_xml_is_named_as_http_not_as_an_unknow
     assert "HTTP 500 with an error page" in str(err.value) and err.value.status_code == 500
 
 
-def test_an_invoice_whose_relation_cannot_be_read_waits_alone_the_others_are_booked(tmp_path):
+@pytest.mark.parametrize("api", APIS)
+def test_an_invoice_whose_relation_cannot_be_read_waits_alone_the_others_are_booked(tmp_path, api):
     # Regression: one relation read failing through all its retries failed the whole invoices
     # job, so at 20 % faults and 1,000 invoices no run ever got to booking.
-    world = small_world(tmp_path, relations=6, invoices=6)
+    world = small_world(tmp_path, relations=6, invoices=6, api=api)
     around(world.world.perfectview, "RelationGet", 4, before=lambda: raise_(SimulatedDisconnect(committed=False)))
 
     first = world.run()

@@ -199,7 +199,8 @@ async def test_every_console_screen_leaves_no_canary(planted, tmp_path, services
 
 
 def test_the_simulators_own_output_shows_no_canary(tmp_path, monkeypatch, capsys):
-    """`pvsync simulate` refusing the canaries (they are not its credentials): nothing of them on its output."""
+    """`pvsync simulate` refusing the canaries (they are not its credentials): nothing of them on its output,
+    nor on `pvsync check`'s, with e-Boekhouden unreachable on either API."""
     process = subprocess.Popen([sys.executable, "-c", "import sys; from core.cli import main; sys.exit(main())",
                                 "simulate", "perfectview", "--port", "0", "--seed", "empty"],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -212,12 +213,16 @@ def test_the_simulators_own_output_shows_no_canary(tmp_path, monkeypatch, capsys
                 monkeypatch.delenv(name)
         for name, value in IN_ENVIRONMENT.items():
             monkeypatch.setenv(name, value)
-        config = tmp_path / "config.toml"
-        write_new_config(config, {key: Secret(value) for key, value in IN_CONFIG.items()} | {
-            "eboekhouden.api": "soap", "eboekhouden.url": "http://127.0.0.1:9/soap.asmx", "perfectview.url": url})
-        assert cli.main(["check", "--config", str(config), "--state-dir", str(tmp_path / "state")]) == 1
-        assert "PerfectView   FAILED  reachable, but it refused" in capsys.readouterr().out
+        found = []
+        for api, eb_url in (("soap", "http://127.0.0.1:9/soap.asmx"), ("rest", "http://127.0.0.1:9/")):
+            config = tmp_path / f"config-{api}.toml"
+            write_new_config(config, {key: Secret(value) for key, value in IN_CONFIG.items()} | {
+                "eboekhouden.api": api, "eboekhouden.url": eb_url, "perfectview.url": url})
+            assert cli.main(["check", "--config", str(config), "--state-dir", str(tmp_path / "state")]) == 1
+            checked, complaints = capsys.readouterr()
+            assert "PerfectView   FAILED  reachable, but it refused" in checked
+            found += leaks(f"check stdout ({api})", checked) + leaks(f"check stderr ({api})", complaints)
     finally:
         process.terminate()
         out, err = process.communicate(timeout=30)
-    assert leaks("simulate stdout", out) + leaks("simulate stderr", err) == []
+    assert found + leaks("simulate stdout", out) + leaks("simulate stderr", err) == []

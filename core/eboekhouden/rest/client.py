@@ -18,7 +18,8 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -30,7 +31,7 @@ from core.eboekhouden.errors import SERVICE, InvalidForEboekhouden, SessionLost
 from core.eboekhouden.limits import Problem, booking_problems, relation_problems
 from core.eboekhouden.port import OpenItemKind, Purpose
 from core.eboekhouden.rest import translate
-from core.eboekhouden.rest.errors import NotFound, error_from_body
+from core.eboekhouden.rest.errors import NotFound, describe, error_from_body
 from core.eboekhouden.soap.translate import ANY_DATE_FROM, ANY_DATE_TO
 from core.eboekhouden.rest.throttle import MAX_RETRY_AFTER, START_RATE, AdaptiveRate, retry_after_seconds
 from core.model import Booking, EbRelation, Ledger, MutatieSoort, OpenItem
@@ -43,6 +44,9 @@ DEFAULT_URL = "https://api.e-boekhouden.nl"
 PAGE_SIZE = 2000  # the largest `limit` the API accepts
 # Renew the session this long before e-Boekhouden says it ends (a tenth of its life at most).
 RENEW_MARGIN = 60.0
+# A session said to last longer than this is renewed after this anyway (a lifetime of years is a wrong answer,
+# and a session past its real end would only meet a 401).
+LONGEST_SESSION = 24 * 3600.0
 SESSION_TRIES = 3  # a read: the first try and two more, each on a newly opened session
 THROTTLED = (429, 503)
 
@@ -110,11 +114,15 @@ class RestClient:
         body = {"accessToken": self._token.reveal(), "source": self.source}
         answer = self._send("POST", "/v1/session", operation="POST /v1/session", json_body=body, write=False,
                             authorised=False, fresh_session=True)
-        token = translate.field(answer, "token") if isinstance(answer, dict) else None
-        lifetime = translate.field(answer, "expiresIn") if isinstance(answer, dict) else None
-        if not token or not isinstance(lifetime, int):
-            raise ResponseInvalid(SERVICE, "POST /v1/session", "the answer has no token and expiresIn")
-        self._session = Secret(str(token))  # registered with the redactor: it never reaches a log
+        with answer_fits("POST /v1/session", "the session"):
+            token = translate.required(answer, "token", str)
+            lifetime = translate.required(answer, "expiresIn", int)
+            if not token.strip():
+                raise translate.AnswerUnfit("token is empty")
+            if lifetime <= 0:  # renewing before every call would double the calls, and never be proven
+                raise translate.AnswerUnfit(f"expiresIn is {lifetime} seconds: a session that has already ended")
+        lifetime = min(lifetime, LONGEST_SESSION)
+        self._session = Secret(token)  # registered with the redactor: it never reaches a log
         now = self.clock()
         self._session_opened = now
         self._session_ends = now + lifetime - min(RENEW_MARGIN, lifetime / 10)
@@ -207,11 +215,12 @@ class RestClient:
                              operation, status, self.pace.rate, f" and waits {pause:.0f} s" if may_repeat else "")
                 if may_repeat:
                     continue
-                raise self._failure(TransportFailure, operation, record, f"HTTP {status} (throttled)",
+                raise self._failure(TransportFailure, operation, record, f"{server_error(status, body)} (throttled)",
                                     maybe_processed=write and status != 429, status_code=status)
             if status >= 500:
                 if write or attempt >= attempts:
-                    raise self._failure(TransportFailure, operation, record, f"HTTP {status}", status_code=status)
+                    raise self._failure(TransportFailure, operation, record, server_error(status, body),
+                                        status_code=status)
                 self._back_off(attempt, attempts, f"HTTP {status}")
                 continue
             self.pace.succeeded()
@@ -275,10 +284,9 @@ class RestClient:
         while True:
             page = self._request("GET", path, operation=operation, record=record,
                                  params={**(params or {}), "limit": PAGE_SIZE, "offset": offset})
-            items = translate.field(page, "items") if isinstance(page, dict) else None
-            if not isinstance(items, list):
-                raise ResponseInvalid(SERVICE, operation, "the answer is not an {items, count} list", record=record)
-            found.extend(item for item in items if isinstance(item, dict))
+            with answer_fits(operation, record):
+                items = translate.page_items(page, offset=offset, limit=PAGE_SIZE)
+            found.extend(items)
             if len(items) < PAGE_SIZE:
                 return found
             offset += PAGE_SIZE
@@ -287,9 +295,9 @@ class RestClient:
 
     def ledgers(self, code: str | None = None, category: str | None = None) -> list[Ledger]:
         params = {**eq("code", code), **eq("category", category)}
-        return [translate.ledger_from_rest(item) for item in
-                self._list("/v1/ledger", operation="GET /v1/ledger", params=params,
-                           record=f"ledger {code}" if code else "")]
+        record = f"ledger {code}" if code else ""
+        items = self._list("/v1/ledger", operation="GET /v1/ledger", params=params, record=record)
+        return each_item("GET /v1/ledger", record, items, translate.ledger_from_rest, noun="ledger", key="code")
 
     def _ledgers_by_code(self) -> dict[str, int]:
         with self._cache_lock:
@@ -308,7 +316,7 @@ class RestClient:
     def relation_index(self) -> dict[str, int]:
         """GET /v1/relation: code -> id of every relation (the list carries no other fields)."""
         items = self._list("/v1/relation", operation="GET /v1/relation")
-        index = {translate.text(translate.field(i, "code")): int(translate.field(i, "id") or 0) for i in items}
+        index = dict(each_item("GET /v1/relation", "", items, translate.relation_entry, noun="relation", key="code"))
         with self._cache_lock:
             self._relation_ids = dict(index)
             self._relation_codes = {rid: code for code, rid in index.items()}
@@ -335,9 +343,12 @@ class RestClient:
                                params={"name[like]": f"%{keyword}%"})
         else:
             return self.relations_by_code(self.relation_index())
+        ids = [relation_id for _, relation_id in each_item("GET /v1/relation", f"relation {code}" if code else "",
+                                                             items, translate.relation_entry, noun="relation",
+                                                             key="code")]
         found = []
-        for item in items:
-            relation = self._relation_by_id(int(translate.field(item, "id")), f"relation {code or ''}".strip())
+        for relation_id in ids:
+            relation = self._relation_by_id(relation_id, f"relation {code or ''}".strip())
             if relation is not None:
                 found.append(relation)
         return found
@@ -353,13 +364,9 @@ class RestClient:
         except NotFound:
             return None
         # A relation without its code, or under another id, would be taken for a different one (or none).
-        code = translate.field(item, "code") if isinstance(item, dict) else None
-        try:
-            relation = translate.relation_from_rest(item) if code and isinstance(code, str) else None
-        except (TypeError, ValueError, AttributeError) as error:
-            raise ResponseInvalid(SERVICE, "GET /v1/relation/{id}", f"the relation does not fit the API ({error})",
-                                  record=record) from None
-        if relation is None or relation.id != relation_id:
+        with answer_fits("GET /v1/relation/{id}", record):
+            relation = translate.relation_from_rest(item)
+        if relation.id != relation_id or not relation.code:
             raise ResponseInvalid(SERVICE, "GET /v1/relation/{id}", f"the answer is not relation {relation_id} "
                                   "with its code", record=record)
         self._remember_relation(relation.code, relation.id)
@@ -379,9 +386,9 @@ class RestClient:
         if known:
             return known[0]
         items = self._list("/v1/relation", operation="GET /v1/relation", params=eq("code", code), record=record)
-        for item in items:
-            if translate.text(translate.field(item, "code")) == code:
-                relation_id = int(translate.field(item, "id"))
+        for found, relation_id in each_item("GET /v1/relation", record, items, translate.relation_entry,
+                                            noun="relation", key="code"):
+            if found == code:
                 self._remember_relation(code, relation_id)
                 return relation_id
         return None
@@ -400,7 +407,8 @@ class RestClient:
         answer = self._request("POST", "/v1/relation", operation="POST /v1/relation", record=record,
                                json_body=translate.relation_to_rest(rel))
         relation_id = translate.field(answer, "id") if isinstance(answer, dict) else None
-        if not relation_id:  # it may well be created: the caller treats this as no answer
+        if not isinstance(relation_id, int) or isinstance(relation_id, bool) or relation_id <= 0:
+            # It may well be created: the caller treats this as no answer and looks the code up.
             raise ResponseInvalid(SERVICE, "POST /v1/relation", "the answer has no id", record=record)
         self._remember_relation(rel.code, int(relation_id))
         return int(relation_id)
@@ -467,18 +475,25 @@ class RestClient:
         if purpose == "exactly_once" or not params:
             params["type"] = translate.MUTATION_TYPE[MutatieSoort.FACTUUR_VERSTUURD]
         items = self._list("/v1/mutation", operation="GET /v1/mutation", params=params, record=record)
+        mutation_ids = each_item("GET /v1/mutation", record, items, lambda item: translate.required(item, "id", int),
+                                 noun="invoice", key="invoiceNumber")
         found = []
-        for item in items:
-            mutation_id = int(translate.field(item, "id") or 0)
+        for mutation_id in mutation_ids:
             if mutation_id == 0:  # the opening balance appears in lists as id 0; it has no detail
                 continue
+            where = record or f"booking {mutation_id}"
             try:
                 detail = self._request("GET", f"/v1/mutation/{mutation_id}", operation="GET /v1/mutation/{id}",
-                                       record=record or f"booking {mutation_id}")
+                                       record=where)
             except NotFound:
                 continue
-            found.append(translate.booking_from_rest(detail, ledger_code=self._ledger_code,
-                                                     relation_code=self._relation_code))
+            with answer_fits("GET /v1/mutation/{id}", where):
+                booking = translate.booking_from_rest(detail, ledger_code=self._ledger_code,
+                                                      relation_code=self._relation_code)
+            if booking.number != mutation_id:  # compared or counted as payment evidence: it must be the one asked
+                raise ResponseInvalid(SERVICE, "GET /v1/mutation/{id}", f"the answer is not mutation {mutation_id}",
+                                      record=where)
+            found.append(booking)
         return found
 
     def open_items(self, kind: OpenItemKind = "Debiteuren") -> list[OpenItem]:
@@ -486,13 +501,52 @@ class RestClient:
             raise InvalidForEboekhouden("open items", [Problem("credDeb", f"kind is {kind!r}",
                                                                "use Debiteuren or Crediteuren")],
                                         operation="GET /v1/mutation/invoice/outstanding")
-        items = self._list("/v1/mutation/invoice/outstanding", operation="GET /v1/mutation/invoice/outstanding",
+        operation = "GET /v1/mutation/invoice/outstanding"
+        items = self._list("/v1/mutation/invoice/outstanding", operation=operation,
                            params={"credDeb": translate.CRED_DEB[kind]})
-        return [translate.open_item_from_rest(item, self._relation_code) for item in items]
+        return each_item(operation, "", items, lambda item: translate.open_item_from_rest(item, self._relation_code),
+                         noun="invoice", key="invoiceNumber")
 
     def mutaties_budget_status(self) -> tuple[int, int | None]:
         """(mutation lists read this month, None): REST publishes no quota, but the calls are still counted."""
         return self.meter.count_this_month(SERVICE, "GET /v1/mutation"), None
+
+
+@contextmanager
+def answer_fits(operation: str, record: str) -> Iterator[None]:
+    """Reading an answer that does not fit the API document is a ResponseInvalid naming the call and the
+    record. Only the reading is inside: a fault of pvsync's own elsewhere is not taken for a bad answer."""
+    try:
+        yield
+    except (translate.AnswerUnfit, TypeError, ValueError, ArithmeticError, AttributeError, KeyError) as error:
+        raise ResponseInvalid(SERVICE, operation, f"the answer does not fit the API: {error}",
+                              record=record) from None
+
+
+def each_item(operation: str, record: str, items: list[dict[str, Any]], read: Callable[[dict[str, Any]], Any],
+              *, noun: str, key: str) -> list[Any]:
+    """`read` of every list item; a refusal names the call and the item (`noun` and its `key` field
+    where that is readable text, else its place in the list)."""
+    found = []
+    for position, item in enumerate(items, start=1):
+        named = translate.field(item, key)
+        with answer_fits(operation, record or (f"{noun} {named}" if isinstance(named, str) and named
+                                               else f"{noun} {position} of the list")):
+            found.append(read(item))
+    return found
+
+
+def server_error(status: int, body: bytes) -> str:
+    """A 5xx in words: the status, and the error body's code, words and traceId when it has them
+    (support finds the call by its traceId)."""
+    try:
+        parsed = json.loads(body) if body.strip() else None
+    except (ValueError, UnicodeDecodeError):
+        parsed = None
+    code, text, trace = describe(status, parsed)
+    text = text.removeprefix(f"HTTP {status}").removeprefix(":").strip()
+    return (f"HTTP {status}" + (f" {code}" if code else "") + (f": {text}" if text else "")
+            + (f" [traceId {trace}]" if trace else ""))
 
 
 def eq(name: str, value: Any) -> dict[str, Any]:

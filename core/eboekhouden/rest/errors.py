@@ -57,10 +57,9 @@ class NotFound(RestRefused):
     maybe_processed = False
 
 
-def error_from_body(operation: str, status: int, body: Any, *, record: str = "",
-                    fresh_session: bool = False) -> EboekhoudenError:
-    """The error class for an error answer; `fresh_session` when the request was made with a
-    session opened moments ago (then SECURITY_010 means the token itself is no good)."""
+def describe(status: int, body: Any) -> tuple[str, str, str]:
+    """(code, words, traceId) of an error answer in any shape: its title and message (or the HTTP
+    status when it has neither) and the first few of its errors; empty strings for what it lacks."""
     body = body if isinstance(body, dict) else {}
     fields = {key.lower(): value for key, value in body.items()}
     code = str(fields.get("code") or "").strip()
@@ -76,9 +75,20 @@ def error_from_body(operation: str, status: int, body: Any, *, record: str = "",
     extra = [str(p) for p in problems or () if str(p) not in (title, message)] if isinstance(problems, list) else []
     if extra:
         text += " (" + "; ".join(extra[:5]) + ")"
+    return code, text, trace
+
+
+def error_from_body(operation: str, status: int, body: Any, *, record: str = "",
+                    fresh_session: bool = False) -> EboekhoudenError:
+    """The error class for an error answer; `fresh_session` when the request was made with a
+    session opened moments ago (then SECURITY_010 means the token itself is no good)."""
+    code, text, trace = describe(status, body)
     if trace:
         text += f" [traceId {trace}]"
-    if code == TOKEN_EXPIRED or (code == SESSION_UNKNOWN and fresh_session) or code == TOKEN_MISSING:
+    # On a fresh session a refusal without the service's own code (a bare 401/403, a proxy's page) is the
+    # token too: nothing else is in play before the first call is answered.
+    refused_fresh = fresh_session and (code == SESSION_UNKNOWN or (status in (401, 403) and not code))
+    if code in (TOKEN_EXPIRED, TOKEN_MISSING) or refused_fresh:
         return TokenRejected(operation, code, f"{text}. The e-Boekhouden API token is expired, revoked or "
                                               f"missing: make a new one in e-Boekhouden under {TOKEN_PAGE} and "
                                               "put it in eboekhouden.api_token (or PVSYNC_EBOEKHOUDEN_API_TOKEN)",

@@ -97,6 +97,87 @@ def amount(value: Any) -> Decimal:
     return Decimal(str(value))
 
 
+class AnswerUnfit(ValueError):
+    """A REST answer that does not fit the API document. The message names the field and what is wrong
+    with it, never its value (an answer is not trusted, and a session answer holds a token)."""
+
+
+# What a JSON value must be, in words for the refusal.
+KINDS: dict[type, str] = {int: "a whole number", Decimal: "a number", str: "text", bool: "true or false",
+                          list: "a list", dict: "an object"}
+
+
+def kind_of(value: Any) -> str:
+    """A JSON value's kind, in words."""
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, Decimal):
+        return "a number with decimals"
+    return KINDS.get(type(value), type(value).__name__)
+
+
+def typed(name: str, value: Any, kind: type) -> Any:
+    """`value` when it is of `kind` (a bool is no number, a number with decimals no whole number)."""
+    if isinstance(value, bool) and kind is not bool:
+        fits = False
+    elif kind is Decimal:
+        fits = isinstance(value, (int, Decimal))
+    else:
+        fits = isinstance(value, kind)
+    if not fits:
+        raise AnswerUnfit(f"{name} is {kind_of(value)}, not {KINDS[kind]}")
+    return value
+
+
+def required(item: Any, name: str, kind: type) -> Any:
+    """A field the API always sends, of `kind`; AnswerUnfit when it is missing or of another kind."""
+    if not isinstance(item, Mapping):
+        raise AnswerUnfit(f"the answer is {kind_of(item)}, not an object")
+    value = field(item, name)
+    if value is None:
+        raise AnswerUnfit(f"{name} is missing")
+    return typed(name, value, kind)
+
+
+def optional(item: Mapping[str, Any], name: str, kind: type) -> Any:
+    """A field the API may leave out or send as null (None then), else of `kind`."""
+    value = field(item, name)
+    return None if value is None else typed(name, value, kind)
+
+
+def page_items(page: Any, *, offset: int, limit: int) -> list[dict[str, Any]]:
+    """The items of one page of a list, after checking the `{items, count}` envelope.
+
+    `count` is this page's size on the live service (NOTES §2.10) and may be a digit string
+    (openapi.json); a grand total is accepted too. Anything else means the pages cannot be trusted
+    to add up to the whole list, and a list that silently misses items makes pvsync create or mark
+    paid what it should not.
+    """
+    if not isinstance(page, Mapping):
+        raise AnswerUnfit(f"the answer is {kind_of(page)}, not an {{items, count}} list")
+    items = field(page, "items")
+    items = [] if items is None else items  # the document allows null for an empty page
+    if not isinstance(items, list):
+        raise AnswerUnfit(f"items is {kind_of(items)}, not a list")
+    if len(items) > limit:
+        raise AnswerUnfit(f"the page holds {len(items)} items, more than the {limit} asked for")
+    count = field(page, "count")
+    if isinstance(count, str) and count.lstrip("-").isdigit():
+        count = int(count)
+    if count is None:
+        raise AnswerUnfit("count is missing")
+    count = typed("count", count, int)
+    if count < 0:
+        raise AnswerUnfit(f"count is negative ({count})")
+    held, through = len(items), offset + len(items)
+    if count not in (held, through) and (held < limit or count < through):
+        raise AnswerUnfit(f"count says {count}, but the page at offset {offset} holds {held} items")
+    for position, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise AnswerUnfit(f"item {offset + position} is {kind_of(item)}, not an object")
+    return items
+
+
 def field(item: Mapping[str, Any], name: str) -> Any:
     """A field of a REST object whatever its case (the spec's examples are PascalCase, answers camelCase)."""
     if name in item:
@@ -126,12 +207,21 @@ def relation_to_rest(rel: EbRelation) -> dict[str, Any]:
     return body
 
 
+def relation_entry(item: Mapping[str, Any]) -> tuple[str, int]:
+    """(code, id) of a relation list item (the list carries no other fields we use)."""
+    return required(item, "code", str), required(item, "id", int)
+
+
 def relation_from_rest(item: Mapping[str, Any]) -> EbRelation:
-    values: dict[str, Any] = {attr: text(field(item, name)) for attr, name in RELATION_FIELDS.items()}
+    values: dict[str, Any] = {attr: text(optional(item, name, str)) for attr, name in RELATION_FIELDS.items()}
+    values["code"] = required(item, "code", str)
     values["bp"] = values["bp"] or "B"
+    # A number on read (0 or 1), true or false on write (NOTES §2.3): either is taken.
     newsletters = field(item, "doNotReceiveNewsletters")
-    return EbRelation(id=int(field(item, "id") or 0), add_datum=day(field(item, "date")),
-                      gb_id=int(field(item, "ledgerId") or 0), geen_email=1 if newsletters else 0, **values)
+    if newsletters is not None and not isinstance(newsletters, int):
+        raise AnswerUnfit(f"doNotReceiveNewsletters is {kind_of(newsletters)}, not 0, 1, true or false")
+    return EbRelation(id=required(item, "id", int), add_datum=day(optional(item, "date", str)),
+                      gb_id=optional(item, "ledgerId", int) or 0, geen_email=1 if newsletters else 0, **values)
 
 
 def relation_problems(rel: EbRelation) -> list[Problem]:
@@ -203,38 +293,44 @@ def _entered(line: BookingLine, in_ex_vat: str) -> Decimal:
 
 def booking_from_rest(item: Mapping[str, Any], *, ledger_code: Callable[[int], str],
                       relation_code: Callable[[int], str]) -> Booking:
-    """A Mutation (GET /v1/mutation/{id}) with its rows, or a list item (no rows)."""
-    in_ex = text(field(item, "inExVat")) or "EX"
-    vat_totals = {text(field(v, "vatCode")): amount(field(v, "amount")) for v in field(item, "vat") or ()}
-    rows = field(item, "rows") or ()
+    """A Mutation (GET /v1/mutation/{id}) with its rows. AnswerUnfit when a field pvsync relies on is
+    missing or of another kind: the exactly-once comparison and the payment evidence are read from it."""
+    in_ex = optional(item, "inExVat", str) or "EX"
+    if in_ex not in ("IN", "EX"):
+        raise AnswerUnfit("inExVat is neither IN nor EX")
+    vat = optional(item, "vat", list) or ()
+    vat_totals = {text(optional(v, "vatCode", str)): amount(required(v, "amount", Decimal)) for v in vat}
+    rows = optional(item, "rows", list) or ()
+    for position, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise AnswerUnfit(f"row {position + 1} is {kind_of(row)}, not an object")
     per_code: dict[str, int] = {}
     for row in rows:
-        per_code[text(field(row, "vatCode"))] = per_code.get(text(field(row, "vatCode")), 0) + 1
+        per_code[text(optional(row, "vatCode", str))] = per_code.get(text(field(row, "vatCode")), 0) + 1
     lines = []
     for row in rows:
         code = text(field(row, "vatCode"))
-        given = field(row, "vatAmount")
-        vat = amount(given) if given is not None else (vat_totals.get(code) if per_code[code] == 1 else None)
-        lines.append(line_from_rest(row, in_ex, vat, ledger_code))
-    relation = field(item, "relationId")
+        given = optional(row, "vatAmount", Decimal)
+        vat_amount = amount(given) if given is not None else (vat_totals.get(code) if per_code[code] == 1 else None)
+        lines.append(line_from_rest(row, in_ex, vat_amount, ledger_code))
+    relation = optional(item, "relationId", int)
     if not relation:  # payments (types 3 and 4) may name the relation on their rows only
-        on_rows = {field(row, "relationId") for row in rows if field(row, "relationId")}
+        on_rows = {optional(row, "relationId", int) for row in rows} - {None, 0}
         relation = on_rows.pop() if len(on_rows) == 1 else None
-    term = field(item, "termOfPayment")
-    kind = field(item, "type")
+    term = optional(item, "termOfPayment", int)
+    kind = required(item, "type", int)
     return Booking(
-        soort=SOORT_OF_TYPE.get(int(kind), MutatieSoort.MEMORIAAL) if kind not in (None, "", 0, "0")
-        else MutatieSoort.OPENINGS_SALDO,
-        datum=day(field(item, "date")) or date(1980, 1, 1),
-        ledger=ledger_code(int(field(item, "ledgerId") or 0)),
-        relation_code=relation_code(int(relation)) if relation else "",
-        invoice_number=text(field(item, "invoiceNumber")),
-        boekstuk=text(field(item, "entryNumber")),
-        description=text(field(item, "description")),
-        payment_term_days=int(term) if term is not None else None,
+        soort=SOORT_OF_TYPE.get(kind, MutatieSoort.MEMORIAAL) if kind else MutatieSoort.OPENINGS_SALDO,
+        datum=day(required(item, "date", str)),
+        ledger=ledger_code(optional(item, "ledgerId", int) or 0),
+        relation_code=relation_code(relation) if relation else "",
+        invoice_number=text(optional(item, "invoiceNumber", str)),
+        boekstuk=text(optional(item, "entryNumber", str)),
+        description=text(optional(item, "description", str)),
+        payment_term_days=term,
         in_ex_vat=in_ex,
         lines=tuple(lines),
-        number=int(field(item, "id") or 0),
+        number=required(item, "id", int),
     )
 
 
@@ -242,8 +338,8 @@ def line_from_rest(row: Mapping[str, Any], in_ex_vat: str, vat: Decimal | None,
                    ledger_code: Callable[[int], str]) -> BookingLine:
     """A row as a BookingLine: the entered amount split into excl./VAT/incl. by the row's VAT (as the
     service reports it) or, when it reports none, by the BTW-code's rate."""
-    code = text(field(row, "vatCode"))
-    entered = amount(field(row, "amount"))
+    code = text(optional(row, "vatCode", str))
+    entered = amount(required(row, "amount", Decimal))
     btw = BTW_CODES.get(code)
     rate = btw.rate if btw is not None and btw.rate is not None else Decimal("0")
     if vat is None:
@@ -253,25 +349,29 @@ def line_from_rest(row: Mapping[str, Any], in_ex_vat: str, vat: Decimal | None,
             vat = round_cents(entered * rate / 100)
     excl, incl = (entered - vat, entered) if in_ex_vat == "IN" else (entered, entered + vat)
     return BookingLine(amount_excl_vat=excl, vat_amount=vat, amount_incl_vat=incl, btw_code=code,
-                       btw_percentage=rate, ledger=ledger_code(int(field(row, "ledgerId") or 0)),
-                       amount_entered=entered, invoice_number=text(field(row, "invoiceNumber")),
-                       cost_centre_id=int(field(row, "costCenterId") or 0))
+                       btw_percentage=rate, ledger=ledger_code(optional(row, "ledgerId", int) or 0),
+                       amount_entered=entered, invoice_number=text(optional(row, "invoiceNumber", str)),
+                       cost_centre_id=optional(row, "costCenterId", int) or 0)
 
 
 # --------------------------------------------------------------------------- open items, ledgers
 
 
 def open_item_from_rest(item: Mapping[str, Any], relation_code: Callable[[int], str]) -> OpenItem:
-    code = text(field(item, "relationCode"))
-    if not code and field(item, "relationId"):
-        code = relation_code(int(field(item, "relationId")))
-    return OpenItem(date=day(field(item, "date")), invoice_number=text(field(item, "invoiceNumber")),
-                    relation_code=code, relation_name=text(field(item, "company")),
-                    amount=round_cents(amount(field(item, "totalAmount"))),
-                    paid=round_cents(amount(field(item, "paidAmount"))),
-                    outstanding=round_cents(amount(field(item, "outstandingAmount"))))
+    """An outstanding invoice. Its three amounts are required: an item read as Openstaand 0 would be
+    marked Betaald in PerfectView."""
+    code = text(optional(item, "relationCode", str))
+    relation_id = optional(item, "relationId", int)
+    if not code and relation_id:
+        code = relation_code(relation_id)
+    return OpenItem(date=day(optional(item, "date", str)), invoice_number=text(optional(item, "invoiceNumber", str)),
+                    relation_code=code, relation_name=text(optional(item, "company", str)),
+                    amount=round_cents(amount(required(item, "totalAmount", Decimal))),
+                    paid=round_cents(amount(required(item, "paidAmount", Decimal))),
+                    outstanding=round_cents(amount(required(item, "outstandingAmount", Decimal))))
 
 
 def ledger_from_rest(item: Mapping[str, Any]) -> Ledger:
-    return Ledger(id=int(field(item, "id") or 0), code=text(field(item, "code")),
-                  description=text(field(item, "description")), category=text(field(item, "category")))
+    return Ledger(id=required(item, "id", int), code=required(item, "code", str),
+                  description=text(optional(item, "description", str)),
+                  category=text(optional(item, "category", str)))
