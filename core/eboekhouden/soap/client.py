@@ -67,8 +67,10 @@ class EboekhoudenClient:
         self.zeep, proxy = make_service(WSDL_FILE, BINDING_SOAP12 if soap12 else BINDING_SOAP11, self.url, self.http)
         self.caller = SoapCaller(SERVICE, proxy, meter=meter or MemoryCallMeter(), retry=retry,
                                  transport=self.zeep.transport)
-        # GetRelaties answers with every relation (10,000 and more): read without zeep's type walk.
+        # GetRelaties answers with every relation (10,000 and more) and GetOpenPosten with every
+        # open item, on every run: read without zeep's type walk.
         self._relaties_reader = ListReader(self.zeep, f"{{{NAMESPACE}}}GetRelatiesResponse")
+        self._open_posten_reader = ListReader(self.zeep, f"{{{NAMESPACE}}}GetOpenPostenResponse")
         self.source = source
         self.mutaties_budget = mutaties_budget
         self.log = log
@@ -207,7 +209,7 @@ class EboekhoudenClient:
             raise InvalidForEboekhouden("open items", [Problem("OpSoort", f"OpSoort is {kind!r}",
                                                                "use Debiteuren or Crediteuren")],
                                         operation="GetOpenPosten")
-        result = self._call("GetOpenPosten", write=False, OpSoort=kind)
+        result = self._call("GetOpenPosten", write=False, reader=self._open_posten_reader, OpSoort=kind)
         return [translate.open_item_from_soap(p) for p in translate.items(result.Openposten, "cOpenPost")]
 
     def bookings(self, *, invoice_number: str | None = None, number: int | None = None,

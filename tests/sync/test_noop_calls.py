@@ -1,0 +1,81 @@
+"""What a run costs when nothing changed since the last one (issue 15's no-op run, counted, not
+timed): a few hundred relations and invoices in step, the run that brought them in step an hour
+back as PerfectView tells it, and then the next scheduled run of every job. It must read no page
+of invoices or relations beyond the modified-since answers, no invoice's lines, write nothing,
+and stay within five e-Boekhouden calls, on SOAP and REST alike. The benchmark
+(tests/perf/bench_noop.py) times the same run at 10,000 relations and 5,000 invoices; this test
+keeps a regression in what it calls visible in the default suite.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from core.demo.generate import generate
+from core.demo.world import SimulatedWorld
+from core.sync.invoices import InvoicesJob
+from core.sync.payments import PaymentsJob
+from core.sync.relations import RelationsJob
+from tests.eb_apis import APIS, reset_eb_calls, simulator
+
+# Every PerfectView VAT code mapped, so every sent invoice is booked and none waits; the REST
+# client's pace raised so bringing the world in step takes seconds (the no-op makes five calls).
+SETTINGS = {"vat.NL.BTW 0%": {"btw_code": "BU_EU_VERK", "ledger": "8040"}, "eboekhouden.calls_per_second": 100}
+EBOEKHOUDEN_WRITES = {"AddRelatie", "UpdateRelatie", "AddMutatie", "POST /v1/relation", "PATCH /v1/relation/{id}",
+                      "POST /v1/mutation"}
+PERFECTVIEW_WRITES = {"RelationCreate", "RelationUpdate", "RelationshipUpdate", "RelationAddNote", "ActivityCreate",
+                      "ActivityUpdate", "ActivityFlow", "ActivityAddProductLine", "ActivityAddNote",
+                      "ActivityAddAttachment"}
+# Listings that read a whole table: one page each at this size, one per 100 at 10,000.
+WHOLE_LISTINGS = {"RelationGetAll", "ActivitySearchByField", "ActivitySearchByFieldInPeriod"}
+# Reads per invoice or per relation: none of them when nothing changed.
+PER_RECORD = {"ActivityGetProductLines", "ActivityGetAttachments", "ActivityGet", "RelationGet",
+              "RelationshipGet", "GetMutaties", "GET /v1/mutation", "GET /v1/relation/{id}"}
+
+
+def in_step(tmp_path, api: str) -> tuple[SimulatedWorld, object]:
+    """A generated world brought in step, the runs that did it an hour back."""
+    world = SimulatedWorld(tmp_path, seed="empty", settings=SETTINGS, eboekhouden_api=api)
+    made = generate(world, relations=300, invoices=150, open_items=True, seed=1)
+    engine = world.engine(jobs=[RelationsJob(), InvoicesJob(), PaymentsJob()])
+    first = engine.run()
+    assert first.outcome == "ok", first.summary_lines()
+    engine.run()  # reads back the markers and notes the first run wrote in PerfectView
+    world.perfectview.age(60)
+    assert made.counts()["booked"] and made.counts()["sent_unbooked"], "the world has invoices to book and booked"
+    return world, engine
+
+
+def calls_of_the_next_run(world: SimulatedWorld, engine) -> tuple[Counter, Counter, object]:
+    reset_eb_calls(world)
+    world.perfectview.calls.clear()
+    report = engine.run()
+    return Counter(simulator(world).calls), Counter(world.perfectview.calls), report
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_a_run_where_nothing_changed_reads_no_listing_and_writes_nothing(tmp_path, api):
+    world, engine = in_step(tmp_path, api)
+    try:
+        eboekhouden, perfectview, report = calls_of_the_next_run(world, engine)
+    finally:
+        engine.close()
+        world.close()
+    assert report.outcome == "ok"
+    assert {o.job: o.status for o in report.jobs} == {"relations": "ok", "invoices": "ok", "payments": "ok"}
+    assert not EBOEKHOUDEN_WRITES & set(eboekhouden) and not PERFECTVIEW_WRITES & set(perfectview), \
+        (eboekhouden, perfectview)
+    assert sum(eboekhouden.values()) <= 5, eboekhouden
+    assert not WHOLE_LISTINGS & set(perfectview), f"a whole listing read: {perfectview}"
+    assert not PER_RECORD & (set(perfectview) | set(eboekhouden)) - {"RelationGet"}, (eboekhouden, perfectview)
+    # The modified-since answers, one page each; the own organisation once (its country, for the VAT rules).
+    assert perfectview["RelationGetModified"] == 1 and perfectview["RelationGetActivitiesModified_V2"] == 1
+    assert perfectview["RelationGet"] <= 1
+    # SOAP's one GetRelaties carries every relation's details: an edit made in e-Boekhouden alone is
+    # seen on every run. REST lists 2,000 codes a call (five calls at 10,000) and shows no details:
+    # with nothing changed in PerfectView there is nothing to look up, so it is not listed at all.
+    assert eboekhouden["GetRelaties"] == (1 if api == "soap" else 0)
+    assert eboekhouden["GET /v1/relation"] == 0
+    assert {o.job: o.result.counters.get("read", 0) for o in report.jobs}["invoices"] == 0
