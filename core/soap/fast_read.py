@@ -18,6 +18,7 @@ says it is not a plain answer.
 
 from __future__ import annotations
 
+import hashlib
 from types import SimpleNamespace
 from typing import Any
 
@@ -143,3 +144,24 @@ class ListReader:
             return xsd_type.pythonvalue(node.text)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{name} is not {type(xsd_type).__name__}: {exc}") from None
+
+
+# What `SoapCaller` returns for an answer a `RememberedAnswer` recognised: not parsed at all.
+UNCHANGED = SimpleNamespace(unchanged=True)
+
+
+class RememberedAnswer:
+    """`reader` for one call, first comparing the answer's bytes (SHA-256) with the digest of an
+    answer read before: the very same bytes are not parsed again (the call returns UNCHANGED).
+    Whatever is read leaves its digest in `digest`, to remember for the next call."""
+
+    def __init__(self, reader: ListReader, known: str | None):
+        self.reader, self.known = reader, known
+        self.digest: str | None = None
+
+    def unchanged(self, content: bytes) -> bool:
+        self.digest = hashlib.sha256(content).hexdigest()
+        return self.digest == self.known
+
+    def read(self, document: etree._Element) -> Any:
+        return self.reader.read(document)

@@ -158,10 +158,20 @@ class RelationRun:
                                    read_ids=[r.id for r in read],
                                    compared_until=snapshot.compared[-1] if snapshot.compared else None)
             self.tell_compared(snapshot)
+            self.remember_eboekhouden_list(snapshot)
         counters = {name: count for name, count in self.counters.items() if count}
         return JobResult(counters=counters, failures=self.counters["failed"], complete=complete,
                          summary=f"{pass_name}: " + (", ".join(f"{n} {c}" for n, c in counters.items())
                                                      or "nothing to do"))
+
+    def remember_eboekhouden_list(self, snapshot: Snapshot) -> None:
+        """After a complete run: the relation list it read is the one every link was compared with,
+        unless the run wrote to e-Boekhouden (the list reads differently now: the next run parses it)."""
+        if snapshot.eboekhouden_unread:
+            return  # as it was
+        wrote = any(self.counters[name] for name in ("created", "updated", "linked"))
+        self.state.remember_eboekhouden_list(None if wrote else getattr(self.ctx.services.eboekhouden(),
+                                                                        "relations_digest", None))
 
     def plan(self, snapshot: Snapshot) -> RelationPlan:
         return plan_relations(perfectview=snapshot.perfectview, eboekhouden=snapshot.eboekhouden,
@@ -185,9 +195,14 @@ class RelationRun:
             perfectview = list(pv.relations(modified_since=cursor - self.cursor_overlap, until=started))
         details_free = getattr(eb, "relation_details_are_free", False)
         links = self.state.links()
-        if not full_pass and not details_free and self.nothing_to_compare(perfectview, links):
-            return Snapshot(started, full_pass, [], [], links, set(), eboekhouden_unread=True)
-        index = eb.relation_index()
+        index = None
+        if not full_pass and self.nothing_to_compare(perfectview, links):
+            # Where the list carries every relation's details (SOAP), an edit made in e-Boekhouden
+            # alone is looked for on every run; a list byte for byte as the last run read it has none.
+            index = eb.relation_index_if_changed(self.state.eboekhouden_list_digest()) if details_free else None
+            if index is None:
+                return Snapshot(started, full_pass, [], [], links, set(), eboekhouden_unread=True)
+        index = index if index is not None else eb.relation_index()
         snapshot = Snapshot(started, full_pass, perfectview, eb.relations_by_code(index) if details_free else [],
                             links, self.customer_codes(eb, index) if self.config.import_from_eboekhouden else set())
         if not full_pass and self.may_have_twins(snapshot.customer_codes, links):
@@ -200,11 +215,11 @@ class RelationRun:
         return snapshot
 
     def nothing_to_compare(self, perfectview: list[CrmRelation], links: list[RelationLink]) -> bool:
-        """True when an incremental run where details cost a call (REST) has nothing to plan, so
-        e-Boekhouden's relation list (a call per 2,000 relations) is not worth reading: nothing
+        """True when an incremental run has nothing to plan unless e-Boekhouden changed: nothing
         changed in PerfectView, nothing is imported, no link waits for its first comparison and no
-        relation has a problem that may have gone. A relation deleted in e-Boekhouden, or made
-        again there under a new ID, is then seen on the daily full pass rather than within the hour."""
+        relation has a problem that may have gone. Where details cost a call (REST) the relation
+        list (a call per 2,000) is then not read at all: a relation deleted in e-Boekhouden, or
+        made again there under a new ID, is seen on the daily full pass rather than within the hour."""
         return (not perfectview and not self.config.import_from_eboekhouden and all(link.eb_hash for link in links)
                 and not any(problem.kind != "import" for problem in self.state.problems()))
 

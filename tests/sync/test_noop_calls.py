@@ -15,10 +15,12 @@ import pytest
 
 from core.demo.generate import generate
 from core.demo.world import SimulatedWorld
+from core.soap.fast_read import ListReader
 from core.sync.invoices import InvoicesJob
 from core.sync.payments import PaymentsJob
 from core.sync.relations import RelationsJob
 from tests.eb_apis import APIS, reset_eb_calls, simulator
+from tests.sync.relations_world import RelationWorld, organisation
 
 # Every PerfectView VAT code mapped, so every sent invoice is booked and none waits; the REST
 # client's pace raised so bringing the world in step takes seconds (the no-op makes five calls).
@@ -79,3 +81,44 @@ def test_a_run_where_nothing_changed_reads_no_listing_and_writes_nothing(tmp_pat
     assert eboekhouden["GetRelaties"] == (1 if api == "soap" else 0)
     assert eboekhouden["GET /v1/relation"] == 0
     assert {o.job: o.result.counters.get("read", 0) for o in report.jobs}["invoices"] == 0
+
+
+@pytest.fixture
+def list_parses(monkeypatch) -> list[str]:
+    """One entry per GetRelaties answer pvsync parsed (the whole list or a lookup by code)."""
+    parsed: list[str] = []
+    original = ListReader.read
+
+    def counted(reader, document):
+        if reader.tag.endswith("GetRelatiesResponse"):
+            parsed.append(reader.tag)
+        return original(reader, document)
+
+    monkeypatch.setattr(ListReader, "read", counted)
+    return parsed
+
+
+def test_soap_parses_the_relation_list_only_when_it_differs_from_the_one_every_link_was_compared_with(
+        tmp_path, list_parses):
+    with RelationWorld(tmp_path) as world:
+        for number in ("D1", "D2", "D3"):
+            world.pv_add(organisation(number, f"Bedrijf {number}"))
+        world.sync()  # creates them: the list reads differently afterwards
+        world.sync()  # compares every link with the list and writes nothing: the list is remembered
+        list_parses.clear()
+        world.reset_calls()
+        world.sync()
+        assert world.world.eboekhouden.calls["GetRelaties"] == 1 and list_parses == [], "asked for, not parsed"
+        assert world.writes() == {}
+
+        world.eb_edit("D2", plaats="Haarlem")  # a change made in e-Boekhouden only, between two runs
+        list_parses.clear()
+        world.reset_calls()
+        world.sync()
+        assert list_parses, "the list differs: parsed"
+        assert world.writes() == {"UpdateRelatie": 1} and world.eb("D2").plaats != "Haarlem", "PerfectView won"
+
+        world.sync()  # the list after that update: compared, in step, remembered
+        list_parses.clear()
+        world.sync()
+        assert list_parses == [] and world.writes() == {"UpdateRelatie": 1}
