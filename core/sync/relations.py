@@ -149,6 +149,10 @@ class RelationRun:
             return self.show(plan, snapshot, pass_name)
         if plan.stop is not None:
             return self.stopped(plan)
+        if plan.writes():
+            # Before anything is written: a run that stops half-way must not leave the digest of a
+            # list e-Boekhouden no longer answers with (it could answer with it again after an edit).
+            self.state.remember_eboekhouden_list(None)
         complete = self.apply(plan, snapshot)
         if complete and not self.counters["failed"]:
             # Only now: a run that stopped or failed half-way reads the same changes again.
@@ -170,8 +174,8 @@ class RelationRun:
         if snapshot.eboekhouden_unread:
             return  # as it was
         wrote = any(self.counters[name] for name in ("created", "updated", "linked"))
-        self.state.remember_eboekhouden_list(None if wrote else getattr(self.ctx.services.eboekhouden(),
-                                                                        "relations_digest", None))
+        digest = None if wrote else getattr(self.ctx.services.eboekhouden(), "relations_digest", None)
+        self.state.remember_eboekhouden_list(digest)
 
     def plan(self, snapshot: Snapshot) -> RelationPlan:
         return plan_relations(perfectview=snapshot.perfectview, eboekhouden=snapshot.eboekhouden,

@@ -122,3 +122,29 @@ def test_soap_parses_the_relation_list_only_when_it_differs_from_the_one_every_l
         list_parses.clear()
         world.sync()
         assert list_parses == [] and world.writes() == {"UpdateRelatie": 1}
+
+
+def test_a_run_that_writes_to_eboekhouden_forgets_the_remembered_list_before_it_writes(tmp_path, list_parses):
+    """Stopped half-way after a write, the run must not leave behind the digest of a list that an
+    edit in e-Boekhouden could bring back byte for byte while a link holds the newer record."""
+    with RelationWorld(tmp_path) as world:
+        alfa = world.pv_add(organisation("D1", "Alfa BV"))
+        world.sync()
+        world.sync()
+        assert world.state.eboekhouden_list_digest()
+
+        def crash(point: str) -> None:
+            if point == "after_update_relation":
+                raise RuntimeError("killed")
+
+        world.pv_edit(alfa, name="Alfa Twee BV")
+        world.job.crash_at = crash
+        world.sync()
+        assert world.eb("D1").bedrijf == "Alfa Twee BV", "written before the crash"
+        assert world.state.eboekhouden_list_digest() is None
+
+        world.job.crash_at = lambda point: None
+        list_parses.clear()
+        world.sync()
+        assert list_parses, "parsed and compared again"
+        assert world.state.eboekhouden_list_digest(), "in step again: remembered"
