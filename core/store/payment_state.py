@@ -11,6 +11,7 @@ up every day). Money is stored as integer cents, as in the journal.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -82,6 +83,12 @@ class PaymentChecks:
     def all(self) -> dict[str, PaymentCheck]:
         """Every check, by activity id."""
         return {row["activity_id"]: _check(row) for row in self.store._rows("SELECT * FROM payment_checks")}
+
+    def of(self, activity_ids: Iterable[str]) -> dict[str, PaymentCheck]:
+        """The checks of these invoices (those that have one), by activity id."""
+        rows = self.store._rows("SELECT * FROM payment_checks WHERE activity_id IN (SELECT value FROM json_each(?))",
+                                (json.dumps(list(activity_ids)),))
+        return {row["activity_id"]: _check(row) for row in rows}
 
     def get(self, activity_id: str) -> PaymentCheck | None:
         row = self.store._row("SELECT * FROM payment_checks WHERE activity_id = ?", (activity_id,))

@@ -160,14 +160,17 @@ class PaymentsJob:
         if waiting:
             tally.add("waiting_for_invoices_job", waiting)
         by_key = {(item.relation_code, item.invoice_number): item for item in items}
+        found = {invoice.activity_id: by_key.get((invoice.relation_code, invoice.invoice_number)) for invoice in unpaid}
         checks = PaymentChecks(ctx.store)
-        known = checks.all()
+        # What was learned before matters only for an invoice missing from the answer or partly
+        # paid: thousands of others are not read back on every run.
+        known = checks.of([activity_id for activity_id, item in found.items() if item is None or item.paid])
 
         settled: list[_Settled] = []
         listed: list[Listed] = []
         missing: list[BookedInvoice] = []
         for invoice in unpaid:
-            item = by_key.get((invoice.relation_code, invoice.invoice_number))
+            item = found[invoice.activity_id]
             if item is None:
                 missing.append(invoice)
                 continue
