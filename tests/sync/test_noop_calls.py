@@ -1,6 +1,6 @@
 """What a run costs when nothing changed since the last one (issue 15's no-op run, counted, not
-timed): a few hundred relations and invoices in step, the run that brought them in step an hour
-back as PerfectView tells it, and then the next scheduled run of every job. It must read no page
+timed): 120 relations and 60 invoices (booked, to book, paid, open) in step, the run that brought
+them in step an hour back as PerfectView tells it, and then the next scheduled run of every job. It must read no page
 of invoices or relations beyond the modified-since answers, no invoice's lines, write nothing,
 and stay within five e-Boekhouden calls, on SOAP and REST alike. The benchmark
 (tests/perf/bench_noop.py) times the same run at 10,000 relations and 5,000 invoices; this test
@@ -40,7 +40,7 @@ PER_RECORD = {"ActivityGetProductLines", "ActivityGetAttachments", "ActivityGet"
 def in_step(tmp_path, api: str) -> tuple[SimulatedWorld, object]:
     """A generated world brought in step, the runs that did it an hour back."""
     world = SimulatedWorld(tmp_path, seed="empty", settings=SETTINGS, eboekhouden_api=api)
-    made = generate(world, relations=300, invoices=150, open_items=True, seed=1)
+    made = generate(world, relations=120, invoices=60, open_items=True, seed=1)
     engine = world.engine(jobs=[RelationsJob(), InvoicesJob(), PaymentsJob()])
     first = engine.run()
     assert first.outcome == "ok", first.summary_lines()
