@@ -4,6 +4,10 @@ The SOAP client (core.eboekhouden.soap.client) and the REST client (core.eboekho
 both fit this; the jobs get one from `RunServices.eboekhouden()` and never ask which.
 Names and types are the domain's (core.model), which grew up on SOAP: the REST adapter
 translates codes to its numeric ids and back.
+
+Optional, where the relation list carries every field (SOAP's GetRelaties): `relation_details_are_free
+= True`, `relation_index_if_changed(digest)` (None when the list is byte for byte the one whose
+`relations_digest` is given) and `relations_digest`. The relations job looks for them with getattr.
 """
 
 from __future__ import annotations

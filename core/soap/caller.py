@@ -16,10 +16,11 @@ import zeep.loader
 from lxml import etree
 
 from core.soap.errors import RequestInvalid, ResponseInvalid, ServiceError, SoapFault, TransportFailure
-from core.soap.fast_read import ListReader, NotPlain
+from core.soap.fast_read import UNCHANGED, ListReader, NotPlain, RememberedAnswer
 from core.soap.transport import AnswerTooSlow, HttpxTransport, ResponseTooLarge
 
 log = logging.getLogger(__name__)
+Reader = ListReader | RememberedAnswer
 
 
 def current_month() -> str:
@@ -86,7 +87,7 @@ class SoapCaller:
         self.sleep = sleep
         self.rng = rng or random.Random()
 
-    def call(self, operation: str, *, record: str = "", write: bool, reader: ListReader | None = None,
+    def call(self, operation: str, *, record: str = "", write: bool, reader: Reader | None = None,
              **arguments: Any) -> Any:
         """Call `operation`. Reads are retried on transport trouble; writes never are,
         because the caller must first find out whether the write landed. A `reader` reads a
@@ -104,7 +105,7 @@ class SoapCaller:
                 self.sleep(delay)
         raise AssertionError("unreachable")
 
-    def call_once(self, operation: str, *, record: str = "", reader: ListReader | None = None,
+    def call_once(self, operation: str, *, record: str = "", reader: Reader | None = None,
                   **arguments: Any) -> Any:
         service, fail = self.service_name, self._failure(operation, record)
         self.meter.record(service, operation)
@@ -150,12 +151,14 @@ class SoapCaller:
         except zeep.exceptions.XMLParseError as exc:
             raise fail(ResponseInvalid, f"the answer does not match the WSDL ({exc})") from None
 
-    def _read_quickly(self, operation: str, reader: ListReader, arguments: dict[str, Any]) -> Any:
+    def _read_quickly(self, operation: str, reader: Reader, arguments: dict[str, Any]) -> Any:
         """The answer read by `reader` (core.soap.fast_read); zeep reads whatever is not a plain answer."""
         client, binding = self.proxy._client, self.proxy._binding
         with client.settings(raw_response=True):
             reply = getattr(self.proxy, operation)(**arguments)
         if reply.status_code == 200 and "multipart" not in reply.headers.get("Content-Type", ""):
+            if isinstance(reader, RememberedAnswer) and reader.unchanged(reply.content):
+                return UNCHANGED  # byte for byte an answer read (and checked) before
             document = zeep.loader.parse_xml(reply.content, self.transport, settings=client.settings)
             try:
                 return reader.read(document)

@@ -22,6 +22,8 @@ from core.store.store import Store
 PERFECTVIEW_CURSOR = "relations.perfectview.modified"
 FULL_PASS_CURSOR = "relations.perfectview.full_pass"
 COMPARED_CURSOR = "relations.eboekhouden.compared_until"  # the last code the full pass's slice compared
+# The digest of e-Boekhouden's whole relation list as the last run that wrote nothing there read it.
+EBOEKHOUDEN_LIST_CURSOR = "relations.eboekhouden.list_digest"
 
 
 class ProblemLike(Protocol):
@@ -165,6 +167,15 @@ class RelationState:
                 self.store.set_cursor(FULL_PASS_CURSOR, to_text(started))
             if compared_until is not None:
                 self.store.set_cursor(COMPARED_CURSOR, compared_until)
+
+    def eboekhouden_list_digest(self) -> str | None:
+        """The digest of e-Boekhouden's relation list (GetRelaties, every field) as last read by a
+        run that compared every link with it and wrote nothing to e-Boekhouden; None when unknown."""
+        return self.store.cursor(EBOEKHOUDEN_LIST_CURSOR) or None
+
+    def remember_eboekhouden_list(self, digest: str | None) -> None:
+        if (digest or "") != (self.store.cursor(EBOEKHOUDEN_LIST_CURSOR) or ""):
+            self.store.set_cursor(EBOEKHOUDEN_LIST_CURSOR, digest or "")
 
     def remember_debtor_number(self, pv_id: str, number: str) -> None:
         """A relation pvsync itself created in PerfectView (an import)."""

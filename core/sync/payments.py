@@ -34,7 +34,7 @@ from typing import Any, Callable
 from core.sync.job import JobResult, RunContext
 from core.model import Booking, MutatieSoort, OpenItem, format_euro
 from core.soap.errors import BudgetExhausted, ServiceError
-from core.store.invoice_journal import InvoiceJournal, JournalEntry
+from core.store.invoice_journal import BookedTotal, InvoiceJournal, JournalEntry
 from core.store.payment_state import Listed, Missing, PaymentCheck, PaymentChecks
 from core.store.records import utc_now
 from core.sync.invoice_states import InvoiceState
@@ -113,7 +113,7 @@ class BookedInvoice:
     total: Decimal  # incl. VAT, as booked; negative for a credit invoice
 
     @classmethod
-    def of(cls, entry: JournalEntry) -> BookedInvoice:
+    def of(cls, entry: JournalEntry | BookedTotal) -> BookedInvoice:
         return cls(entry.activity_id, entry.invoice_number, entry.relation_code, entry.total_incl_vat or Decimal(0))
 
 
@@ -121,7 +121,7 @@ def booked_unpaid(journal: InvoiceJournal) -> tuple[list[BookedInvoice], int]:
     """Booked invoices whose PerfectView side (booked marker, note) the invoices job has
     finished, and how many wait for it: moving one to paid earlier would take it off that
     job's list of PerfectView work."""
-    booked = journal.entries([InvoiceState.BOOKED])
+    booked = journal.booked_totals()
     return [BookedInvoice.of(e) for e in booked if e.perfectview_done], sum(not e.perfectview_done for e in booked)
 
 
@@ -160,14 +160,17 @@ class PaymentsJob:
         if waiting:
             tally.add("waiting_for_invoices_job", waiting)
         by_key = {(item.relation_code, item.invoice_number): item for item in items}
+        found = {invoice.activity_id: by_key.get((invoice.relation_code, invoice.invoice_number)) for invoice in unpaid}
         checks = PaymentChecks(ctx.store)
-        known = checks.all()
+        # What was learned before matters only for an invoice missing from the answer or partly
+        # paid: thousands of others are not read back on every run.
+        known = checks.of([activity_id for activity_id, item in found.items() if item is None or item.paid])
 
         settled: list[_Settled] = []
         listed: list[Listed] = []
         missing: list[BookedInvoice] = []
         for invoice in unpaid:
-            item = by_key.get((invoice.relation_code, invoice.invoice_number))
+            item = found[invoice.activity_id]
             if item is None:
                 missing.append(invoice)
                 continue

@@ -79,6 +79,8 @@ class Snapshot:
     # Made full only to look for twins of new customers: PerfectView is read whole, but it is
     # not the daily pass, so no slice of unchanged links is compared with e-Boekhouden.
     full_for_twins: bool = False
+    # Nothing to plan, so e-Boekhouden was not listed at all (RelationRun.nothing_to_compare).
+    eboekhouden_unread: bool = False
 
 
 class RelationsJob:
@@ -135,13 +137,7 @@ class RelationRun:
 
     def run(self) -> JobResult:
         snapshot = self.read()
-        plan = plan_relations(perfectview=snapshot.perfectview, eboekhouden=snapshot.eboekhouden,
-                              links=snapshot.links, settings=self.settings, customer_codes=snapshot.customer_codes,
-                              full_pass=snapshot.full_pass, force=self.ctx.force, eboekhouden_limits=relation_problems,
-                              other_debtor_numbers=set(snapshot.other_debtor_numbers.values()),
-                              retired_codes=self.state.retired_codes(), eboekhouden_index=snapshot.eboekhouden_index,
-                              twin_decisions={code: TwinDecision(state, pv_id)
-                                              for code, (state, pv_id) in self.proposals.decisions().items()})
+        plan = RelationPlan() if snapshot.eboekhouden_unread else self.plan(snapshot)
         pass_name = "full pass" if snapshot.full_pass else "changes only"
         if snapshot.full_pass:
             # Proposals are pvsync's own state, kept in a dry run too: a person decides on
@@ -153,6 +149,10 @@ class RelationRun:
             return self.show(plan, snapshot, pass_name)
         if plan.stop is not None:
             return self.stopped(plan)
+        if plan.writes():
+            # Before anything is written: a run that stops half-way must not leave the digest of a
+            # list e-Boekhouden no longer answers with (it could answer with it again after an edit).
+            self.state.remember_eboekhouden_list(None)
         complete = self.apply(plan, snapshot)
         if complete and not self.counters["failed"]:
             # Only now: a run that stopped or failed half-way reads the same changes again.
@@ -162,10 +162,29 @@ class RelationRun:
                                    read_ids=[r.id for r in read],
                                    compared_until=snapshot.compared[-1] if snapshot.compared else None)
             self.tell_compared(snapshot)
+            self.remember_eboekhouden_list(snapshot)
         counters = {name: count for name, count in self.counters.items() if count}
         return JobResult(counters=counters, failures=self.counters["failed"], complete=complete,
                          summary=f"{pass_name}: " + (", ".join(f"{n} {c}" for n, c in counters.items())
                                                      or "nothing to do"))
+
+    def remember_eboekhouden_list(self, snapshot: Snapshot) -> None:
+        """After a complete run: the relation list it read is the one every link was compared with,
+        unless the run wrote to e-Boekhouden (the list reads differently now: the next run parses it)."""
+        if snapshot.eboekhouden_unread:
+            return  # as it was
+        wrote = any(self.counters[name] for name in ("created", "updated", "linked"))
+        digest = None if wrote else getattr(self.ctx.services.eboekhouden(), "relations_digest", None)
+        self.state.remember_eboekhouden_list(digest)
+
+    def plan(self, snapshot: Snapshot) -> RelationPlan:
+        return plan_relations(perfectview=snapshot.perfectview, eboekhouden=snapshot.eboekhouden,
+                              links=snapshot.links, settings=self.settings, customer_codes=snapshot.customer_codes,
+                              full_pass=snapshot.full_pass, force=self.ctx.force, eboekhouden_limits=relation_problems,
+                              other_debtor_numbers=set(snapshot.other_debtor_numbers.values()),
+                              retired_codes=self.state.retired_codes(), eboekhouden_index=snapshot.eboekhouden_index,
+                              twin_decisions={code: TwinDecision(state, pv_id)
+                                              for code, (state, pv_id) in self.proposals.decisions().items()})
 
     def read(self) -> Snapshot:
         pv = self.ctx.services.perfectview()
@@ -178,9 +197,16 @@ class RelationRun:
             perfectview = list(pv.relations())
         else:
             perfectview = list(pv.relations(modified_since=cursor - self.cursor_overlap, until=started))
-        index = eb.relation_index()
         details_free = getattr(eb, "relation_details_are_free", False)
         links = self.state.links()
+        index = None
+        if not full_pass and self.nothing_to_compare(perfectview, links):
+            # Where the list carries every relation's details (SOAP), an edit made in e-Boekhouden
+            # alone is looked for on every run; a list byte for byte as the last run read it has none.
+            index = eb.relation_index_if_changed(self.state.eboekhouden_list_digest()) if details_free else None
+            if index is None:
+                return Snapshot(started, full_pass, [], [], links, set(), eboekhouden_unread=True)
+        index = index if index is not None else eb.relation_index()
         snapshot = Snapshot(started, full_pass, perfectview, eb.relations_by_code(index) if details_free else [],
                             links, self.customer_codes(eb, index) if self.config.import_from_eboekhouden else set())
         if not full_pass and self.may_have_twins(snapshot.customer_codes, links):
@@ -191,6 +217,15 @@ class RelationRun:
         if not details_free:
             self.read_needed_details(eb, snapshot, index)
         return snapshot
+
+    def nothing_to_compare(self, perfectview: list[CrmRelation], links: list[RelationLink]) -> bool:
+        """True when an incremental run has nothing to plan unless e-Boekhouden changed: nothing
+        changed in PerfectView, nothing is imported, no link waits for its first comparison and no
+        relation has a problem that may have gone. Where details cost a call (REST) the relation
+        list (a call per 2,000) is then not read at all: a relation deleted in e-Boekhouden, or
+        made again there under a new ID, is seen on the daily full pass rather than within the hour."""
+        return (not perfectview and not self.config.import_from_eboekhouden and all(link.eb_hash for link in links)
+                and not any(problem.kind != "import" for problem in self.state.problems()))
 
     def read_needed_details(self, eb: Any, snapshot: Snapshot, index: dict[str, int]) -> None:
         """Details of only the e-Boekhouden relations the plan needs (see the module docstring)."""

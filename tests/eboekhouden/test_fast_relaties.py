@@ -93,3 +93,15 @@ def test_the_reader_follows_the_wsdl_types():
     relatie = next(s for s in shape.values() if s.name == "cRelatie")
     assert relatie.required == ["ID", "AddDatum", "Gb_ID", "GeenEmail", "NieuwsbriefgroepenCount"]
     assert client._relaties_reader.tag == f"{{{NAMESPACE}}}GetRelatiesResponse"
+
+
+def test_open_items_read_quickly_equal_what_zeep_reads():
+    """GetOpenPosten lists every open item on every run (the payments job): read quickly too,
+    amounts as exact cents, the same items as zeep gives."""
+    sim = EboekhoudenSimulator()  # the demo administration: open items with odd amounts, partly paid ones
+    with client_for(sim) as client:
+        quick = client.open_items("Debiteuren")
+        result = client._call("GetOpenPosten", write=False, OpSoort="Debiteuren")
+        by_zeep = [translate.open_item_from_soap(p) for p in translate.items(result.Openposten, "cOpenPost")]
+    assert quick == by_zeep and len(quick) >= 3
+    assert any(item.paid and item.outstanding for item in quick), "a partly paid item among them"

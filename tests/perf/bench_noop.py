@@ -2,9 +2,16 @@
 simulators on loopback sockets (no latency). Targets: <= 2 s wall, <= 5 calls to
 e-Boekhouden, 0 writes to either side.
 
-Each timed run is `pvsync sync --force` in a process of its own (timed from its runs table,
+Each timed run is `pvsync sync` in a process of its own (timed from its runs table,
 without the interpreter's start-up), so `pvsync_cpu_s` is pvsync's own CPU, not the
 simulators'; with `--profile` the runs are made in this process instead (`pvsync_process`).
+It is the run the daemon makes on its schedule: not `--force`, which makes the invoices job
+read every invoice as on its daily full pass. That daily full pass (both jobs' full-pass
+cursors a day old) is run once after the timed runs and reported as `daily_full_pass_run` in
+the context, beside the target, not as the no-op.
+
+On REST the client paces its calls (`eboekhouden.calls_per_second`); the world is brought in
+step at 100 calls a second and the timed runs are made at the default pace (5 a second).
 
 The world is generated (with part of the invoices already booked and open items in
 e-Boekhouden), brought in step by one untimed run of every job that exists, and then
@@ -26,17 +33,34 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from core.config.write import update_config
 from core.demo.generate import generate
+from core.store import Store
+from core.store.relation_state import FULL_PASS_CURSOR as RELATIONS_FULL_PASS
+from core.store.records import to_text, utc_now
+from core.sync.invoices import FULL_PASS_CURSOR as INVOICES_FULL_PASS
 from tests.perf.common import Target, arguments, bench_world, progress, report, timed
 from tests.perf.profiles import profiled
 from tests.perf.sync_bench import run_in_own_process, run_jobs, sync_jobs, tally, timed_reads
 
 TARGETS = [Target("noop_s", 2.0, "s"), Target("calls.eboekhouden_calls", 5, "calls"),
            Target("calls.writes", 0, "writes")]
+SETUP_PACE = {"eboekhouden.calls_per_second": 100}  # REST: in step in minutes, not an hour
+DEFAULT_PACE = {"eboekhouden.calls_per_second": 5}
+
+
+def daily_full_pass(world: Any) -> dict[str, Any]:
+    """One run with both jobs' daily full pass due (what the no-op is not): its figures."""
+    with Store.open(world.state_dir, create=False) as store:
+        for cursor in (RELATIONS_FULL_PASS, INVOICES_FULL_PASS):
+            store.set_cursor(cursor, to_text(utc_now() - timedelta(days=2)))
+    run, seconds, calls, cpu_s = run_in_own_process(world, None, force=False)
+    return {"outcome": run.outcome, "seconds": round(seconds, 3), "pvsync_cpu_s": round(cpu_s, 3),
+            "calls": tally(calls), "calls_by_operation": calls}
 
 
 def main() -> None:
@@ -48,7 +72,7 @@ def main() -> None:
 
     args = arguments("No-op run at 10k relations and 5k invoices, in-process.", extra=extra)
     with tempfile.TemporaryDirectory(prefix="pvsync-bench-noop-") as folder, \
-            bench_world(Path(folder), loopback=True, api=args.api) as world:
+            bench_world(Path(folder), loopback=True, api=args.api, settings=SETUP_PACE) as world:
         made, generate_s = timed(lambda: generate(world, relations=args.relations, invoices=args.invoices,
                                                   open_items=True, seed=1))
         context: dict[str, Any] = {"generated": made.counts(), "generate_s": round(generate_s, 2), "api": args.api}
@@ -61,6 +85,8 @@ def main() -> None:
             progress(f"bringing both sides in step: {', '.join(context['jobs'])}")
             first, seconds, calls = run_jobs(world, jobs)
             context["initial_run"] = {"outcome": first.outcome, "seconds": round(seconds, 2), "calls": tally(calls)}
+            # Before the echo run: a changed config makes the next run check the databases' names again.
+            update_config(world.config_path, DEFAULT_PACE)
             progress("the echo run: straight after, re-reading what the first run wrote in PerfectView")
             echo, seconds, calls = run_jobs(world, jobs)
             context["echo_run"] = {"outcome": echo.outcome, "seconds": round(seconds, 2), "calls": tally(calls),
@@ -74,7 +100,7 @@ def main() -> None:
             since = datetime.now(UTC)
             figures["read_phase_unchanged"] = timed_reads(world, invoices=True, modified_since=since)
             if jobs and args.profile is None:
-                run, seconds, calls, cpu_s = run_in_own_process(world, None)
+                run, seconds, calls, cpu_s = run_in_own_process(world, None, force=False)
                 figures.update(noop_s=round(seconds, 3), outcome=run.outcome, calls=tally(calls),
                                calls_by_operation=calls, pvsync_cpu_s=round(cpu_s, 3), pvsync_process="own")
             elif jobs:
@@ -84,6 +110,9 @@ def main() -> None:
                                calls_by_operation=calls, pvsync_process="shared with the simulators (profiled)",
                                job_seconds={o.job: round(o.seconds, 3) for o in report_.jobs})
             runs.append(figures)
+        if jobs and args.profile is None:
+            progress("the daily full pass (not the no-op): every invoice page, a slice of the relations compared")
+            context["daily_full_pass_run"] = daily_full_pass(world)
         report("noop", runs, TARGETS, context=context, notes=[
             "pvsync_cpu_s: CPU seconds of the pvsync process per run (all threads, from main() to its end); "
             "null when profiled in this process",

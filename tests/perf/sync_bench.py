@@ -111,8 +111,9 @@ def timed_reads(world: SimulatedWorld, *, invoices: bool, modified_since: Any = 
     return figures
 
 
-def run_in_own_process(world: SimulatedWorld, only: str | None) -> tuple[Run, float, dict[str, dict[str, int]], float]:
-    """`pvsync sync [--only ONLY] --force` in a process of its own against `world`'s loopback
+def run_in_own_process(world: SimulatedWorld, only: str | None, *,
+                       force: bool = True) -> tuple[Run, float, dict[str, dict[str, int]], float]:
+    """`pvsync sync [--only ONLY] [--force]` in a process of its own against `world`'s loopback
     simulators, as pvsync runs against the real services: the simulators' CPU is not on
     pvsync's interpreter lock. The seconds are the run's own (from the runs table, without
     the interpreter's start-up); the calls are the simulators' counts; the last figure is
@@ -121,7 +122,7 @@ def run_in_own_process(world: SimulatedWorld, only: str | None) -> tuple[Run, fl
     env = {k: v for k, v in os.environ.items() if not k.startswith("PVSYNC_") and k != "PYTHONDONTWRITEBYTECODE"}
     before = service_calls(world)
     argv = ["--config", str(world.config_path), "--state-dir", str(world.state_dir), "sync",
-            *(["--only", only] if only else []), "--force"]
+            *(["--only", only] if only else []), *(["--force"] if force else [])]
     done = subprocess.run([sys.executable, "-c", CHILD.format(argv=argv, mark=CPU_MARK)],
                           capture_output=True, text=True, env=env, timeout=3600)
     calls = calls_between(before, service_calls(world))

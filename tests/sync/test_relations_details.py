@@ -61,7 +61,7 @@ def test_a_run_where_nothing_changed_reads_no_details(tmp_path, detail_reads):
         world.reset_calls()
         world.sync()
         assert detail_reads.codes == [] and world.writes() == {}
-        assert world.world.eboekhouden.calls["GetRelaties"] == 1, "one list, no detail read"
+        assert world.world.eboekhouden.calls["GetRelaties"] == 0, "nothing changed in PerfectView: not even the list"
 
 
 def test_a_change_in_perfectview_reads_that_relation_only(tmp_path, detail_reads):

@@ -292,18 +292,18 @@ def test_a_lost_answer_to_addrelatie_is_looked_up_and_never_added_twice(world, m
 def test_a_code_someone_else_just_added_is_adopted_not_added_twice(world, monkeypatch):
     world.pv_add(organisation("D1", "Alfa BV"))
     world.eb_add(EbRelation(code="D1", bedrijf="Alfa (handmatig)", bp="B"))
-    original = EboekhoudenClient.relations
+    original = EboekhoudenClient._relations  # every GetRelaties; `record` names a lookup by code
 
-    def read_before_the_other_user(self, code=None, keyword=None):
-        found = original(self, code, keyword)
-        return found if code else [r for r in found if r.code != "D1"]
+    def read_before_the_other_user(self, reader, record="", **arguments):
+        found = original(self, reader, record, **arguments)
+        return found if record else [r for r in found if r.code != "D1"]
 
-    monkeypatch.setattr(EboekhoudenClient, "relations", read_before_the_other_user)
+    monkeypatch.setattr(EboekhoudenClient, "_relations", read_before_the_other_user)
     world.reset_calls()
     report = world.sync()
     assert report.outcome == "ok" and world.eb_codes() == ["D1"]
     assert "D1 was already in e-Boekhouden" in world.messages(level="WARNING")[0]
-    monkeypatch.setattr(EboekhoudenClient, "relations", original)
+    monkeypatch.setattr(EboekhoudenClient, "_relations", original)
     world.sync()
     assert world.eb("D1").bedrijf == "Alfa BV", "the next run compares it and PerfectView wins"
 

@@ -32,7 +32,7 @@ from core.model import AMSTERDAM, Booking, EbRelation, Ledger, OpenItem
 from core.secrets import Secret
 from core.soap.caller import CallMeter, MemoryCallMeter, RetryPolicy, SoapCaller
 from core.soap.errors import BudgetExhausted, ResponseInvalid, ServiceError
-from core.soap.fast_read import ListReader
+from core.soap.fast_read import UNCHANGED, ListReader, RememberedAnswer
 from core.soap.transport import Timeouts, check_endpoint, make_http_client, make_service
 
 NAMESPACE = "http://www.e-boekhouden.nl/soap"
@@ -67,8 +67,10 @@ class EboekhoudenClient:
         self.zeep, proxy = make_service(WSDL_FILE, BINDING_SOAP12 if soap12 else BINDING_SOAP11, self.url, self.http)
         self.caller = SoapCaller(SERVICE, proxy, meter=meter or MemoryCallMeter(), retry=retry,
                                  transport=self.zeep.transport)
-        # GetRelaties answers with every relation (10,000 and more): read without zeep's type walk.
+        # GetRelaties answers with every relation (10,000 and more) and GetOpenPosten with every
+        # open item, on every run: read without zeep's type walk.
         self._relaties_reader = ListReader(self.zeep, f"{{{NAMESPACE}}}GetRelatiesResponse")
+        self._open_posten_reader = ListReader(self.zeep, f"{{{NAMESPACE}}}GetOpenPostenResponse")
         self.source = source
         self.mutaties_budget = mutaties_budget
         self.log = log
@@ -77,6 +79,7 @@ class EboekhoudenClient:
         self._depth = 0
         self._warned_budget = False
         self._relations_read: dict[str, EbRelation] | None = None  # this session's GetRelaties, by code
+        self.relations_digest: str | None = None  # SHA-256 of this session's whole GetRelaties answer
 
     # ------------------------------------------------------------------ session
 
@@ -138,6 +141,8 @@ class EboekhoudenClient:
                 raise RuntimeError("e-Boekhouden calls need an open session: use `with client:`")
             result = self.caller.call(operation, write=write, record=record, SessionID=session.reveal(),
                                       SecurityCode2=self._code2.reveal(), **arguments)
+            if result is UNCHANGED:  # the bytes of an answer that was read and checked before
+                return result
             try:
                 return self._checked(operation, result, record)
             except SessionLost:
@@ -169,8 +174,14 @@ class EboekhoudenClient:
     def relations(self, code: str | None = None, keyword: str | None = None) -> list[EbRelation]:
         """Relations matching `code` exactly or `keyword` anywhere; all of them when neither is given."""
         record = f"relation {code}" if code else ""
-        result = self._call("GetRelaties", write=False, record=record, reader=self._relaties_reader,
-                            cFilter={"Trefwoord": keyword or None, "Code": code or None, "ID": 0})
+        return self._relations(self._relaties_reader, record, cFilter={"Trefwoord": keyword or None,
+                                                                        "Code": code or None, "ID": 0})
+
+    def _relations(self, reader: ListReader | RememberedAnswer, record: str = "", **arguments: Any
+                   ) -> list[EbRelation] | None:
+        result = self._call("GetRelaties", write=False, record=record, reader=reader, **arguments)
+        if result is UNCHANGED:
+            return None
         return [translate.relation_from_soap(r) for r in translate.items(result.Relaties, "cRelatie")]
 
     # GetRelaties answers with every field of every relation: the details come with the index.
@@ -181,6 +192,13 @@ class EboekhoudenClient:
         `relations_by_code` that follows costs no call."""
         return {code: r.id for code, r in self._read_relations().items()}
 
+    def relation_index_if_changed(self, digest: str | None) -> dict[str, int] | None:
+        """`relation_index`, or None when e-Boekhouden answers GetRelaties with exactly the bytes
+        whose `relations_digest` is given: every relation as it was, so 10,000 records are not
+        parsed again to find that out (the call itself is made all the same)."""
+        read = self._read_relations(known=digest)
+        return None if read is None else {code: r.id for code, r in read.items()}
+
     def relations_by_code(self, codes: Iterable[str]) -> list[EbRelation]:
         """The relations with these codes (those that exist), from this session's index read."""
         read = self._relations_read
@@ -188,8 +206,13 @@ class EboekhoudenClient:
             read = self._read_relations()
         return [read[code] for code in dict.fromkeys(codes) if code in read]
 
-    def _read_relations(self) -> dict[str, EbRelation]:
-        read = self._relations_read = {r.code: r for r in self.relations()}
+    def _read_relations(self, known: str | None = None) -> dict[str, EbRelation] | None:
+        reader = RememberedAnswer(self._relaties_reader, known)
+        found = self._relations(reader, cFilter={"Trefwoord": None, "Code": None, "ID": 0})
+        self.relations_digest = reader.digest
+        if found is None:
+            return None
+        read = self._relations_read = {r.code: r for r in found}
         return read
 
     def relation(self, code: str) -> EbRelation | None:
@@ -207,7 +230,7 @@ class EboekhoudenClient:
             raise InvalidForEboekhouden("open items", [Problem("OpSoort", f"OpSoort is {kind!r}",
                                                                "use Debiteuren or Crediteuren")],
                                         operation="GetOpenPosten")
-        result = self._call("GetOpenPosten", write=False, OpSoort=kind)
+        result = self._call("GetOpenPosten", write=False, reader=self._open_posten_reader, OpSoort=kind)
         return [translate.open_item_from_soap(p) for p in translate.items(result.Openposten, "cOpenPost")]
 
     def bookings(self, *, invoice_number: str | None = None, number: int | None = None,
