@@ -86,17 +86,20 @@ class SoapCaller:
         self.retry = retry
         self.sleep = sleep
         self.rng = rng or random.Random()
+        # Every request is written without zeep's type walk where its shape allows, byte for
+        # byte as zeep writes it: 0.1 ms instead of 0.3 to 0.5 ms of CPU for each of the
+        # thousands of calls of a first run (core.soap.fast_write).
+        self._writers: dict[str, MessageWriter | None] = {}
 
     def call(self, operation: str, *, record: str = "", write: bool, reader: ListReader | None = None,
-             writer: MessageWriter | None = None, **arguments: Any) -> Any:
+             **arguments: Any) -> Any:
         """Call `operation`. Reads are retried on transport trouble; writes never are,
         because the caller must first find out whether the write landed. A `reader` reads a
-        plain answer faster than zeep (core.soap.fast_read), a `writer` writes a plain
-        request faster (core.soap.fast_write)."""
+        large plain answer faster than zeep (core.soap.fast_read)."""
         attempts = 1 if write else max(1, self.retry.attempts)
         for attempt in range(1, attempts + 1):
             try:
-                return self.call_once(operation, record=record, reader=reader, writer=writer, **arguments)
+                return self.call_once(operation, record=record, reader=reader, **arguments)
             except (TransportFailure, SoapFault) as error:
                 retryable = isinstance(error, TransportFailure) or error.maybe_processed
                 if attempt >= attempts or not retryable:
@@ -107,16 +110,16 @@ class SoapCaller:
         raise AssertionError("unreachable")
 
     def call_once(self, operation: str, *, record: str = "", reader: ListReader | None = None,
-                  writer: MessageWriter | None = None, **arguments: Any) -> Any:
+                  **arguments: Any) -> Any:
         service, fail = self.service_name, self._failure(operation, record)
         self.meter.record(service, operation)
         if self.transport is not None:
             self.transport.begin_call()
         try:
-            if writer is not None and self.transport is not None:
-                message = self._written_quickly(writer, arguments)
-                if message is not None:
-                    return self._send_written(operation, message, writer.headers, reader)
+            writer = self._writer(operation)
+            message = self._written_quickly(writer, arguments) if writer is not None else None
+            if message is not None:
+                return self._send_written(operation, message, writer.headers, reader)
             if reader is not None:
                 return self._read_quickly(operation, reader, arguments)
             return getattr(self.proxy, operation)(**arguments)
@@ -156,8 +159,18 @@ class SoapCaller:
         except zeep.exceptions.XMLParseError as exc:
             raise fail(ResponseInvalid, f"the answer does not match the WSDL ({exc})") from None
 
-    @staticmethod
-    def _written_quickly(writer: MessageWriter, arguments: dict[str, Any]) -> bytes | None:
+    def _writer(self, operation: str) -> MessageWriter | None:
+        """The operation's quick request writer (core.soap.fast_write), made on its first call;
+        None when zeep writes its requests (its shape is not a plain one, or no transport of ours)."""
+        if operation not in self._writers:
+            try:
+                writer = MessageWriter(self.proxy._binding, operation) if self.transport is not None else None
+            except (TypeError, AttributeError, ValueError):
+                writer = None
+            self._writers[operation] = writer
+        return self._writers[operation]
+
+    def _written_quickly(self, writer: MessageWriter, arguments: dict[str, Any]) -> bytes | None:
         """The request as `writer` writes it (core.soap.fast_write); None when zeep writes it."""
         try:
             return writer.envelope(arguments)

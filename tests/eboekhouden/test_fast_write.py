@@ -72,7 +72,7 @@ def test_what_the_writer_does_not_write_is_left_to_zeep(change):
         with pytest.raises(NotPlainRequest):
             by_writer(client, "AddRelatie", session(oRel=relation))
         with pytest.raises(RequestInvalid) as caught:  # zeep's refusal, before anything is sent
-            client._call("AddRelatie", write=True, oRel=relation, **client._quick["AddRelatie"])
+            client._call("AddRelatie", write=True, oRel=relation)
     assert "does not fit the WSDL" in str(caught.value)
 
 

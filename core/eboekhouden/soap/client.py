@@ -33,7 +33,6 @@ from core.secrets import Secret
 from core.soap.caller import CallMeter, MemoryCallMeter, RetryPolicy, SoapCaller
 from core.soap.errors import BudgetExhausted, ResponseInvalid, ServiceError
 from core.soap.fast_read import ListReader
-from core.soap.fast_write import MessageWriter
 from core.soap.transport import Timeouts, check_endpoint, make_http_client, make_service
 
 NAMESPACE = "http://www.e-boekhouden.nl/soap"
@@ -42,7 +41,6 @@ DEFAULT_URL = "https://soap.e-boekhouden.nl/soap.asmx"
 BINDING_SOAP11 = f"{{{NAMESPACE}}}soapAppSoap"
 BINDING_SOAP12 = f"{{{NAMESPACE}}}soapAppSoap12"
 
-WRITES = ("AddRelatie", "UpdateRelatie", "AddMutatie")
 MUTATIES_WARN_SHARE = 0.8
 MUTATIES_RESERVED_SHARE = 0.9  # from here on only exactly-once lookups may spend calls
 MUTATIES_MAX_ANSWER = 500  # GetMutaties never returns more than the latest 500 matches
@@ -71,11 +69,6 @@ class EboekhoudenClient:
                                  transport=self.zeep.transport)
         # GetRelaties answers with every relation (10,000 and more): read without zeep's type walk.
         self._relaties_reader = ListReader(self.zeep, f"{{{NAMESPACE}}}GetRelatiesResponse")
-        # Writes are sent one per record (10,000 AddRelatie on a first run): written without
-        # zeep's type walk too, exactly as zeep writes them (core.soap.fast_write). Their
-        # answers are small, and zeep reads them: what it makes of a broken one decides
-        # whether a booking may have landed.
-        self._quick = {operation: {"writer": MessageWriter(proxy._binding, operation)} for operation in WRITES}
         self.source = source
         self.mutaties_budget = mutaties_budget
         self.log = log
@@ -267,7 +260,7 @@ class EboekhoudenClient:
         """AddRelatie; returns the new relation's ID (Rel_ID)."""
         record = f"relation {rel.code}"
         _refuse_problems("AddRelatie", record, relation_problems(rel))
-        result = self._call("AddRelatie", write=True, record=record, **self._quick["AddRelatie"],
+        result = self._call("AddRelatie", write=True, record=record,
                             oRel=translate.relation_to_soap(rel.with_changes(id=0), today=_today()))
         self._relations_read = None  # the index read no longer holds every relation as it is
         return int(result.Rel_ID)
@@ -280,7 +273,7 @@ class EboekhoudenClient:
             problems.append(Problem("ID", "the relation has no e-Boekhouden ID",
                                     "read it with relation(code) and update that record"))
         _refuse_problems("UpdateRelatie", record, problems)
-        self._call("UpdateRelatie", write=True, record=record, **self._quick["UpdateRelatie"],
+        self._call("UpdateRelatie", write=True, record=record,
                    oRel=translate.relation_to_soap(rel, today=_today()))
         self._relations_read = None
 
@@ -288,8 +281,7 @@ class EboekhoudenClient:
         """AddMutatie; returns the Mutatienummer. Never retried: on a transport failure, look it up."""
         record = f"invoice {b.invoice_number}" if b.invoice_number else f"booking {b.boekstuk or b.description}"
         _refuse_problems("AddMutatie", record, booking_problems(b))
-        result = self._call("AddMutatie", write=True, record=record, **self._quick["AddMutatie"],
-                            oMut=translate.booking_to_soap(b))
+        result = self._call("AddMutatie", write=True, record=record, oMut=translate.booking_to_soap(b))
         if result.Mutatienummer is None:  # it may well be booked: the caller treats this as no answer
             raise ResponseInvalid(SERVICE, "AddMutatie", "the answer has no Mutatienummer", record=record)
         return int(result.Mutatienummer)
