@@ -17,6 +17,7 @@ from lxml import etree
 
 from core.soap.errors import RequestInvalid, ResponseInvalid, ServiceError, SoapFault, TransportFailure
 from core.soap.fast_read import UNCHANGED, ListReader, NotPlain, RememberedAnswer
+from core.soap.fast_write import MessageWriter, NotPlainRequest
 from core.soap.transport import AnswerTooSlow, HttpxTransport, ResponseTooLarge
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,10 @@ class SoapCaller:
         self.retry = retry
         self.sleep = sleep
         self.rng = rng or random.Random()
+        # Every request is written without zeep's type walk where its shape allows, byte for
+        # byte as zeep writes it: 0.1 ms instead of 0.3 to 0.5 ms of CPU for each of the
+        # thousands of calls of a first run (core.soap.fast_write).
+        self._writers: dict[str, MessageWriter | None] = {}
 
     def call(self, operation: str, *, record: str = "", write: bool, reader: Reader | None = None,
              **arguments: Any) -> Any:
@@ -112,6 +117,10 @@ class SoapCaller:
         if self.transport is not None:
             self.transport.begin_call()
         try:
+            writer = self._writer(operation)
+            message = self._written_quickly(writer, arguments) if writer is not None else None
+            if message is not None:
+                return self._send_written(operation, message, writer.headers, reader)
             if reader is not None:
                 return self._read_quickly(operation, reader, arguments)
             return getattr(self.proxy, operation)(**arguments)
@@ -151,12 +160,42 @@ class SoapCaller:
         except zeep.exceptions.XMLParseError as exc:
             raise fail(ResponseInvalid, f"the answer does not match the WSDL ({exc})") from None
 
+    def _writer(self, operation: str) -> MessageWriter | None:
+        """The operation's quick request writer (core.soap.fast_write), made on its first call;
+        None when zeep writes its requests (its shape is not a plain one, or no transport of ours)."""
+        if operation not in self._writers:
+            try:
+                writer = MessageWriter(self.proxy._binding, operation) if self.transport is not None else None
+            except (TypeError, AttributeError, ValueError):
+                writer = None
+            self._writers[operation] = writer
+        return self._writers[operation]
+
+    def _written_quickly(self, writer: MessageWriter, arguments: dict[str, Any]) -> bytes | None:
+        """The request as `writer` writes it (core.soap.fast_write); None when zeep writes it."""
+        try:
+            return writer.envelope(arguments)
+        except NotPlainRequest:
+            return None
+
+    def _send_written(self, operation: str, message: bytes, headers: dict[str, str],
+                      reader: Reader | None) -> Any:
+        """Post a request written by core.soap.fast_write, as zeep's binding would send it."""
+        reply = self.transport.post(self.proxy._binding_options["address"], message, dict(headers))
+        return self._answer(operation, reply, reader)
+
     def _read_quickly(self, operation: str, reader: Reader, arguments: dict[str, Any]) -> Any:
         """The answer read by `reader` (core.soap.fast_read); zeep reads whatever is not a plain answer."""
-        client, binding = self.proxy._client, self.proxy._binding
+        client = self.proxy._client
         with client.settings(raw_response=True):
             reply = getattr(self.proxy, operation)(**arguments)
-        if reply.status_code == 200 and "multipart" not in reply.headers.get("Content-Type", ""):
+        return self._answer(operation, reply, reader)
+
+    def _answer(self, operation: str, reply: Any, reader: Reader | None) -> Any:
+        """The result of a raw reply: read by `reader` when it is a plain answer, else by zeep."""
+        client, binding = self.proxy._client, self.proxy._binding
+        if reader is not None and reply.status_code == 200 \
+                and "multipart" not in reply.headers.get("Content-Type", ""):
             if isinstance(reader, RememberedAnswer) and reader.unchanged(reply.content):
                 return UNCHANGED  # byte for byte an answer read (and checked) before
             document = zeep.loader.parse_xml(reply.content, self.transport, settings=client.settings)

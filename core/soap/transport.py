@@ -9,6 +9,7 @@ body.
 from __future__ import annotations
 
 import functools
+import socket
 import ssl
 import threading
 import time
@@ -19,6 +20,7 @@ from urllib.parse import urlparse
 import certifi
 import httpx
 import zeep
+from httpx._utils import get_environment_proxies  # httpx's own reading of HTTP(S)_PROXY and NO_PROXY
 from zeep.wsdl import Document
 from lxml import etree
 from zeep.transports import Transport
@@ -31,6 +33,7 @@ USER_AGENT = "pvsync (+https://github.com/pvsync)"
 # The largest answer pvsync will read. GetRelaties for a large administration is a few
 # MB; anything far beyond that is a broken or hostile server, not data.
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+NO_DELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,17 @@ def make_http_client(*, timeouts: Timeouts = Timeouts(), ca_file: str | Path | N
     verification off)."""
     verify = _tls_context(str(ca_file) if ca_file else None, _modified(ca_file))
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-    return httpx.Client(timeout=timeouts.as_httpx(), verify=verify, transport=transport,
+    mounts = None
+    if transport is None:
+        # TCP_NODELAY, as curl and urllib3 set it: httpcore writes a request's headers and body
+        # one after the other, and on a kept-alive connection Nagle's algorithm holds the body
+        # until the server's delayed ACK of the headers (up to 40 ms a call). A transport of our
+        # own turns off httpx's proxies from the environment, so they are mounted as httpx would.
+        transport = httpx.HTTPTransport(verify=verify, limits=limits, socket_options=NO_DELAY)
+        mounts = {pattern: None if url is None else httpx.HTTPTransport(
+                      verify=verify, limits=limits, socket_options=NO_DELAY, proxy=httpx.Proxy(url))
+                  for pattern, url in get_environment_proxies().items()}
+    return httpx.Client(timeout=timeouts.as_httpx(), verify=verify, transport=transport, mounts=mounts,
                         headers={"User-Agent": USER_AGENT}, follow_redirects=False, limits=limits)
 
 
