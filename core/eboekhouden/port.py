@@ -41,6 +41,10 @@ class EboekhoudenPort(Protocol):
 
     def relation(self, code: str) -> EbRelation | None: ...
 
+    def has_relation(self, code: str) -> bool:
+        """Whether e-Boekhouden has a relation with `code`: from this session's relation list when
+        it was read (no call), else one filtered list call (and never a detail read)."""
+
     def relation_index(self) -> Mapping[str, int]:
         """Every relation code with its e-Boekhouden id: the cheap list (one call per 2,000 on REST)."""
 

@@ -372,7 +372,10 @@ class _InvoiceRun:
         if self.dry_run and self.ctx.services is not None and code in self.ctx.services.planned_relations:
             return True  # this run's relations job creates it first (RunServices.planned_relations)
         if code not in self._in_eboekhouden:
-            self._in_eboekhouden[code] = (eb or self.eb).relation(code) is not None
+            # Existence only: from the list the relations job read this run when it did (REST listed
+            # relations one filtered call and one detail read per code before: 628 of 1,632 calls
+            # of a 1,000-invoice booking run).
+            self._in_eboekhouden[code] = (eb or self.eb).has_relation(code)
         return self._in_eboekhouden[code]
 
     def rules(self) -> Any:

@@ -357,6 +357,9 @@ class RestClient:
         found = [r for r in self.relations(code=code) if r.code == code]
         return found[0] if found else None
 
+    def has_relation(self, code: str) -> bool:
+        return self._relation_id(code, f"relation {code}") is not None
+
     def _relation_by_id(self, relation_id: int, record: str) -> EbRelation | None:
         try:
             item = self._request("GET", f"/v1/relation/{relation_id}", operation="GET /v1/relation/{id}",

@@ -79,6 +79,7 @@ class EboekhoudenClient:
         self._depth = 0
         self._warned_budget = False
         self._relations_read: dict[str, EbRelation] | None = None  # this session's GetRelaties, by code
+        self._codes_known: set[str] = set()  # relation codes this session read or added
         self.relations_digest: str | None = None  # SHA-256 of this session's whole GetRelaties answer
 
     # ------------------------------------------------------------------ session
@@ -104,7 +105,7 @@ class EboekhoudenClient:
             self.http.close()
 
     def _open_session(self) -> None:
-        self._relations_read = None
+        self._relations_read, self._codes_known = None, set()
         result = self.caller.call("OpenSession", write=False, Username=self._username.reveal(),
                                   SecurityCode1=self._code1.reveal(), SecurityCode2=self._code2.reveal(),
                                   Source=self.source)
@@ -120,7 +121,7 @@ class EboekhoudenClient:
 
     def _close_session(self) -> None:
         session, self._session = self._session, None
-        self._relations_read = None
+        self._relations_read, self._codes_known = None, set()
         if session is None:
             return
         try:
@@ -213,11 +214,19 @@ class EboekhoudenClient:
         if found is None:
             return None
         read = self._relations_read = {r.code: r for r in found}
+        self._codes_known.update(read)
         return read
 
     def relation(self, code: str) -> EbRelation | None:
         found = [r for r in self.relations(code=code) if r.code == code]
         return found[0] if found else None
+
+    def has_relation(self, code: str) -> bool:
+        """A code this session listed or added exists (codes are never deleted by pvsync); any
+        other is looked up, so a relation added in doubt or by someone else is still found."""
+        if code not in self._codes_known and self.relation(code) is not None:
+            self._codes_known.add(code)
+        return code in self._codes_known
 
     def ledgers(self, code: str | None = None, category: str | None = None) -> list[Ledger]:
         result = self._call("GetGrootboekrekeningen", write=False, record=f"ledger {code}" if code else "",
@@ -286,6 +295,7 @@ class EboekhoudenClient:
         result = self._call("AddRelatie", write=True, record=record,
                             oRel=translate.relation_to_soap(rel.with_changes(id=0), today=_today()))
         self._relations_read = None  # the index read no longer holds every relation as it is
+        self._codes_known.add(rel.code)
         return int(result.Rel_ID)
 
     def update_relation(self, rel: EbRelation) -> None:
