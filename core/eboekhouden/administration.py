@@ -27,7 +27,7 @@ from core.eboekhouden.limits import (FIRST_BOOKING_YEAR, GESLACHT_VALUES, IN_EX_
                                      MAX_LEDGER_CODE, MAX_OMSCHRIJVING, MAX_RELATION_CODE, PAYMENT_SOORTEN,
                                      RELATION_TEXT_FIELDS, VAT_SIDE_FOR)
 from core.model import BTW_CODES, Booking, BookingLine, EbRelation, Ledger, MutatieSoort
-from core.soap.simulator import read_state_file, write_state_file
+from core.soap.simulator import StateFile
 
 # Which bookings an open item is made of, per kind: (invoice, payment).
 OPEN_ITEM_SOORTEN = {
@@ -129,7 +129,7 @@ class OpenItem:
         return self.total - self.paid
 
 
-class Administration:
+class Administration(StateFile):
     """The records and rules of one administration, shared by every API that serves it.
 
     `lock` serialises every request of every API on it; `dirty` says the state file is
@@ -302,17 +302,6 @@ class Administration:
                                                       f"{b.soort.value}.")
 
     # ------------------------------------------------------------------ state file
-
-    def load_state(self) -> bool:
-        data = read_state_file(self.state_file)
-        if data is not None:
-            self.state_from_json(data)
-        return data is not None
-
-    def save_state(self) -> None:
-        if self.state_file:
-            write_state_file(self.state_file, self.state_to_json())
-            self.dirty = False
 
     def state_to_json(self) -> Any:
         return {

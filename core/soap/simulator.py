@@ -126,7 +126,70 @@ def read_state_file(path: Path | None) -> Any | None:
     return None
 
 
-class SoapSimulator:
+class StateFile:
+    """A simulator's data kept in a state file: `state_file`, `dirty`, and the subclass's
+    `state_to_json` / `state_from_json`."""
+
+    state_file: Path | None
+    dirty: bool
+
+    def state_to_json(self) -> Any:
+        raise NotImplementedError
+
+    def state_from_json(self, data: Any) -> None:
+        raise NotImplementedError
+
+    def load_state(self) -> bool:
+        data = read_state_file(self.state_file)
+        if data is not None:
+            self.state_from_json(data)
+        return data is not None
+
+    def save_state(self) -> None:
+        if not self.state_file:
+            return
+        write_state_file(self.state_file, self.state_to_json())
+        self.dirty = False
+
+
+IIS_ERROR_PAGE = b"<html><body><h1>500 - Internal server error.</h1></body></html>"
+
+
+class NetworkFaults:
+    """What the network and the web server do to a call before the service sees it, for both
+    APIs' simulators alike: `knobs`, `rng` and `events` are the simulator's."""
+
+    knobs: Knobs
+    rng: random.Random
+    events: list[str]
+
+    def roll(self, kind: str) -> bool:
+        rate = self.knobs.faults.get(kind, 0.0)
+        return rate > 0 and self.rng.random() < rate
+
+    def connection_faults(self, start_response) -> list[bytes] | None:
+        """A reset connection (raised), or IIS's own error page (its body returned); None for neither."""
+        if self.roll("reset"):
+            self.events.append("fault reset")
+            raise SimulatedDisconnect(committed=False)
+        if self.roll("http500"):
+            self.events.append("fault http500")
+            start_response("500 Internal Server Error", [("Content-Type", "text/html"),
+                                                         ("Content-Length", str(len(IIS_ERROR_PAGE)))])
+            return [IIS_ERROR_PAGE]
+        return None
+
+    def network_delay(self) -> None:
+        """The latency, now and then a spike; outside any lock, so concurrent callers overlap like on a real network."""
+        delay = self.knobs.latency_ms / 1000.0
+        if self.roll("spike"):
+            self.events.append("fault spike")
+            delay += self.knobs.spike_ms / 1000.0
+        if delay:
+            time.sleep(delay)
+
+
+class SoapSimulator(StateFile, NetworkFaults):
     """Base WSGI app. Subclasses set `namespace`, `path`, `wsdl_file`, `service_name`."""
 
     namespace: str = ""
@@ -153,26 +216,6 @@ class SoapSimulator:
     def expire_sessions(self) -> None:
         """Fault 'session': make the caller's session invalid (services with sessions)."""
 
-    def state_to_json(self) -> Any:
-        raise NotImplementedError
-
-    def state_from_json(self, data: Any) -> None:
-        raise NotImplementedError
-
-    # ------------------------------------------------------------------ state file
-
-    def load_state(self) -> bool:
-        data = read_state_file(self.state_file)
-        if data is not None:
-            self.state_from_json(data)
-        return data is not None
-
-    def save_state(self) -> None:
-        if not self.state_file:
-            return
-        write_state_file(self.state_file, self.state_to_json())
-        self.dirty = False
-
     # ------------------------------------------------------------------ helpers
 
     def element(self, name: str, text: Any = None, *children: etree._Element) -> etree._Element:
@@ -187,10 +230,6 @@ class SoapSimulator:
         if el is None:
             return default
         return el.text or ""
-
-    def roll(self, kind: str) -> bool:
-        rate = self.knobs.faults.get(kind, 0.0)
-        return rate > 0 and self.rng.random() < rate
 
     # ------------------------------------------------------------------ WSGI
 
@@ -233,20 +272,10 @@ class SoapSimulator:
             return self._fault(start_response, envelope_ns, ClientFault("Request too large."))
         raw = environ["wsgi.input"].read(length) if length else b""
 
-        if self.roll("reset"):
-            self.events.append("fault reset")
-            raise SimulatedDisconnect(committed=False)
-        if self.roll("http500"):
-            self.events.append("fault http500")
-            body = b"<html><body><h1>500 - Internal server error.</h1></body></html>"
-            start_response("500 Internal Server Error", [("Content-Type", "text/html"), ("Content-Length", str(len(body)))])
-            return [body]
-        delay = self.knobs.latency_ms / 1000.0
-        if self.roll("spike"):
-            self.events.append("fault spike")
-            delay += self.knobs.spike_ms / 1000.0
-        if delay:
-            time.sleep(delay)  # outside the lock: concurrent callers overlap like on a real network
+        page = self.connection_faults(start_response)
+        if page is not None:
+            return page
+        self.network_delay()
 
         try:
             operation, request = self._read_request(raw, envelope_ns, soap12, environ)

@@ -29,7 +29,7 @@ from core.eboekhouden.rest import sim_mutations, sim_relations
 from core.eboekhouden.rest.sim_wire import (RestError, dump, envelope, filters, invalid, page, plain_int, read_body,
                                             unauthenticated)
 from core.eboekhouden.soap.simulator import SimCredentials
-from core.soap.simulator import Knobs, SimulatedDisconnect
+from core.soap.simulator import Knobs, NetworkFaults, SimulatedDisconnect
 
 SOURCE_PATTERN = re.compile(r"^[\w_ ]{1,10}$")  # .NET's \w is Unicode-aware, like Python's
 DEMO_API_TOKEN = SimCredentials().api_token  # printed by `pvsync simulate`
@@ -39,7 +39,7 @@ _JSON_TYPES = re.compile(r"^\s*application/(json|[\w.-]+\+json)\s*(;.*)?$", re.I
 _ID = r"(-?\d+)"
 
 
-class RestSimulator:
+class RestSimulator(NetworkFaults):
     """The WSGI app for /v1/…; `calls` counts requests per "METHOD /path template"."""
 
     def __init__(self, administration: Administration | None = None, knobs: Knobs | None = None, *,
@@ -95,10 +95,6 @@ class RestSimulator:
         self.token_state = "revoked"
         self.sessions.clear()
 
-    def roll(self, kind: str) -> bool:
-        rate = self.knobs.faults.get(kind, 0.0)
-        return rate > 0 and self.rng.random() < rate
-
     # ------------------------------------------------------------------ WSGI
 
     def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
@@ -120,23 +116,13 @@ class RestSimulator:
         if raw and not _JSON_TYPES.match(environ.get("CONTENT_TYPE", "")):
             return self._answer(start_response, 415, None)  # ASP.NET's answer to a body it has no reader for
 
-        if self.roll("reset"):
-            self.events.append("fault reset")
-            raise SimulatedDisconnect(committed=False)
-        if self.roll("http500"):
-            self.events.append("fault http500")
-            body = b"<html><body><h1>500 - Internal server error.</h1></body></html>"
-            start_response("500 Internal Server Error", [("Content-Type", "text/html"),
-                                                         ("Content-Length", str(len(body)))])
-            return [body]
+        page = self.connection_faults(start_response)
+        if page is not None:
+            return page
         if self.roll("throttle"):
             self.events.append(f"fault throttle before {template}")
             return self._answer(start_response, 429, None, (("Retry-After", str(self.retry_after_seconds)),))
-        delay = self.knobs.latency_ms / 1000.0
-        if self.roll("spike"):
-            delay += self.knobs.spike_ms / 1000.0
-        if delay:
-            time.sleep(delay)  # outside the lock: concurrent callers overlap like on a real network
+        self.network_delay()
         if self.roll("fault"):
             self.events.append(f"fault ERR_001 before {template}")
             error = RestError(500, "ERR_001")
