@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from core import cli
 from core.engine import Engine
 from core.store import Store
 from core.store.approvals import Approvals
+from tests.cli.test_cli import run
 from tests.engine.fixtures import write_raw_value
 
 
@@ -19,12 +19,6 @@ def env(monkeypatch, config_file, state_dir):
     write_raw_value(config_file, "engine.approve_first_run", "true")
     monkeypatch.setenv("PVSYNC_CONFIG", str(config_file))
     monkeypatch.setenv("PVSYNC_STATE_DIR", str(state_dir))
-
-
-def run(capsys, *argv):
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_nothing_is_approved_before_a_plan_was_shown(capsys, env, state_dir):
