@@ -18,6 +18,11 @@ from typing import Literal, Protocol, Self
 
 from core.model import Booking, EbRelation, Ledger, OpenItem
 
+# Both APIs want a date window on a booking search; a search without dates is given this one,
+# meaning "any date" (innovato's bounds).
+ANY_DATE_FROM = date(1980, 1, 1)
+ANY_DATE_TO = date(2049, 12, 31)
+
 Purpose = Literal["exactly_once", "other"]
 OpenItemKind = Literal["Debiteuren", "Crediteuren"]
 

@@ -29,10 +29,9 @@ import httpx
 
 from core.eboekhouden.errors import SERVICE, InvalidForEboekhouden, SessionLost
 from core.eboekhouden.limits import Problem, booking_problems, relation_problems
-from core.eboekhouden.port import OpenItemKind, Purpose
+from core.eboekhouden.port import ANY_DATE_FROM, ANY_DATE_TO, OpenItemKind, Purpose
 from core.eboekhouden.rest import translate
 from core.eboekhouden.rest.errors import NotFound, describe, error_from_body
-from core.eboekhouden.soap.translate import ANY_DATE_FROM, ANY_DATE_TO
 from core.eboekhouden.rest.throttle import MAX_RETRY_AFTER, START_RATE, AdaptiveRate, retry_after_seconds
 from core.model import Booking, EbRelation, Ledger, MutatieSoort, OpenItem
 from core.secrets import Secret, quiet_wire_loggers

@@ -20,7 +20,7 @@ import logging
 import threading
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import Any, Iterable
 
 import httpx
 
@@ -28,6 +28,7 @@ from core.eboekhouden.soap import translate
 from core.eboekhouden.errors import (SERVICE, EboekhoudenError, InvalidForEboekhouden, SessionLost,
                                      is_session_error)
 from core.eboekhouden.limits import Problem, booking_problems, relation_problems
+from core.eboekhouden.port import ANY_DATE_FROM, ANY_DATE_TO, OpenItemKind, Purpose
 from core.model import AMSTERDAM, Booking, EbRelation, Ledger, OpenItem
 from core.secrets import Secret
 from core.soap.caller import CallMeter, MemoryCallMeter, RetryPolicy, SoapCaller
@@ -44,8 +45,6 @@ BINDING_SOAP12 = f"{{{NAMESPACE}}}soapAppSoap12"
 MUTATIES_WARN_SHARE = 0.8
 MUTATIES_RESERVED_SHARE = 0.9  # from here on only exactly-once lookups may spend calls
 MUTATIES_MAX_ANSWER = 500  # GetMutaties never returns more than the latest 500 matches
-
-Purpose = Literal["exactly_once", "other"]
 
 
 class EboekhoudenClient:
@@ -233,7 +232,7 @@ class EboekhoudenClient:
                             cFilter={"ID": 0, "Code": code or None, "Categorie": category or None})
         return [translate.ledger_from_soap(g) for g in translate.items(result.Rekeningen, "cGrootboekrekening")]
 
-    def open_items(self, kind: Literal["Debiteuren", "Crediteuren"] = "Debiteuren") -> list[OpenItem]:
+    def open_items(self, kind: OpenItemKind = "Debiteuren") -> list[OpenItem]:
         if kind not in ("Debiteuren", "Crediteuren"):
             # zeep does not check enumerations; the service would answer with a fault.
             raise InvalidForEboekhouden("open items", [Problem("OpSoort", f"OpSoort is {kind!r}",
@@ -256,8 +255,8 @@ class EboekhoudenClient:
         result = self._call("GetMutaties", write=False, record=record, cFilter={
             "MutatieNr": number or 0,
             "Factuurnummer": invoice_number or None,
-            "DatumVan": translate.soap_datetime(date_from or translate.ANY_DATE_FROM),
-            "DatumTm": translate.soap_datetime(date_to or translate.ANY_DATE_TO),
+            "DatumVan": translate.soap_datetime(date_from or ANY_DATE_FROM),
+            "DatumTm": translate.soap_datetime(date_to or ANY_DATE_TO),
         })
         found = [translate.booking_from_soap(m) for m in translate.items(result.Mutaties, "cMutatieList")]
         if len(found) >= MUTATIES_MAX_ANSWER:

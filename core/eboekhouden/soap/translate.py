@@ -19,10 +19,6 @@ from core.model import (AMSTERDAM, Booking, BookingLine, EbRelation, Ledger, Mut
                         round_cents)
 from core.eboekhouden.limits import relation_field_names
 
-# GetMutaties demands a date window; this one means "any date" (innovato's bounds).
-ANY_DATE_FROM = date(1980, 1, 1)
-ANY_DATE_TO = date(2049, 12, 31)
-
 _RELATION_NAMES = relation_field_names()
 _RELATION_NUMBERS = ("id", "gb_id", "geen_email", "nieuwsbriefgroepen_count")
 
