@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Literal, Protocol, Self
 
+from core.eboekhouden.errors import SERVICE
 from core.model import Booking, EbRelation, Ledger, OpenItem
 
 # Both APIs want a date window on a booking search; a search without dates is given this one,
@@ -25,6 +26,16 @@ ANY_DATE_TO = date(2049, 12, 31)
 
 Purpose = Literal["exactly_once", "other"]
 OpenItemKind = Literal["Debiteuren", "Crediteuren"]
+# The writes a job may count before it hands them to a worker thread (`count_ahead`).
+RelationWrite = Literal["add_relation", "update_relation"]
+
+
+def count_ahead_with(meter: object, operation: str) -> None:
+    """Count the write `operation` on `meter` now, when the meter can (core.store.call_counts);
+    a meter that cannot counts it when it is sent, as always."""
+    count = getattr(meter, "count_ahead", None)
+    if count is not None:
+        count(SERVICE, operation)
 
 
 class EboekhoudenPort(Protocol):
@@ -62,6 +73,11 @@ class EboekhoudenPort(Protocol):
 
     def update_relation(self, rel: EbRelation) -> None:
         """Replace the record with this one (read it, merge the changes, pass it whole)."""
+
+    def count_ahead(self, write: RelationWrite) -> None:
+        """Count one `write` (a method of this port) now, on the thread that hands the call to a
+        worker thread to send; that call then counts nothing more. A write refused before it is
+        sent (what the plan lets through never is) stays counted."""
 
     # ------------------------------------------------------------------ bookings and open items
 

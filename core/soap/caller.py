@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -38,6 +39,10 @@ class CallMeter(Protocol):
 
     def record(self, service: str, operation: str) -> None: ...
 
+    def count_ahead(self, service: str, operation: str) -> None:
+        """Count a write before it is handed to another thread to send; its `record` then counts
+        nothing more (core.store.call_counts)."""
+
     def count_this_month(self, service: str, operation: str) -> int: ...
 
 
@@ -47,8 +52,22 @@ class MemoryCallMeter:
     def __init__(self) -> None:
         self.counts: Counter[tuple[str, str]] = Counter()
         self.monthly: Counter[tuple[str, str, str]] = Counter()
+        self._ahead: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+
+    def count_ahead(self, service: str, operation: str) -> None:
+        with self._lock:
+            self._ahead[(service, operation)] += 1
+            self._count(service, operation)
 
     def record(self, service: str, operation: str) -> None:
+        with self._lock:
+            if self._ahead[(service, operation)] > 0:
+                self._ahead[(service, operation)] -= 1
+                return
+            self._count(service, operation)
+
+    def _count(self, service: str, operation: str) -> None:
         self.counts[(service, operation)] += 1
         self.monthly[(service, operation, current_month())] += 1
 

@@ -14,6 +14,12 @@ services hold). The budget's count waits for the disk; a write's count does not 
 of pvsync loses nothing, a power cut at most the last few counts, and what was booked is
 the invoice journal's to say, not the counter's), which saves an fsync per write sent.
 Counts asked for include what is still waiting to be written.
+
+A write that a job hands to a worker thread to send (a first run's thousands of new
+relations, four at a time) is counted by the job's thread as it hands it over
+(`count_ahead`), and the worker's `record` of it then writes nothing: the count is still
+stored before the call goes out, but the worker does not first wait for the store, which
+the job's thread holds for the links and logbook lines of the calls that came back.
 """
 
 from __future__ import annotations
@@ -44,10 +50,24 @@ class BatchedCallMeter:
         self._waiting: Counter[tuple[str, str, str]] = Counter()
         self._lock = threading.Lock()
         self._flushed_at = time.monotonic()
+        self._ahead: Counter[tuple[str, str]] = Counter()  # writes counted by `count_ahead`, not sent yet
+
+    def count_ahead(self, service: str, operation: str) -> None:
+        """Count a write now, on the thread that hands it to another thread to send; that
+        thread's `record` of the call then stores nothing more (see the module docstring)."""
+        if is_plain_read(operation) or operation in BUDGETED:
+            raise ValueError(f"{operation} is not a write that may be counted ahead")
+        self.flush(also={(service, operation, amsterdam_day()): 1}, durable=False)
+        with self._lock:
+            self._ahead[(service, operation)] += 1
 
     def record(self, service: str, operation: str) -> None:
         key = (service, operation, amsterdam_day())
         if not is_plain_read(operation):
+            with self._lock:
+                if self._ahead[(service, operation)] > 0:  # counted when it was handed over
+                    self._ahead[(service, operation)] -= 1
+                    return
             self.flush(also={key: 1}, durable=operation in BUDGETED)  # stored before the call is sent
             return
         with self._lock:

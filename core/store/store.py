@@ -68,6 +68,10 @@ class Store:
         self.min_level = "DEBUG"
         self._lock = threading.RLock()
         self._durable = True  # the open transaction's safety level
+        # The thread inside an outer `write`, and the stderr lines its logbook entries wait to
+        # print until it has let go of the store (see `log`).
+        self._writer: int | None = None
+        self._lines_after: list[tuple[str, str, str, str, int | None]] = []
 
     # ------------------------------------------------------------------ opening
 
@@ -136,28 +140,34 @@ class Store:
         commits; the next durable commit saves them too). Only for what pvsync finds again
         by itself; a durable write cannot join a transaction that is not.
         """
-        with self._lock:
-            if self.conn.in_transaction:
-                if durable and not self._durable:
-                    raise RuntimeError("a durable write cannot join a transaction begun with durable=False")
-                yield self.db
-                return
-            if not durable:
-                self.conn.execute("PRAGMA synchronous = NORMAL")
-            self._durable = durable
-            try:
-                self.conn.execute("BEGIN IMMEDIATE")
-                try:
+        lines: list[tuple[str, str, str, str, int | None]] = []
+        try:
+            with self._lock:
+                if self.conn.in_transaction:
+                    if durable and not self._durable:
+                        raise RuntimeError("a durable write cannot join a transaction begun with durable=False")
                     yield self.db
-                except BaseException:
-                    if self.conn.in_transaction:
-                        self.conn.execute("ROLLBACK")
-                    raise
-                self.conn.execute("COMMIT")
-            finally:
+                    return
                 if not durable:
-                    self._durable = True
-                    self.conn.execute("PRAGMA synchronous = FULL")
+                    self.conn.execute("PRAGMA synchronous = NORMAL")
+                self._durable, self._writer, self._lines_after = durable, threading.get_ident(), lines
+                try:
+                    self.conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        yield self.db
+                    except BaseException:
+                        if self.conn.in_transaction:
+                            self.conn.execute("ROLLBACK")
+                        raise
+                    self.conn.execute("COMMIT")
+                finally:
+                    self._writer, self._lines_after = None, []
+                    if not durable:
+                        self._durable = True
+                        self.conn.execute("PRAGMA synchronous = FULL")
+        finally:
+            for level, kind, message, subject, run_id in lines:
+                stderr.emit(level, kind, message, subject=subject, run_id=run_id)
 
     def _rows(self, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
         with self._lock:
@@ -204,7 +214,13 @@ class Store:
             return 0
         message, subject = scrub(str(message)), scrub(str(subject))
         details_json = scrub(_json(details)) if details else None
-        stderr.emit(level, kind, message, subject=subject, run_id=run_id)
+        if self._writer == threading.get_ident():
+            # Inside a transaction of this thread: printed once it lets go of the store, so the
+            # threads waiting for the store (a write's call count, before it is sent) do not
+            # also wait for the terminal or the journal.
+            self._lines_after.append((level, kind, message, subject, run_id))
+        else:
+            stderr.emit(level, kind, message, subject=subject, run_id=run_id)
         with self.write(durable=False):  # a line, not a record pvsync acts on
             cursor = self.conn.execute(
                 "INSERT INTO logbook (at, level, kind, run_id, subject, message, details_json) "

@@ -55,14 +55,24 @@ class InFlight:
             else:
                 finish(_nothing)
             return
-        while len(self._sending) >= self.limit:
-            done, _ = wait(self._sending, return_when=FIRST_COMPLETED)
-            self._sending -= done
+        self._free_a_slot()
         future = self._pool.submit(remote)
         self._sending.add(future)
         self._pending.append((future, finish, keys))
         self._keys.update(keys)
-        self._finish_ready()
+
+    def _free_a_slot(self) -> None:
+        """Return once fewer than `limit` calls are under way. What came back is finished only
+        while every slot is busy: a slot that comes free is refilled first, so the finishing
+        work of this thread never keeps the next call waiting."""
+        while True:
+            self._sending = {future for future in self._sending if not future.done()}
+            if len(self._sending) < self.limit:
+                return
+            if self._pending and (self._pending[0][0] is None or self._pending[0][0].done()):
+                self.finish_next()
+                continue
+            wait(self._sending, return_when=FIRST_COMPLETED)
 
     def finish_next(self) -> None:
         """Wait for the oldest action and finish it."""
@@ -77,10 +87,6 @@ class InFlight:
 
     def finish_all(self) -> None:
         while self._pending:
-            self.finish_next()
-
-    def _finish_ready(self) -> None:
-        while self._pending and (self._pending[0][0] is None or self._pending[0][0].done()):
             self.finish_next()
 
     def __enter__(self) -> InFlight:

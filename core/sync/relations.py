@@ -429,10 +429,12 @@ class RelationRun:
         if isinstance(action, CreateInEboekhouden):
             eb = self.ctx.services.eboekhouden()
             self.crash_at("before_add_relation")
+            eb.count_ahead("add_relation")  # here, so the worker sends without waiting for the store
             return lambda: self.send_create(eb, action), lambda sent: self.created(action, *sent)
         if isinstance(action, UpdateInEboekhouden):
             eb = self.ctx.services.eboekhouden()
             self.crash_at("before_update_relation")
+            eb.count_ahead("update_relation")
             return lambda: eb.update_relation(action.wanted), lambda _: self.updated(action)
         if isinstance(action, ImportIntoPerfectView):
             pv = self.ctx.services.perfectview()
@@ -508,9 +510,9 @@ class RelationRun:
             self.ctx.log("WARNING", KIND, f"{action.code} was already in e-Boekhouden ({adopted}); linked to that "
                                           "relation, its fields are compared in the next run", subject=action.code)
         self.crash_at("after_add_relation")
+        link = RelationLink(action.pv_id, action.code, eb_id, action.pv_hash, eboekhouden_hash(stored) if stored else "")
         with self.ctx.store.write(durable=False):  # the link and its logbook line: one transaction
-            self.save_link(RelationLink(action.pv_id, action.code, eb_id, action.pv_hash,
-                                        eboekhouden_hash(stored) if stored else ""))
+            self.save_link(link)
             self.ctx.log("INFO", KIND, f"created {action.code} ({action.wanted.bedrijf}) in e-Boekhouden",
                          subject=action.code)
         self.crash_at("after_add_relation_link")
@@ -521,9 +523,9 @@ class RelationRun:
         """After UpdateRelatie (read-merge-write: the plan merged into the record as read):
         the link, then one audit line per field."""
         self.crash_at("after_update_relation")
+        link = RelationLink(action.pv_id, action.code, action.current.id, action.pv_hash, eboekhouden_hash(action.wanted))
         with self.ctx.store.write(durable=False):
-            self.save_link(RelationLink(action.pv_id, action.code, action.current.id, action.pv_hash,
-                                        eboekhouden_hash(action.wanted)))
+            self.save_link(link)
             for change in action.changes:
                 self.ctx.log("INFO", KIND, f"e-Boekhouden {action.code}: PerfectView overwrote {change.describe()}",
                              subject=action.code, details={"field": change.field, "old": change.old,

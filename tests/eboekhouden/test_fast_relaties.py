@@ -4,6 +4,7 @@ out exactly as zeep reads them, and a broken answer must be refused as zeep refu
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import httpx
 import pytest
@@ -105,3 +106,46 @@ def test_open_items_read_quickly_equal_what_zeep_reads():
         by_zeep = [translate.open_item_from_soap(p) for p in translate.items(result.Openposten, "cOpenPost")]
     assert quick == by_zeep and len(quick) >= 3
     assert any(item.paid and item.outstanding for item in quick), "a partly paid item among them"
+
+
+def _plain(value):
+    """zeep's result and the quick reader's as the same nested dicts and lists."""
+    from zeep.helpers import serialize_object
+
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if hasattr(value, "__values__"):  # a zeep CompoundValue
+        return {key: _plain(item) for key, item in serialize_object(value, dict).items()}
+    if hasattr(value, "__dict__"):  # the quick reader's SimpleNamespace
+        return {key: _plain(item) for key, item in vars(value).items()}
+    return value
+
+
+def test_write_answers_read_quickly_equal_what_zeep_reads():
+    """A first run sends thousands of AddRelatie: their small answers are read without zeep too,
+    accepted or refused, exactly as zeep reads them."""
+
+    relation = EbRelation(code="D77001", bedrijf="Bakkerij & Zoet <B.V.>", plaats="Zwolle")
+    day = date(2025, 3, 1)
+    answers = {}
+    for quick in (True, False):
+        sim = EboekhoudenSimulator()
+        with client_for(sim) as client:
+            if not quick:
+                client._write_readers = dict.fromkeys(client._write_readers)
+            send = lambda operation, **arguments: client.caller.call(  # noqa: E731
+                operation, write=True, reader=client._write_readers.get(operation), SessionID=client._session.reveal(),
+                SecurityCode2=client._code2.reveal(), **arguments)
+            oRel = translate.relation_to_soap(relation, today=day)
+            added = send("AddRelatie", oRel=oRel)  # accepted: its Rel_ID
+            answers[quick] = [
+                added,
+                send("AddRelatie", oRel=oRel),  # refused: the code exists
+                send("UpdateRelatie", oRel=translate.relation_to_soap(relation.with_changes(id=added.Rel_ID), today=day)),
+                send("UpdateRelatie", oRel=translate.relation_to_soap(relation.with_changes(id=999999), today=day)),
+            ]
+    quick, by_zeep = _plain(answers[True]), _plain(answers[False])
+    assert quick == by_zeep
+    assert isinstance(quick[0]["Rel_ID"], int) and quick[0]["Rel_ID"] > 0 and not quick[0]["ErrorMsg"]["LastErrorCode"]
+    assert quick[2] == {"LastErrorCode": None, "LastErrorDescription": None}, "UpdateRelatie's bare cError"
+    assert quick[1]["ErrorMsg"]["LastErrorCode"] and quick[3]["LastErrorCode"], "refusals read as such"

@@ -58,3 +58,43 @@ def test_every_operation_that_changes_something_counts_as_a_write():
               "ActivityAddNote", "ActivityAddAttachment", "OpenSession", "CloseSession", "GetMutaties")
     assert not any(is_plain_read(operation) for operation in writes)
     assert all(is_plain_read(op) for op in ("GetRelaties", "RelationGetAll", "ActivitySearchByField", "UsersGetActive"))
+
+
+def test_a_write_counted_ahead_is_on_disk_before_it_is_handed_over_and_counted_once(tmp_path):
+    """A job counts the relation it hands to a worker thread (count_ahead); the worker's own
+    count of that call then writes nothing, and a write not counted ahead still counts."""
+    import threading
+
+    import pytest
+
+    with Store.open(tmp_path) as store:
+        meter = BatchedCallMeter(store, batch=1000, flush_seconds=3600)
+        meter.count_ahead("e-Boekhouden", "AddRelatie")
+        meter.count_ahead("e-Boekhouden", "AddRelatie")
+        assert on_disk(store, "AddRelatie") == 2, "on disk before any worker sends"
+        workers = [threading.Thread(target=meter.record, args=("e-Boekhouden", "AddRelatie")) for _ in range(2)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert on_disk(store, "AddRelatie") == 2, "the two sends were counted when they were handed over"
+        meter.record("e-Boekhouden", "AddRelatie")  # a third, sent without being counted ahead
+        assert on_disk(store, "AddRelatie") == 3
+        meter.count_ahead("e-Boekhouden", "UpdateRelatie")
+        meter.record("e-Boekhouden", "AddRelatie")
+        assert (on_disk(store, "AddRelatie"), on_disk(store, "UpdateRelatie")) == (4, 1), "per operation"
+        with pytest.raises(ValueError):
+            meter.count_ahead("e-Boekhouden", "GetRelaties")  # reads are counted in batches, never ahead
+        with pytest.raises(ValueError):
+            meter.count_ahead("e-Boekhouden", "GetMutaties")  # the monthly budget waits for the disk, at the send
+
+
+def test_the_memory_meter_counts_ahead_the_same_way():
+    from core.soap.caller import MemoryCallMeter
+
+    meter = MemoryCallMeter()
+    meter.count_ahead("e-Boekhouden", "AddRelatie")
+    assert meter.count("e-Boekhouden", "AddRelatie") == 1
+    meter.record("e-Boekhouden", "AddRelatie")
+    meter.record("e-Boekhouden", "AddRelatie")
+    assert meter.count("e-Boekhouden", "AddRelatie") == 2

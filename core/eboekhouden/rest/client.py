@@ -29,7 +29,7 @@ import httpx
 
 from core.eboekhouden.errors import SERVICE, InvalidForEboekhouden, SessionLost
 from core.eboekhouden.limits import Problem, booking_problems, relation_problems
-from core.eboekhouden.port import ANY_DATE_FROM, ANY_DATE_TO, OpenItemKind, Purpose
+from core.eboekhouden.port import ANY_DATE_FROM, ANY_DATE_TO, OpenItemKind, Purpose, RelationWrite, count_ahead_with
 from core.eboekhouden.rest import translate
 from core.eboekhouden.rest.errors import NotFound, describe, error_from_body
 from core.eboekhouden.rest.throttle import MAX_RETRY_AFTER, START_RATE, AdaptiveRate, retry_after_seconds
@@ -414,6 +414,10 @@ class RestClient:
             raise ResponseInvalid(SERVICE, "POST /v1/relation", "the answer has no id", record=record)
         self._remember_relation(rel.code, int(relation_id))
         return int(relation_id)
+
+    def count_ahead(self, write: RelationWrite) -> None:
+        count_ahead_with(self.meter, {"add_relation": "POST /v1/relation",
+                                      "update_relation": "PATCH /v1/relation/{id}"}[write])
 
     def update_relation(self, rel: EbRelation) -> None:
         """PATCH /v1/relation/{id} with every mapped field (the PATCH needs `name`)."""

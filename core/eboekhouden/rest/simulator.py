@@ -98,6 +98,7 @@ class RestSimulator(NetworkFaults):
     # ------------------------------------------------------------------ WSGI
 
     def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
+        arrived = time.monotonic()
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO", "/").rstrip("/") or "/"
         route = self._route(method, path)
@@ -122,7 +123,7 @@ class RestSimulator(NetworkFaults):
         if self.roll("throttle"):
             self.events.append(f"fault throttle before {template}")
             return self._answer(start_response, 429, None, (("Retry-After", str(self.retry_after_seconds)),))
-        self.network_delay()
+        deadline = self.network_delay(arrived)
         if self.roll("fault"):
             self.events.append(f"fault ERR_001 before {template}")
             error = RestError(500, "ERR_001")
@@ -141,9 +142,14 @@ class RestSimulator(NetworkFaults):
                 status, payload = handler(*args, query=query, raw=raw, token=token)
             except RestError as error:
                 self.events.append(f"{method} {template} refused: {error.status} {error.code}")
-                return self._answer(start_response, error.status, error.body(), error.headers)
-            if self.admin.dirty:
-                self.admin.save_state()
+                refused = error
+            else:
+                refused = None
+                if self.admin.dirty:
+                    self.admin.save_state()
+        if refused is not None:
+            self.answer_due(deadline)
+            return self._answer(start_response, refused.status, refused.body(), refused.headers)
         if self.roll("lost"):
             self.events.append(f"fault lost after {method} {template}")
             raise SimulatedDisconnect(committed=True)
@@ -151,6 +157,7 @@ class RestSimulator(NetworkFaults):
         if self.roll("malformed"):
             self.events.append(f"fault malformed after {method} {template}")
             body = body[: max(1, len(body) // 2)]
+        self.answer_due(deadline)
         if self.roll("slow"):
             self.events.append(f"fault slow after {method} {template}")
             return self._slow(start_response, status, body)

@@ -1,0 +1,126 @@
+"""A simulator's latency is the call's whole round trip, as a client times it on a real service:
+the simulator's own work for the call is done inside it, not on top of it (core.soap.simulator,
+NetworkFaults.network_delay). Timed on a fake clock, so the figures are exact on any machine."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import httpx
+import pytest
+
+import core.eboekhouden.rest.simulator as rest_simulator
+import core.soap.simulator as soap_simulator
+from core.eboekhouden.rest.simulator import RestSimulator
+from core.eboekhouden.soap.simulator import EboekhoudenSimulator
+from core.soap.loopback import InProcessTransport
+from core.soap.simulator import Knobs
+from tests.eboekhouden.rest.conftest import FakeClock
+from tests.eboekhouden.test_simulator import open_session
+
+
+@pytest.fixture
+def clock(monkeypatch) -> FakeClock:
+    clock = FakeClock()
+    fake_time = SimpleNamespace(monotonic=clock, sleep=clock.sleep)
+    monkeypatch.setattr(soap_simulator, "time", fake_time)
+    monkeypatch.setattr(rest_simulator, "time", fake_time)
+    return clock
+
+
+class Timed:
+    """Wraps a simulator app: for each call, when the service's work began and when its answer
+    went out, counted from the call's arrival (ms)."""
+
+    def __init__(self, app, clock: FakeClock):
+        self.app, self.clock = app, clock
+        self.answers: list[float] = []
+        self.work_began: list[float] = []
+        self._arrived = 0.0
+
+    def __call__(self, environ, start_response):
+        self._arrived = self.clock.now
+
+        def answer(*args):
+            self.answers.append(round((self.clock.now - self._arrived) * 1000, 6))
+            return start_response(*args)
+        return self.app(environ, answer)
+
+    def working(self, work_ms: float) -> None:
+        """The service's work for a call: noted, and `work_ms` of (fake) time."""
+        self.work_began.append(round((self.clock.now - self._arrived) * 1000, 6))
+        self.clock.now += work_ms / 1000
+
+
+def soap_calls(clock: FakeClock, latency_ms: float, work_ms: float, calls: int) -> Timed:
+    sim = EboekhoudenSimulator(Knobs(latency_ms=latency_ms))
+    timed = Timed(sim, clock)
+    handle = sim.handle
+
+    def working_handle(operation, request):
+        timed.working(work_ms)
+        return handle(operation, request)
+
+    sim.handle = working_handle
+    session = open_session(sim)  # not through `timed`: only the calls below are timed
+    for number in range(calls):
+        with httpx.Client(transport=InProcessTransport(app=timed)) as http:
+            reply = http.post("http://sim/soap.asmx", headers={"Content-Type": "text/xml; charset=utf-8",
+                                                               "SOAPAction": '"http://www.e-boekhouden.nl/soap/GetRelaties"'},
+                              content=post_body(session, sim))
+        assert reply.status_code == 200, reply.text
+    return timed
+
+
+def post_body(session: str, sim: EboekhoudenSimulator) -> bytes:
+    return (f'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/'
+            f'envelope/"><soap:Body><GetRelaties xmlns="http://www.e-boekhouden.nl/soap"><SessionID>{session}'
+            f'</SessionID><SecurityCode2>{sim.credentials.security_code_2}</SecurityCode2><cFilter><Trefwoord>'
+            '</Trefwoord><Code>D10001</Code><ID>0</ID></cFilter></GetRelaties></soap:Body></soap:Envelope>').encode()
+
+
+def rest_calls(clock: FakeClock, latency_ms: float, work_ms: float, calls: int) -> Timed:
+    sim = RestSimulator(knobs=Knobs(latency_ms=latency_ms))
+    timed = Timed(sim, clock)
+    authenticate = sim._authenticate
+
+    def working_authenticate(header):  # inside the call's work, under the administration's lock
+        timed.working(work_ms)
+        return authenticate(header)
+
+    with httpx.Client(transport=InProcessTransport(app=sim), base_url="http://127.0.0.1") as http:
+        token = http.post("/v1/session", json={"accessToken": sim.api_token, "source": "pvsync"}).json()["token"]
+    sim._authenticate = working_authenticate
+    with httpx.Client(transport=InProcessTransport(app=timed), base_url="http://127.0.0.1") as http:
+        for number in range(calls):
+            reply = http.get("/v1/relation", params={"code": "D10001"}, headers={"Authorization": token})
+            assert reply.status_code == 200, reply.text
+    return timed
+
+
+CALLS = {"soap": soap_calls, "rest": rest_calls}
+
+
+@pytest.mark.parametrize("api", ["soap", "rest"])
+def test_the_simulators_work_is_inside_the_latency_not_on_top(clock, api):
+    """20 ms latency and 4 ms of the simulator's own work: once it has seen some calls, each
+    answer leaves 20 ms after the call came in, not 24; and never before the 20 ms."""
+    timed = CALLS[api](clock, latency_ms=20, work_ms=4, calls=30)
+    assert all(answer >= 20 for answer in timed.answers), timed.answers
+    assert timed.answers[0] > 22, "the first calls: it is still learning how long its work takes"
+    assert timed.answers[-1] == pytest.approx(20, abs=0.05), timed.answers
+    # The work (what changes the administration) still comes late in the call, as before.
+    assert all(began >= 10 for began in timed.work_began), timed.work_began
+
+
+@pytest.mark.parametrize("api", ["soap", "rest"])
+def test_work_longer_than_half_the_latency_shows(clock, api):
+    """At most half the latency is left for the work: a slow simulator is not hidden."""
+    timed = CALLS[api](clock, latency_ms=20, work_ms=15, calls=30)
+    assert timed.answers[-1] == pytest.approx(10 + 15, abs=0.05), timed.answers
+    assert min(timed.work_began) == pytest.approx(10, abs=0.05)
+
+
+def test_without_latency_nothing_waits(clock):
+    timed = soap_calls(clock, latency_ms=0, work_ms=3, calls=5)
+    assert clock.slept == [] and timed.answers == [pytest.approx(3)] * 5
