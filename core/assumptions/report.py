@@ -23,12 +23,14 @@ def lines(findings: Iterable[Finding]) -> list[str]:
     return out
 
 
-def summary(findings: list[Finding]) -> str:
+def summary(findings: list[Finding], *, lines_are: str = "above") -> str:
+    """One sentence on the findings; `lines_are` says where the reader sees them ("below" on the
+    setup screen, which shows its choices under the sentence)."""
     blocking = [f for f in findings if f.blocks]
     jobs = sorted({job for f in blocking for job in f.jobs})
     counts = {status: sum(1 for f in findings if f.status == status) for status in LABELS}
     head = (f"{len(blocking)} missing that {', '.join(jobs)} need{'s' if len(jobs) == 1 else ''}: they will not start "
-            "until the lines above are set" if blocking else "nothing a switched-on job needs is missing")
+            f"until the lines {lines_are} are set" if blocking else "nothing a switched-on job needs is missing")
     off = sum(1 for f in findings if f.status == MISSING and not f.needed)
     tail = f"; {off} missing only for jobs that are off (marked *)" if off else ""
     return (f"{head}{tail}. {counts[OK]} OK, {counts[WARNING]} warnings, {counts[UNVERIFIED]} unverified, "

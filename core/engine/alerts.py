@@ -132,6 +132,9 @@ def problems_of(health: Health) -> list[Problem]:
             state = "blocked" if waiting.kind == "invoices_blocked" else "unknown"
             found += [Problem(f"invoice_{state}:{number}", f"invoice {number} is {state}")
                       for number in waiting.subjects]
+        elif waiting.kind == "relations":  # not written to the other side until a person acts
+            found += [Problem(f"relation:{key}", f"relation {words} (waits for a person)")
+                      for key, words in zip(waiting.subjects, waiting.words or waiting.subjects)]
     return found
 
 

@@ -146,6 +146,8 @@ class Waiting:
     kind: str  # invoices_blocked, invoices_unknown, relations
     summary: str  # "1 invoice blocked: F2026-0042 (VAT code BTW 6% is not mapped)"
     subjects: tuple[str, ...]  # the invoice numbers or relations, for the alerts' problem keys
+    # Each subject in words where its key is not (a relation's key is a PerfectView id): for the alerts.
+    words: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -305,7 +307,9 @@ def waiting_for_a_person(store: Store) -> list[Waiting]:
         more = f" and {len(relations) - NAMED_AT_MOST} more" if len(relations) > NAMED_AT_MOST else ""
         noun = "relation waits" if len(relations) == 1 else "relations wait"
         waiting.append(Waiting("relations", f"{len(relations)} {noun} for a person: {named}{more}",
-                               tuple(r.key for r in relations)))
+                               tuple(r.key for r in relations),
+                               tuple(f"{r.subject}: {r.problems[0].message}" if r.problems else r.subject
+                                     for r in relations)))
     return waiting
 
 

@@ -220,3 +220,24 @@ def test_status_says_so_when_alerts_are_on_but_the_secrets_are_not_at_hand(store
     assert cli.main(["--config", str(alerting_config), "--state-dir", str(state_dir), "status"]) == 1
     err = capsys.readouterr().err
     assert "alerts are on, but the config cannot be read with its secrets" in err and "api_key" in err
+
+
+def test_a_relation_that_waits_for_a_person_is_told_once_and_resolved_once(store, alerting_config, smtp):
+    """`pvsync status` says WARNING for a relation the run did not write: the alert says which, and why."""
+    from core.model import Problem
+    from core.store.relation_state import RelationState
+
+    relations = RelationState(store)
+    relations.record_problems("pv-7f3a", subject="1001 (Bakkerij Jansen)", code="1001", kind="blocked",
+                              problems=[Problem("Debiteurnummer", "1001 is also the Debiteurnummer of Jansen B.V.",
+                                                "give one of them another number")])
+    for _ in range(2):
+        assert check(store, alerting_config) == []
+    (mail,) = smtp.messages
+    assert mail["Subject"] == ("pvsync WARNING: 1 new problem - relation 1001 (Bakkerij Jansen): 1001 is also the "
+                               "Debiteurnummer of Jansen B.V. (waits for a person)")
+    relations.clear_problems(["pv-7f3a"])
+    check(store, alerting_config)
+    check(store, alerting_config)
+    assert [m["Subject"].split(" - ")[0] for m in smtp.messages] == ["pvsync WARNING: 1 new problem",
+                                                                     "pvsync: 1 problem resolved"]

@@ -275,6 +275,7 @@ async def test_setup_checks_the_databases_and_writes_the_chosen_names_until_all_
             result = str(app.screen.query_one("#result-databases", Static).render())
             # One round: the workflow's steps and fields are checked against the workflow proposed for it.
             assert "8 missing" in result
+            assert "until the lines below are set" in result, "the choices are under the sentence here"
             shown = " ".join(str(s.render()) for s in app.screen.query("#setup-choices Static"))
             assert "Organisation has no field Administratie / Debiteurnummer" in shown
             assert "checked against workflow 'Factuur', the one suggested above" in shown

@@ -247,7 +247,7 @@ class SetupScreen(ModeScreen):
         if problem:
             self._show_result("#result-databases", False, problem)
             return
-        self._show_result("#result-databases", not self._missing, summary(findings))
+        self._show_result("#result-databases", not self._missing, summary(findings, lines_are="below"))
         for number, finding in enumerate(self._missing):
             box.mount(Static(Text(f"{finding.service}: {finding.what}: {finding.detail}"), classes="where"))
             if finding.fixes:
