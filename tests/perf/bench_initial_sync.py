@@ -4,7 +4,9 @@
 Targets: pvsync's run within 1.25x of its floor, ceil(writes / C) x 20 ms + reads x 20 ms,
 where C is the configured concurrency (`[engine] concurrency`, default 4) and reads and
 writes are the calls the run made, counted by the simulators; and at least 8x faster
-than the naive script below, on an identical world in the same run.
+than the naive script below, on an identical world in the same run. The 20 ms is each
+call's whole round trip: the simulators do their own work inside it (tests/perf/README.md,
+"The floor").
 
 The naive script is what someone without pvsync writes: read every PerfectView relation
 (paged, as the API demands), then per customer, one call at a time and no change
