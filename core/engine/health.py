@@ -103,14 +103,16 @@ class ServiceHealth:
     message: str  # the failed call, from its operation on; "" when OK
     calls_today: int
     api: str | None = None  # e-Boekhouden's "rest" or "soap" when the config says; None for PerfectView
+    trial: bool = False  # what is said comes from a trial run (sync --dry-run): no real run has finished yet
 
     def verdict(self, when: str = "") -> str:
         """In words; `when` is `at` as the front end writes times."""
         at = f" ({when})" if when else ""
+        run = f"trial run {self.run_id}" if self.trial else f"run {self.run_id}"
         if self.state == "OK":
-            return f"OK{at}: no call failed in run {self.run_id}; {self.calls_text()}"
+            return f"OK{at}: no call failed in {run}; {self.calls_text()}"
         if self.state == "FAILING":
-            return f"FAILING{at} in run {self.run_id}: {self.message}"
+            return f"FAILING{at} in {run}: {self.message}"
         return f"not called yet: no run has finished; {self.calls_text()}"
 
     def calls_text(self) -> str:
@@ -127,7 +129,8 @@ class ServiceHealth:
 
     def to_json(self) -> dict[str, Any]:
         return {"state": self.state, "run_id": self.run_id, "at": to_text(self.at), "message": self.message,
-                "calls_today": self.calls_today, "api": self.api, "token_rejected": self.token_rejected}
+                "calls_today": self.calls_today, "api": self.api, "token_rejected": self.token_rejected,
+                "trial": self.trial}
 
 
 @dataclass(frozen=True)
@@ -262,7 +265,11 @@ def assess(store: Store, now: datetime | None = None, *, alive: Callable[[int], 
         in_current_run = current is not None and name in current.jobs
         overdue = up and due is not None and now - due > OVERDUE_GRACE and not in_current_run
         jobs.append(JobHealth(name, store.last_run(name), store.last_run(name, successful=True), due, overdue))
-    last = next((run for run in store.runs(limit=50) if run.finished_at and not run.dry_run), None)
+    finished = [run for run in store.runs(limit=50) if run.finished_at]
+    last = next((run for run in finished if not run.dry_run), None)
+    # A trial run (sync --dry-run) reads both services as a real one does: until a real run has
+    # finished, how they answered there is what there is to say of them.
+    last_calls = last or next(iter(finished), None)
 
     problems = []
     if not up:
@@ -272,8 +279,8 @@ def assess(store: Store, now: datetime | None = None, *, alive: Callable[[int], 
     problems += [f"{job.job} is overdue: it was due {clock.shown(job.next_due)}" for job in jobs if job.overdue]
     watch = watch or Watch()
     alerts = watchdog(store, engine, jobs, now, watch)
-    services = [service_health(store, EBOEKHOUDEN, current, last, api=watch.eboekhouden_api),
-                service_health(store, PERFECTVIEW, current, last)]
+    services = [service_health(store, EBOEKHOUDEN, current, last_calls, api=watch.eboekhouden_api),
+                service_health(store, PERFECTVIEW, current, last_calls)]
     if services[0].token_rejected:
         # Said first and short: every job that needs e-Boekhouden fails the same way until a person acts.
         problems.insert(0, TOKEN_PROBLEM)
@@ -401,7 +408,7 @@ def service_health(store: Store, service: str, current: Run | None, last: Run | 
             found = pattern.search(entry.message)
             if found:
                 message = entry.message[found.start() + len(service) + 1:]
-                return ServiceHealth(service, "FAILING", run.id, entry.at, message, calls, api)
+                return ServiceHealth(service, "FAILING", run.id, entry.at, message, calls, api, run.dry_run)
     if last is None:
         return ServiceHealth(service, "UNKNOWN", None, None, "", calls, api)
-    return ServiceHealth(service, "OK", last.id, last.finished_at, "", calls, api)
+    return ServiceHealth(service, "OK", last.id, last.finished_at, "", calls, api, last.dry_run)

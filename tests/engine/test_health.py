@@ -87,3 +87,22 @@ def test_severity_order_down_before_failed_before_overdue(store):
     assert len(assess(store).problems) == 2
     store.update_engine(state="stopped")
     assert assess(store).exit_code == CRITICAL
+
+
+def test_before_any_real_run_the_services_are_judged_by_the_trial_runs_calls(store):
+    """After `pvsync sync --dry-run` the connections say how the services answered there, as a
+    trial run, instead of "not called yet"; a real run takes over as soon as one has finished."""
+    beating(store)
+    assert assess(store).services[0].verdict().startswith("not called yet")
+    trial = store.start_run("cli", ["relations"], "h", dry_run=True)
+    store.log("ERROR", "run", "relations failed: e-Boekhouden GetRelaties: no answer in time (ReadTimeout)",
+              run_id=trial)
+    store.finish_run(trial, "failed", {}, "relations failed", job_outcomes={"relations": "failed"})
+    eboekhouden, perfectview = assess(store).services
+    assert eboekhouden.verdict() == f"FAILING in trial run {trial}: GetRelaties: no answer in time (ReadTimeout)"
+    assert perfectview.state == "OK" and f"no call failed in trial run {trial}" in perfectview.verdict()
+    assert assess(store).exit_code == OK, "a failed trial run is not the engine failing"
+    real = finished_run(store, "ok")
+    eboekhouden = assess(store).services[0]
+    assert (eboekhouden.state, eboekhouden.trial) == ("OK", False)
+    assert f"no call failed in run {real}" in eboekhouden.verdict()
