@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -146,24 +146,35 @@ def _details(health: Health) -> dict[str, str]:
 # --------------------------------------------------------------------------- what was told
 
 
+RECORD_KEYS = frozenset({"kind", "subject", "lines", "status"})  # a Message as the state folder keeps it
+# Messages kept for a channel that is down, newest last: after weeks of a dead mail server the
+# daily digest says what still waits, so the oldest are let go.
+OWED_AT_MOST = 20
+
+
 @dataclass(frozen=True)
 class Told:
     open: dict[str, dict[str, str]]  # key -> {"message", "since"}
     digest_at: datetime | None
+    # Messages one channel could not take while another did ("email" or "webhook" -> messages as
+    # JSON): sent to that channel at the next checks until it takes them.
+    owed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def _load(store: Store) -> Told:
     text = store.cursor(CURSOR)
     try:
         data = json.loads(text) if text else {}
-        return Told(dict(data.get("open", {})), from_text(data.get("digest_at")))
+        owed = {channel: [dict(m) for m in messages if isinstance(m, dict) and RECORD_KEYS <= m.keys()]
+                for channel, messages in dict(data.get("owed", {})).items()}
+        return Told(dict(data.get("open", {})), from_text(data.get("digest_at")), owed)
     except (ValueError, TypeError, AttributeError):
         return Told({}, None)  # unreadable: tell again rather than never
 
 
 def _save(store: Store, told: Told) -> None:
-    store.set_cursor(CURSOR, json.dumps({"open": told.open, "digest_at": to_text(told.digest_at)},
-                                        ensure_ascii=False))
+    store.set_cursor(CURSOR, json.dumps({"open": told.open, "digest_at": to_text(told.digest_at),
+                                         "owed": told.owed}, ensure_ascii=False))
 
 
 @dataclass(frozen=True)
@@ -179,6 +190,15 @@ class Message:
     def to_json(self) -> dict[str, Any]:
         return {"text": self.subject + "\n" + "\n".join(self.lines), "kind": self.kind, "status": self.status,
                 "problems": list(self.lines)}
+
+    def to_record(self) -> dict[str, Any]:
+        """As kept in the state folder until a channel takes it."""
+        return {"kind": self.kind, "subject": self.subject, "lines": list(self.lines), "status": self.status}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Message:
+        return cls(str(record["kind"]), str(record["subject"]), tuple(map(str, record["lines"])),
+                   str(record["status"]))
 
 
 def due_messages(told: Told, current: list[Problem], health: Health, now: datetime) -> tuple[list[Message], Told]:
@@ -211,7 +231,7 @@ def due_messages(told: Told, current: list[Problem], health: Health, now: dateti
         digest_at = now
     if not still:
         digest_at = None
-    return messages, Told(still, digest_at)
+    return messages, Told(still, digest_at, {channel: list(owed) for channel, owed in told.owed.items()})
 
 
 # --------------------------------------------------------------------------- sending
@@ -225,35 +245,56 @@ def send_due_alerts(store: Store, health: Health, channels: Channels | None, now
         return []
     now = now or utc_now()
     told = _load(store)
-    messages, after = due_messages(told, problems_of(health), health, now)
-    failures = []
+    failures: list[str] = []
+    owed = _pay_owed(told.owed, channels, failures)
+    told_before = Told(told.open, told.digest_at, owed)
+    messages, after = due_messages(told_before, problems_of(health), health, now)
     for message in messages:
         failed = deliver(message, channels)
-        failures += failed
-        if failed and len(failed) == _channel_count(channels):
-            after = told  # nothing went out: tell it all again next time
+        failures += failed.values()
+        if failed and len(failed) == len(_channels(channels)):
+            after = told_before  # nothing went out: tell it all again next time
             break
-    if after is not told or messages:
+        for channel in failed:  # another channel took it: this one gets it at the next check
+            after.owed[channel] = [*after.owed.get(channel, []), message.to_record()][-OWED_AT_MOST:]
+    if after.owed != told.owed or messages:
         _save(store, after)
     return failures
 
 
-def _channel_count(channels: Channels) -> int:
-    return int(bool(channels.email_to)) + int(bool(channels.webhook_url))
+def _pay_owed(owed: dict[str, list[dict[str, Any]]], channels: Channels,
+              failures: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Send each channel what it could not take before, oldest first; what it still cannot take
+    stays owed (a channel no longer configured is owed nothing)."""
+    left: dict[str, list[dict[str, Any]]] = {}
+    for channel in _channels(channels):
+        waiting = [Message.from_record(m) for m in owed.get(channel, [])]
+        for number, message in enumerate(waiting):
+            failed = deliver(message, channels, only=channel)
+            if failed:
+                failures += failed.values()
+                left[channel] = [m.to_record() for m in waiting[number:]]
+                break
+    return left
 
 
-def deliver(message: Message, channels: Channels) -> list[str]:
-    failures = []
-    if channels.email_to:
+def _channels(channels: Channels) -> list[str]:
+    return [name for name, on in (("email", channels.email_to), ("webhook", channels.webhook_url)) if on]
+
+
+def deliver(message: Message, channels: Channels, *, only: str | None = None) -> dict[str, str]:
+    """Send `message` on every channel (or `only` one); the channels that failed, with why in words."""
+    failures = {}
+    if channels.email_to and only in (None, "email"):
         try:
             _mail(message, channels)
         except Exception as error:  # noqa: BLE001 - any failure is reported, and retried next check
-            failures.append(scrub(f"e-mail to {channels.email_to}: {error}"))
-    if channels.webhook_url:
+            failures["email"] = scrub(f"e-mail to {channels.email_to}: {error}")
+    if channels.webhook_url and only in (None, "webhook"):
         try:
             _post(message, channels.webhook_url)
         except (httpx.HTTPError, httpx.InvalidURL) as error:
-            failures.append(scrub(f"webhook: {type(error).__name__}: {_without_address(str(error))}"))
+            failures["webhook"] = scrub(f"webhook: {type(error).__name__}: {_without_address(str(error))}")
     return failures
 
 

@@ -241,3 +241,20 @@ def test_a_relation_that_waits_for_a_person_is_told_once_and_resolved_once(store
     check(store, alerting_config)
     assert [m["Subject"].split(" - ")[0] for m in smtp.messages] == ["pvsync WARNING: 1 new problem",
                                                                      "pvsync: 1 problem resolved"]
+
+
+def test_a_channel_that_was_down_gets_what_the_other_channel_took_once_it_is_back(store, alerting_config, smtp,
+                                                                                   webhook):
+    """The webhook took the alert while the mail server was down: the mail still goes out, once,
+    when the mail server is back, and the webhook is not told twice."""
+    update_config(alerting_config, {"alerts.smtp_port": free_port()})  # nothing listens there
+    block(store, "F-7")
+    (failure,) = check(store, alerting_config)
+    assert failure.startswith("e-mail to beheer@example.nl")
+    assert [p["kind"] for _, p in webhook.received] == ["problem"] and smtp.messages == []
+    assert len(check(store, alerting_config)) == 1, "still down: said again, still owed"
+    update_config(alerting_config, {"alerts.smtp_port": smtp.port})
+    assert check(store, alerting_config) == []
+    assert [m["Subject"] for m in smtp.messages] == ["pvsync WARNING: 1 new problem - invoice F-7 is blocked"]
+    check(store, alerting_config)
+    assert len(smtp.messages) == 1 and len(webhook.received) == 1, "each channel told once"
