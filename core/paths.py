@@ -41,3 +41,8 @@ def database_file(state: Path) -> Path:
 def lock_file(state: Path) -> Path:
     # A separate file: locking the database file itself would break SQLite's own locks.
     return state / "engine.lock"
+
+
+def alerts_lock_file(state: Path) -> Path:
+    # Held while one process checks and sends the alerts (the daemon, or `pvsync status` from cron).
+    return state / "alerts.lock"

@@ -15,17 +15,21 @@ is what notices an engine that stopped beating (a dead engine sends nothing itse
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import httpx
 
+from core import paths
 from core.engine.health import WARNING_ALERTS, Health
 from core.secrets import Secret, scrub
 from core.store import Store
@@ -243,7 +247,26 @@ def send_due_alerts(store: Store, health: Health, channels: Channels | None, now
     that could not go out on any channel is not remembered as told: the next check tries again."""
     if channels is None:
         return []
-    now = now or utc_now()
+    with _one_sender(store):
+        return _send_due(store, health, channels, now or utc_now())
+
+
+@contextmanager
+def _one_sender(store: Store) -> Iterator[None]:
+    """One process at a time reads what was told, sends and writes it back: the daemon checking
+    after a run and `pvsync status` from cron at the same moment would otherwise both find the
+    same problem new and both send it. The next one waits (a send is bounded by its timeouts)
+    and then finds it told. A flock: the kernel lets go of it when its holder dies."""
+    path = paths.alerts_lock_file(store.path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing lets go of the flock
+
+
+def _send_due(store: Store, health: Health, channels: Channels, now: datetime) -> list[str]:
     told = _load(store)
     failures: list[str] = []
     owed = _pay_owed(told.owed, channels, failures)

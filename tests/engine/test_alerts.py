@@ -258,3 +258,34 @@ def test_a_channel_that_was_down_gets_what_the_other_channel_took_once_it_is_bac
     assert [m["Subject"] for m in smtp.messages] == ["pvsync WARNING: 1 new problem - invoice F-7 is blocked"]
     check(store, alerting_config)
     assert len(smtp.messages) == 1 and len(webhook.received) == 1, "each channel told once"
+
+
+def test_two_checks_at_the_same_moment_send_a_problem_once(store, alerting_config, smtp, webhook, state_dir,
+                                                           monkeypatch):
+    """The daemon checking after a run while `pvsync status` from cron checks too: one of them
+    tells the new problem, the other waits for it and finds it told."""
+    import time
+
+    from core.engine import alerts
+
+    mail = alerts._mail
+
+    def slow_mail(message, channels):  # a mail server that takes its time
+        time.sleep(0.3)
+        mail(message, channels)
+
+    monkeypatch.setattr(alerts, "_mail", slow_mail)
+    block(store, "F-9")
+    channels = channels_from_config(load_config(alerting_config))
+
+    def one_check():
+        with Store.open(state_dir) as own:  # each checker its own connection, as two processes have
+            send_due_alerts(own, assess(own), channels)
+
+    checkers = [threading.Thread(target=one_check) for _ in range(2)]
+    for checker in checkers:
+        checker.start()
+    for checker in checkers:
+        checker.join()
+    assert [m["Subject"] for m in smtp.messages] == ["pvsync WARNING: 1 new problem - invoice F-9 is blocked"]
+    assert len(webhook.received) == 1
