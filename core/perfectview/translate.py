@@ -33,12 +33,29 @@ def _reader(values: dict[str, str], fields: dict[str, PvField]) -> Callable[[str
     return lambda attribute: values.get(fields[attribute].id, "").strip() if attribute in fields else ""
 
 
+# CrmRelation's attributes that a field fills as it is (not the gender, not the addresses).
+_PLAIN = frozenset({f.name for f in dataclass_fields(CrmRelation)} - {"gender", *ADDRESSES})
+# Per set of mapped attributes: the plain ones and the addresses among them. A first run
+# translates 10,000 relations with the same fields; working this out once per relation was a
+# tenth of the reading.
+_LAYOUTS: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _layout(fields: dict[str, PvField]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    key = tuple(fields)
+    layout = _LAYOUTS.get(key)
+    if layout is None:
+        addresses = tuple(sorted({a.split(".")[0] for a in fields if "." in a}))
+        layout = _LAYOUTS[key] = (tuple(a for a in fields if a in _PLAIN), addresses)
+    return layout
+
+
 def relation_from(data: Any, kind: RelationKind, relation_type: str, fields: dict[str, PvField],
                   country_code: Callable[[str], str], account_manager_id: str = "") -> CrmRelation:
     value = _reader(field_values(data), fields)
-    plain = {f.name for f in dataclass_fields(CrmRelation)} - {"gender", *ADDRESSES}
-    attributes: dict[str, Any] = {a: value(a) for a in fields if a in plain}
-    for address in {a.split(".")[0] for a in fields if "." in a}:
+    plain, addresses = _layout(fields)
+    attributes: dict[str, Any] = {a: value(a) for a in plain}
+    for address in addresses:
         parts = {part: value(f"{address}.{part}") for part in ("street", "house_number", "house_number_suffix",
                                                               "postcode", "city", "country")}
         parts["country"] = country_code(parts["country"]) if parts["country"] else ""
