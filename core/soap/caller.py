@@ -46,25 +46,41 @@ class CallMeter(Protocol):
     def count_this_month(self, service: str, operation: str) -> int: ...
 
 
+class CountedAhead:
+    """A meter's writes counted by `count_ahead` and not sent yet: the sending thread's `record`
+    of each takes one here instead of counting it again. Safe across threads."""
+
+    def __init__(self) -> None:
+        self._waiting: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, service: str, operation: str) -> None:
+        with self._lock:
+            self._waiting[(service, operation)] += 1
+
+    def take(self, service: str, operation: str) -> bool:
+        """True (and one fewer waiting) when this call was counted as it was handed over."""
+        with self._lock:
+            if self._waiting[(service, operation)] > 0:
+                self._waiting[(service, operation)] -= 1
+                return True
+            return False
+
+
 class MemoryCallMeter:
     """Counts calls in memory (tests, `pvsync check`)."""
 
     def __init__(self) -> None:
         self.counts: Counter[tuple[str, str]] = Counter()
         self.monthly: Counter[tuple[str, str, str]] = Counter()
-        self._ahead: Counter[tuple[str, str]] = Counter()
-        self._lock = threading.Lock()
+        self._ahead = CountedAhead()
 
     def count_ahead(self, service: str, operation: str) -> None:
-        with self._lock:
-            self._ahead[(service, operation)] += 1
-            self._count(service, operation)
+        self._count(service, operation)
+        self._ahead.add(service, operation)
 
     def record(self, service: str, operation: str) -> None:
-        with self._lock:
-            if self._ahead[(service, operation)] > 0:
-                self._ahead[(service, operation)] -= 1
-                return
+        if not self._ahead.take(service, operation):
             self._count(service, operation)
 
     def _count(self, service: str, operation: str) -> None:

@@ -28,6 +28,7 @@ import threading
 import time
 from collections import Counter
 
+from core.soap.caller import CountedAhead
 from core.store.store import Store, amsterdam_day
 
 BUDGETED = frozenset({"GetMutaties"})
@@ -50,7 +51,7 @@ class BatchedCallMeter:
         self._waiting: Counter[tuple[str, str, str]] = Counter()
         self._lock = threading.Lock()
         self._flushed_at = time.monotonic()
-        self._ahead: Counter[tuple[str, str]] = Counter()  # writes counted by `count_ahead`, not sent yet
+        self._ahead = CountedAhead()
 
     def count_ahead(self, service: str, operation: str) -> None:
         """Count a write now, on the thread that hands it to another thread to send; that
@@ -58,16 +59,13 @@ class BatchedCallMeter:
         if is_plain_read(operation) or operation in BUDGETED:
             raise ValueError(f"{operation} is not a write that may be counted ahead")
         self.flush(also={(service, operation, amsterdam_day()): 1}, durable=False)
-        with self._lock:
-            self._ahead[(service, operation)] += 1
+        self._ahead.add(service, operation)
 
     def record(self, service: str, operation: str) -> None:
         key = (service, operation, amsterdam_day())
         if not is_plain_read(operation):
-            with self._lock:
-                if self._ahead[(service, operation)] > 0:  # counted when it was handed over
-                    self._ahead[(service, operation)] -= 1
-                    return
+            if self._ahead.take(service, operation):  # counted when it was handed over
+                return
             self.flush(also={key: 1}, durable=operation in BUDGETED)  # stored before the call is sent
             return
         with self._lock:
