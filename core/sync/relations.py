@@ -510,7 +510,8 @@ class RelationRun:
             self.ctx.log("WARNING", KIND, f"{action.code} was already in e-Boekhouden ({adopted}); linked to that "
                                           "relation, its fields are compared in the next run", subject=action.code)
         self.crash_at("after_add_relation")
-        link = RelationLink(action.pv_id, action.code, eb_id, action.pv_hash, eboekhouden_hash(stored) if stored else "")
+        link = RelationLink(action.pv_id, action.code, eb_id, action.pv_hash,
+                            eboekhouden_hash(stored) if stored else "")
         with self.ctx.store.write(durable=False):  # the link and its logbook line: one transaction
             self.save_link(link)
             self.ctx.log("INFO", KIND, f"created {action.code} ({action.wanted.bedrijf}) in e-Boekhouden",
@@ -523,7 +524,8 @@ class RelationRun:
         """After UpdateRelatie (read-merge-write: the plan merged into the record as read):
         the link, then one audit line per field."""
         self.crash_at("after_update_relation")
-        link = RelationLink(action.pv_id, action.code, action.current.id, action.pv_hash, eboekhouden_hash(action.wanted))
+        link = RelationLink(action.pv_id, action.code, action.current.id, action.pv_hash,
+                            eboekhouden_hash(action.wanted))
         with self.ctx.store.write(durable=False):
             self.save_link(link)
             for change in action.changes:

@@ -134,8 +134,8 @@ def test_write_answers_read_quickly_equal_what_zeep_reads():
             if not quick:
                 client._write_readers = dict.fromkeys(client._write_readers)
             send = lambda operation, **arguments: client.caller.call(  # noqa: E731
-                operation, write=True, reader=client._write_readers.get(operation), SessionID=client._session.reveal(),
-                SecurityCode2=client._code2.reveal(), **arguments)
+                operation, write=True, reader=client._write_readers.get(operation),
+                SessionID=client._session.reveal(), SecurityCode2=client._code2.reveal(), **arguments)
             oRel = translate.relation_to_soap(relation, today=day)
             added = send("AddRelatie", oRel=oRel)  # accepted: its Rel_ID
             answers[quick] = [

@@ -63,12 +63,12 @@ def soap_calls(clock: FakeClock, latency_ms: float, work_ms: float, calls: int) 
 
     sim.handle = working_handle
     session = open_session(sim)  # not through `timed`: only the calls below are timed
-    for number in range(calls):
-        with httpx.Client(transport=InProcessTransport(app=timed)) as http:
-            reply = http.post("http://sim/soap.asmx", headers={"Content-Type": "text/xml; charset=utf-8",
-                                                               "SOAPAction": '"http://www.e-boekhouden.nl/soap/GetRelaties"'},
-                              content=post_body(session, sim))
-        assert reply.status_code == 200, reply.text
+    headers = {"Content-Type": "text/xml; charset=utf-8",
+               "SOAPAction": '"http://www.e-boekhouden.nl/soap/GetRelaties"'}
+    with httpx.Client(transport=InProcessTransport(app=timed)) as http:
+        for _ in range(calls):
+            reply = http.post("http://sim/soap.asmx", content=post_body(session, sim), headers=headers)
+            assert reply.status_code == 200, reply.text
     return timed
 
 
@@ -92,7 +92,7 @@ def rest_calls(clock: FakeClock, latency_ms: float, work_ms: float, calls: int) 
         token = http.post("/v1/session", json={"accessToken": sim.api_token, "source": "pvsync"}).json()["token"]
     sim._authenticate = working_authenticate
     with httpx.Client(transport=InProcessTransport(app=timed), base_url="http://127.0.0.1") as http:
-        for number in range(calls):
+        for _ in range(calls):
             reply = http.get("/v1/relation", params={"code": "D10001"}, headers={"Authorization": token})
             assert reply.status_code == 200, reply.text
     return timed
