@@ -35,33 +35,46 @@ def _reader(values: dict[str, str], fields: dict[str, PvField]) -> Callable[[str
 
 # CrmRelation's attributes that a field fills as it is (not the gender, not the addresses).
 _PLAIN = frozenset({f.name for f in dataclass_fields(CrmRelation)} - {"gender", *ADDRESSES})
-# Per set of mapped attributes: the plain ones and the addresses among them. A first run
-# translates 10,000 relations with the same fields; working this out once per relation was a
-# tenth of the reading.
-_LAYOUTS: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+_ADDRESS_PARTS = ("street", "house_number", "house_number_suffix", "postcode", "city", "country")
 
 
-def _layout(fields: dict[str, PvField]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    key = tuple(fields)
-    layout = _LAYOUTS.get(key)
-    if layout is None:
-        addresses = tuple(sorted({a.split(".")[0] for a in fields if "." in a}))
-        layout = _LAYOUTS[key] = (tuple(a for a in fields if a in _PLAIN), addresses)
+class _Layout:
+    """Which field GUID fills which attribute, for one field map. A first run translates 10,000
+    relations with the same map: working this out per relation was half of translating them."""
+
+    def __init__(self, fields: dict[str, PvField]):
+        self.fields = fields  # held, so the id() it is cached under cannot be another map's
+        self.plain = tuple((a, field.id) for a, field in fields.items() if a in _PLAIN)
+        self.addresses = tuple(
+            (address, tuple((part, fields[f"{address}.{part}"].id if f"{address}.{part}" in fields else None)
+                            for part in _ADDRESS_PARTS))
+            for address in sorted({a.split(".")[0] for a in fields if "." in a}))
+        self.gender = fields["gender"].id if "gender" in fields else None
+
+
+_LAYOUTS: dict[int, _Layout] = {}
+
+
+def _layout(fields: dict[str, PvField]) -> _Layout:
+    layout = _LAYOUTS.get(id(fields))
+    if layout is None or layout.fields is not fields:
+        if len(_LAYOUTS) > 32:  # a daemon makes new clients (and field maps) run after run
+            _LAYOUTS.clear()
+        layout = _LAYOUTS[id(fields)] = _Layout(fields)
     return layout
 
 
 def relation_from(data: Any, kind: RelationKind, relation_type: str, fields: dict[str, PvField],
                   country_code: Callable[[str], str], account_manager_id: str = "") -> CrmRelation:
-    value = _reader(field_values(data), fields)
-    plain, addresses = _layout(fields)
-    attributes: dict[str, Any] = {a: value(a) for a in plain}
-    for address in addresses:
-        parts = {part: value(f"{address}.{part}") for part in ("street", "house_number", "house_number_suffix",
-                                                              "postcode", "city", "country")}
-        parts["country"] = country_code(parts["country"]) if parts["country"] else ""
-        attributes[address] = Address(**parts)
-    if "gender" in fields:
-        attributes["gender"] = GENDERS.get(value("gender").casefold(), Gender.NONE)
+    value = field_values(data).get
+    layout = _layout(fields)
+    attributes: dict[str, Any] = {a: value(field_id, "").strip() for a, field_id in layout.plain}
+    for address, parts in layout.addresses:
+        found = {part: value(field_id, "").strip() if field_id else "" for part, field_id in parts}
+        found["country"] = country_code(found["country"]) if found["country"] else ""
+        attributes[address] = Address(**found)
+    if layout.gender is not None:
+        attributes["gender"] = GENDERS.get(value(layout.gender, "").strip().casefold(), Gender.NONE)
     return CrmRelation(id=str(data.Id).lower(), kind=kind, relation_type=relation_type,
                        account_manager_id=account_manager_id, is_inactive=bool(data.IsInactive), **attributes)
 
