@@ -80,15 +80,16 @@ def crm_to_eboekhouden_values(relation: CrmRelation, name_format: str) -> dict[s
     return {name: values[name] for name in mapped_fields(relation.kind)}
 
 
-def merge_into(current: EbRelation | None, relation: CrmRelation, name_format: str) -> EbRelation:
+def merge_into(current: EbRelation | None, relation: CrmRelation, name_format: str, *,
+               values: dict[str, str] | None = None) -> EbRelation:
     """Read-merge-write: the e-Boekhouden relation with pvsync's fields laid over it.
 
-    Fields pvsync does not map keep the values they have in e-Boekhouden.
+    Fields pvsync does not map keep the values they have in e-Boekhouden. `values` are the
+    relation's crm_to_eboekhouden_values when the caller has them already.
     """
-    values = crm_to_eboekhouden_values(relation, name_format)
-    base = current or EbRelation()
+    values = crm_to_eboekhouden_values(relation, name_format) if values is None else values
     bp = "B" if relation.kind is RelationKind.ORGANISATION else "P"
-    return replace(base, bp=bp, **values)
+    return EbRelation(bp=bp, **values) if current is None else replace(current, bp=bp, **values)
 
 
 def eboekhouden_values(relation: EbRelation, kind: RelationKind) -> dict[str, str]:
@@ -130,8 +131,8 @@ def content_hash(values: dict[str, str]) -> str:
     return hashlib.sha256(blob).hexdigest()[:32]
 
 
-def crm_hash(relation: CrmRelation, name_format: str) -> str:
-    values = crm_to_eboekhouden_values(relation, name_format)
+def crm_hash(relation: CrmRelation, name_format: str, *, values: dict[str, str] | None = None) -> str:
+    values = dict(crm_to_eboekhouden_values(relation, name_format) if values is None else values)
     values["kind"] = relation.kind.value
     return content_hash(values)
 
@@ -149,10 +150,11 @@ RelationProblem = Problem
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f]")  # line breaks and tabs among them
 
 
-def crm_relation_problems(relation: CrmRelation, name_format: str) -> list[RelationProblem]:
+def crm_relation_problems(relation: CrmRelation, name_format: str, *,
+                          values: dict[str, str] | None = None) -> list[RelationProblem]:
     """Problems in the PerfectView data itself, before e-Boekhouden's limits are checked."""
     problems: list[RelationProblem] = []
-    values = crm_to_eboekhouden_values(relation, name_format)
+    values = crm_to_eboekhouden_values(relation, name_format) if values is None else values
     # A person needs a surname whatever the name format: "Anna" alone is no customer record,
     # and PerfectView itself requires the Achternaam.
     nameless = not values["bedrijf"] if relation.kind is RelationKind.ORGANISATION else not relation.last_name.strip()
@@ -172,7 +174,8 @@ def crm_relation_problems(relation: CrmRelation, name_format: str) -> list[Relat
         except StdnumError as exc:
             problems.append(RelationProblem("bic", f"BIC {values['bic']} is not valid ({exc})",
                                             "correct the BIC under Financieel - Bank in PerfectView"))
-    for name, value in values.items():
+    # One look at all the values together first: a first run checks 10,000 relations.
+    for name, value in values.items() if _CONTROL_CHARACTER.search("".join(values.values())) else ():
         if _CONTROL_CHARACTER.search(value):
             problems.append(RelationProblem(name, f"{FIELD_LABELS[name]} contains control characters",
                                             "remove the line breaks or tabs from that field in PerfectView"))

@@ -15,7 +15,7 @@ from typing import Callable, Collection, Iterable, Mapping, Sequence
 
 from core.model import CrmRelation, EbRelation, RelationLink  # RelationLink: the store's record, re-exported
 from core.sync.mapping import (FieldChange, RelationProblem, changes, crm_hash, crm_relation_problems,
-                               eboekhouden_hash, eboekhouden_to_crm, merge_into)
+                               crm_to_eboekhouden_values, eboekhouden_hash, eboekhouden_to_crm, merge_into)
 from core.sync.twins import TwinCandidate, TwinFinder
 
 # Updates below this count never trip the share guard: a small administration where
@@ -347,13 +347,14 @@ def _plan_export(relation: CrmRelation, current: EbRelation | None, link: Relati
     code = relation.debtor_number.strip()
     if current is None and link is not None and link.code == code:
         return _gone_from_eboekhouden(relation.id, code)
-    problems = list(crm_relation_problems(relation, fmt))
-    wanted = merge_into(current, relation, fmt)
+    values = crm_to_eboekhouden_values(relation, fmt)  # worked out once: a first run plans 10,000
+    problems = list(crm_relation_problems(relation, fmt, values=values))
+    wanted = merge_into(current, relation, fmt, values=values)
     if limits is not None and not problems:
         problems.extend(limits(wanted))
     if problems:
         return RelationBlocked(_label(relation), relation.id, tuple(problems))
-    pv_hash = crm_hash(relation, fmt)
+    pv_hash = crm_hash(relation, fmt, values=values)
     kind = relation.kind
     if current is None:
         return CreateInEboekhouden(relation.id, code, wanted, pv_hash)
