@@ -33,6 +33,10 @@ class InFlight:
         self.limit = max(1, int(limit))
         # Actions started but not finished; past this many, starting waits for finishing.
         self.backlog = 4 * self.limit
+        # `limit` workers send; as many calls more wait in the pool's queue, so a worker whose
+        # answer came back sends the next call at once instead of waiting for this thread to
+        # hand it over (this thread may be busy finishing, or waiting for the interpreter lock).
+        self.queued = self.limit
         self._pool = ThreadPoolExecutor(max_workers=self.limit, thread_name_prefix=name)
         self._pending: deque[tuple[Future | None, Callable[[Outcome], Any], frozenset[str]]] = deque()
         self._sending: set[Future] = set()
@@ -62,12 +66,13 @@ class InFlight:
         self._keys.update(keys)
 
     def _free_a_slot(self) -> None:
-        """Return once fewer than `limit` calls are under way. What came back is finished only
-        while every slot is busy: a slot that comes free is refilled first, so the finishing
-        work of this thread never keeps the next call waiting."""
+        """Return once fewer than `limit` calls are under way or queued for a worker (`queued`
+        more). What came back is finished only while every slot is busy: a slot that comes
+        free is refilled first, so the finishing work of this thread never keeps the next
+        call waiting."""
         while True:
             self._sending = {future for future in self._sending if not future.done()}
-            if len(self._sending) < self.limit:
+            if len(self._sending) < self.limit + self.queued:
                 return
             if self._pending and (self._pending[0][0] is None or self._pending[0][0].done()):
                 self.finish_next()

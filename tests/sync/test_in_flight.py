@@ -109,3 +109,18 @@ def test_an_error_while_finishing_stops_finishing_but_waits_for_the_calls_alread
             threading.Timer(0.05, calls.release["a"].set).start()
             raise RuntimeError("crash")
     assert calls.running == 0, "the call in flight ran to its end before the error went on"
+
+
+def test_the_next_call_waits_queued_so_a_worker_sends_it_without_this_thread():
+    calls, finished = Calls(), []
+    with InFlight(1) as writes:
+        writes.start(calls.remote("a"), lambda outcome: finished.append(outcome()))
+        calls.wait_started(1)
+        # The slot is taken: "b" waits in the queue, and starting it did not wait for "a".
+        writes.start(calls.remote("b"), lambda outcome: finished.append(outcome()))
+        assert calls.running == 1 and finished == []
+        calls.release["a"].set()
+        calls.wait_started(1)  # "b" is sent by the worker as "a" comes back; this thread did nothing
+        assert finished == [], "nothing was finished on this thread yet"
+        calls.release["b"].set()
+    assert calls.most == 1 and finished == ["a", "b"]
