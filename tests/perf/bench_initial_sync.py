@@ -36,8 +36,8 @@ from core.demo.generate import generate
 from core.demo.world import SimulatedWorld
 from core.perfectview.client import PerfectViewClient
 from core.sync.mapping import merge_into
-from tests.perf.common import (LATENCY_MS, Stopwatch, Target, arguments, bench_world, calls_between, floor_seconds,
-                               latency, progress, rate_floor_seconds, report, service_calls)
+from tests.perf.common import (LATENCY_MS, Stopwatch, Target, arguments, bench_world, calls_between, cpu_probe,
+                               floor_seconds, latency, progress, rate_floor_seconds, report, service_calls)
 from tests.perf.profiles import profiled
 from tests.perf.sync_bench import cpu_per_thousand, run_in_own_process, run_jobs, sync_jobs, tally, timed_reads
 
@@ -95,7 +95,9 @@ def one_run(root: Path, *, relations: int, sample: int, seed: int, profile: Path
             if jobs:
                 if profile is None:
                     progress("pvsync's initial relation sync, in a process of its own")
+                    probe_before = cpu_probe()
                     (run, seconds, calls, cpu_s), figures["profile"] = run_in_own_process(world, "relations"), None
+                    figures["cpu_probe_s"] = {"before": probe_before, "after": cpu_probe()}
                     outcome = run.outcome
                 else:
                     progress("pvsync's initial relation sync, in this process (profiled)")

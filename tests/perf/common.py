@@ -215,7 +215,21 @@ def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def machine() -> dict[str, Any]:
     return {"python": platform.python_version(), "cpus": os.cpu_count(),
-            "load_1m": round(os.getloadavg()[0], 2), "platform": platform.platform(terse=True)}
+            "load_1m": round(os.getloadavg()[0], 2), "cpu_probe_s": cpu_probe(),
+            "platform": platform.platform(terse=True)}
+
+
+def cpu_probe() -> float:
+    """Seconds one fixed pure-Python loop takes on this thread now, the quickest of five. On a
+    shared VM the neighbours take CPU that the load average does not show: the same run of pvsync
+    used 18 s of CPU in a quiet spell and 26 s in a busy one. This box took 0.082 s at its
+    quickest; a probe well above that says the figures beside it were taken in a busy spell."""
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        sum(i * i for i in range(2_000_000))
+        best = min(best, time.perf_counter() - started)
+    return round(best, 3)
 
 
 def report(benchmark: str, runs: list[dict[str, Any]], targets: list[Target], *,
