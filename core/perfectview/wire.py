@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 from lxml import etree
 
@@ -146,7 +147,7 @@ def _escape(text: str) -> str:
         return text
     if _NOT_IN_XML.search(text):
         raise ValueError("All strings must be XML compatible: Unicode or ASCII, no NULL bytes or control characters")
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+    return escape(text, {"\r": "&#13;"})
 
 
 def parse_simple(text: str, type_name: str) -> Any:

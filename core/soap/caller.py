@@ -39,11 +39,11 @@ class CallMeter(Protocol):
 
     def record(self, service: str, operation: str) -> None: ...
 
-    def count_ahead(self, service: str, operation: str) -> None:
-        """Count a write before it is handed to another thread to send; its `record` then counts
-        nothing more (core.store.call_counts)."""
-
     def count_this_month(self, service: str, operation: str) -> int: ...
+
+    # A meter may also have `count_ahead(service, operation)`: count a write before it is handed to
+    # another thread to send, whose `record` then counts nothing more (core.store.call_counts). The
+    # store and the daily-limit meter have none: core.eboekhouden.port.count_ahead_with asks.
 
 
 class CountedAhead:

@@ -14,8 +14,8 @@ is check the order of elements within a sequence.
 An answer is read twice over only when it is not a usual one: a quick walk first, which
 checks per answer (one count of its elements, one look for `xsi:nil`) what the careful walk
 checks per element, and gives up at anything unusual; the careful walk then reads it again
-and says what is wrong. A page of 100 PerfectView relations has 5,500 elements: the checks
-per element were half of reading it.
+and says what is wrong. A page of 100 PerfectView relations has 5,500 elements: making those
+checks once per answer reads 10,000 relations in 10 to 25 % less time (0.59 s against 0.79 s).
 
 Anything else in an answer (a fault, an HTTP error page, a type with attributes or
 choices) is left to zeep: `SoapCaller` passes the raw reply to zeep when this reader
