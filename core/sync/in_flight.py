@@ -29,14 +29,16 @@ class InFlight:
     """`with InFlight(limit) as writes: writes.start(remote, finish, keys)`; leaving the
     block finishes every action still under way (also when the job stops half-way)."""
 
-    def __init__(self, limit: int, *, name: str = "pvsync-write"):
+    def __init__(self, limit: int, *, name: str = "pvsync-write", queued: int = 0):
         self.limit = max(1, int(limit))
         # Actions started but not finished; past this many, starting waits for finishing.
         self.backlog = 4 * self.limit
-        # `limit` workers send; as many calls more wait in the pool's queue, so a worker whose
-        # answer came back sends the next call at once instead of waiting for this thread to
-        # hand it over (this thread may be busy finishing, or waiting for the interpreter lock).
-        self.queued = self.limit
+        # `limit` workers send; `queued` calls more may wait in the pool's queue, so a worker whose
+        # answer came back sends the next call at once instead of waiting for this thread to hand
+        # it over (this thread may be busy finishing, or waiting for the interpreter lock). Only
+        # for calls that may be dropped unsent (`stop`): nothing is written ahead of them that a
+        # later run must clear up (an invoice's intent in the journal is; a relation's count is not).
+        self.queued = max(0, int(queued))
         self._pool = ThreadPoolExecutor(max_workers=self.limit, thread_name_prefix=name)
         self._pending: deque[tuple[Future | None, Callable[[Outcome], Any], frozenset[str]]] = deque()
         self._sending: set[Future] = set()
@@ -93,6 +95,14 @@ class InFlight:
     def finish_all(self) -> None:
         while self._pending:
             self.finish_next()
+
+    def stop(self) -> None:
+        """The job stops half-way: the calls still queued for a worker are dropped unsent (their
+        `finish` never runs), the calls under way are finished. Nothing new goes out after a stop."""
+        self._pending = deque(entry for entry in self._pending if entry[0] is None or not entry[0].cancel())
+        self._sending = {future for future in self._sending if not future.cancelled()}
+        self._keys = Counter(key for entry in self._pending for key in entry[2])
+        self.finish_all()
 
     def __enter__(self) -> InFlight:
         return self

@@ -404,10 +404,12 @@ class RelationRun:
                     self.ctx.progress("relations", done, total)
             return finish
 
-        with InFlight(self.ctx.config.engine.concurrency) as writes:
+        # Calls may wait queued for a worker: one dropped at a stop is only counted, never sent.
+        concurrency = self.ctx.config.engine.concurrency
+        with InFlight(concurrency, queued=concurrency) as writes:
             for done, action in enumerate(plan.actions, start=1):
                 if self.ctx.should_stop():
-                    writes.finish_all()
+                    writes.stop()
                     self.tell_problems()
                     return False
                 try:

@@ -113,7 +113,7 @@ def test_an_error_while_finishing_stops_finishing_but_waits_for_the_calls_alread
 
 def test_the_next_call_waits_queued_so_a_worker_sends_it_without_this_thread():
     calls, finished = Calls(), []
-    with InFlight(1) as writes:
+    with InFlight(1, queued=1) as writes:
         writes.start(calls.remote("a"), lambda outcome: finished.append(outcome()))
         calls.wait_started(1)
         # The slot is taken: "b" waits in the queue, and starting it did not wait for "a".
@@ -124,3 +124,26 @@ def test_the_next_call_waits_queued_so_a_worker_sends_it_without_this_thread():
         assert finished == [], "nothing was finished on this thread yet"
         calls.release["b"].set()
     assert calls.most == 1 and finished == ["a", "b"]
+
+
+def test_a_stop_drops_the_queued_calls_unsent_and_finishes_the_one_under_way():
+    calls, finished = Calls(), []
+    with InFlight(1, queued=1) as writes:
+        writes.start(calls.remote("a"), lambda outcome: finished.append(outcome()))
+        calls.wait_started(1)
+        writes.start(calls.remote("b"), lambda outcome: finished.append(outcome()))
+        threading.Timer(0.05, calls.release["a"].set).start()
+        writes.stop()
+    assert finished == ["a"] and calls.most == 1
+    assert not calls.started.acquire(timeout=0.2), "the queued call was never sent"
+
+
+def test_without_queued_calls_none_waits_beyond_the_limit():
+    calls = Calls()
+    with InFlight(1) as writes:
+        writes.start(calls.remote("a"), lambda outcome: None)
+        calls.wait_started(1)
+        threading.Timer(0.05, calls.release["a"].set).start()
+        writes.start(calls.remote("b"), lambda outcome: None)  # waits until "a" came back
+        assert calls.release["a"].is_set(), "the second call was handed over only after the first answered"
+        calls.release["b"].set()
