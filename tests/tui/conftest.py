@@ -116,3 +116,21 @@ def at(moment: datetime):
 
 def minutes_before(minutes: float) -> datetime:
     return NOW - timedelta(minutes=minutes)
+
+
+def type_at_once(app, *keys: tuple[str, str]) -> None:
+    """Keys as a terminal delivers them when typed quickly: all queued before the console
+    handles the first (pilot.press waits until the console is idle after every key)."""
+    from textual import events
+
+    for key, character in keys:
+        event = events.Key(key, character)
+        event.set_sender(app)
+        app._driver.send_message(event)
+
+
+def typed(text: str) -> list[tuple[str, str]]:
+    """Each character of text as the key a terminal sends for it."""
+    from textual.keys import _character_to_key
+
+    return [(_character_to_key(character), character) for character in text]

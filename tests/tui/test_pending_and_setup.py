@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Input, Select, Static
 from core.config import load_config
 from core.store import Store
 from core.sync.invoice_commands import InvoiceListing
-from tests.tui.conftest import NOW, SECRETS, frozen_clock, settle, wait_until
+from tests.tui.conftest import NOW, SECRETS, frozen_clock, settle, type_at_once, typed, wait_until
 from tui.screens import pending as pending_module
 from tui.app import create_app
 from tui.connection_check import check_connection
@@ -302,17 +302,6 @@ async def test_setup_checks_the_databases_and_writes_the_chosen_names_until_all_
     assert config.perfectview.fields.names["organisation.debtor_number"] == "Administratie / Debiteurnr."
 
 
-def type_at_once(app, *keys: tuple[str, str]) -> None:
-    """Keys as a terminal delivers them when typed quickly: all queued before the console
-    handles the first (pilot.press waits until the console is idle after every key)."""
-    from textual import events
-
-    for key, character in keys:
-        event = events.Key(key, character)
-        event.set_sender(app)
-        app._driver.send_message(event)
-
-
 async def test_keys_typed_during_a_screen_switch_reach_the_new_screen(config_path, state_dir, journal):
     """4 then Enter at once, as a person types them: Enter opens the first pending invoice,
     not whatever Enter does on the Status screen the 4 was typed on."""
@@ -338,3 +327,22 @@ async def test_enter_typed_right_after_the_logbook_or_vat_key_opens_that_screens
         await settle(app, pilot)
         assert app.current_mode == {"2": "logbook", "3": "vat"}[key]
         assert type(app.screen).__name__ == opened
+
+
+async def test_a_filter_typed_at_once_goes_into_the_filter_box_digits_and_all(config_path, state_dir, journal):
+    """/ then an invoice number, as quickly as a person types it over SSH: every character lands in
+    the filter box. The box took the focus only after the next keys had been handed out, so the
+    2 of F2026 switched to the Logbook and the 1 back to Status, and Enter opened a job there."""
+    app = create_app(config_path, state_dir, engine_mode="attach", clock=frozen_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_pending(app, pilot)
+        type_at_once(app, ("slash", "/"), *typed("F2026-001"), ("enter", "\r"))
+        await settle(app, pilot)
+        assert app.current_mode == "pending"
+        assert table_keys(app) == ["a1"]
+        summary = str(app.screen.query_one("#pending-summary", Static).render())
+        assert '1 of 3 shown matching "F2026-001"' in summary
+        # A / typed in the box is text, not another jump to the box.
+        type_at_once(app, ("slash", "/"), *typed("x/y"))
+        await settle(app, pilot)
+        assert app.screen.query_one("#pending-text", Input).value == "x/y"

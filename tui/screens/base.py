@@ -7,10 +7,12 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from textual import on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widget import Widget
+from textual.widgets import Footer, Header, Input, TextArea
 from textual.worker import Worker
 
 from tui.state import ConsoleState
@@ -98,3 +100,17 @@ class ModeScreen(Screen):
 
     def palette_commands(self) -> list:
         return []
+
+    def focus_now(self, widget: Widget) -> None:
+        """Give widget the focus before the next key is handed out. A text box's key (/) is a
+        priority binding whose action calls this: the app then hands the characters typed right
+        after it to the box. Widget.focus() moves it only later, and a person typing / F2026
+        quickly over SSH saw the 2 switch to the Logbook and the 1 back to Status."""
+        self.set_focus(widget)
+
+    def focus_text_box(self, box: Input) -> None:
+        """The action of a key that opens a text box; skipped while a box has the focus, so
+        that the same key typed there is text."""
+        if isinstance(self.focused, (Input, TextArea)):
+            raise SkipAction()
+        self.focus_now(box)

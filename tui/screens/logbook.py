@@ -88,7 +88,8 @@ class LogbookScreen(ModeScreen):
             "/ text. Enter shows an entry in full; e exports what the filters show to CSV.")
 
     BINDINGS = [
-        Binding("slash", "search", "Search", key_display="/", id="log-search", tooltip="Filter by text"),
+        Binding("slash", "search", "Search", key_display="/", id="log-search", tooltip="Filter by text",
+                priority=True),  # see ModeScreen.focus_now
         Binding("l", "next_level", "Level", id="log-level", tooltip="Show this level and worse; cycles"),
         Binding("k", "next_kind", "Kind", id="log-kind", tooltip="Show one kind of entry; cycles"),
         Binding("r", "run_filter", "Run", id="log-run", tooltip="Only the selected entry's run; again for all"),
@@ -202,13 +203,13 @@ class LogbookScreen(ModeScreen):
         self.query_one("#log-filters", Static).update(f"Showing {self.log_filter.describe()}; {position}")
 
     def action_search(self) -> None:
-        self.query_one("#log-text", Input).focus()
+        self.focus_text_box(self.query_one("#log-text", Input))
 
     @on(Input.Submitted, "#log-text")
     def apply_text(self, event: Input.Submitted) -> None:
         self._set_filter(LogFilter(self.log_filter.level, self.log_filter.kind, self.log_filter.run_id,
                                    event.value.strip()))
-        self.view.focus()
+        self.focus_now(self.view)
 
     def action_next_level(self) -> None:
         self._set_filter(self.log_filter.next_level())

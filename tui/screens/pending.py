@@ -168,7 +168,8 @@ class PendingScreen(ModeScreen):
         Binding("r", "retry", "Retry now", id="pending-retry", tooltip="Ask the engine to try this invoice now"),
         Binding("enter", "details", "Details", id="pending-details", priority=True,
                 tooltip="Everything about the selected invoice, and the booking it would make"),
-        Binding("slash", "filter", "Filter", key_display="/", id="pending-filter", tooltip="Filter by text"),
+        Binding("slash", "filter", "Filter", key_display="/", id="pending-filter", tooltip="Filter by text",
+                priority=True),  # see ModeScreen.focus_now
         Binding("o", "next_sort", "Sort", id="pending-sort", show=False, tooltip="Sort by age, invoice, state, amount or open"),
         Binding("p", "open_items", "Open items", id="pending-open-items", show=False,
                 tooltip="Where PerfectView and e-Boekhouden disagree about payment (calls both services)"),
@@ -316,13 +317,13 @@ class PendingScreen(ModeScreen):
         return next((invoice for invoice in self.invoices if invoice.activity_id == key), None)
 
     def action_filter(self) -> None:
-        self.query_one("#pending-text", Input).focus()
+        self.focus_text_box(self.query_one("#pending-text", Input))
 
     @on(Input.Submitted, "#pending-text")
     def apply_filter(self, event: Input.Submitted) -> None:
         self.text = event.value.strip()
         self._draw()
-        self.query_one("#pending-table", DataTable).focus()
+        self.focus_now(self.query_one("#pending-table", DataTable))
 
     def action_next_sort(self) -> None:
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
