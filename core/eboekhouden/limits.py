@@ -13,11 +13,11 @@ where it and manual v4.9 differ), the codes those of sections 1.3 and 2.
 
 from __future__ import annotations
 
-import re
 from dataclasses import fields
 from decimal import Decimal
 
 from core.model import BTW_CODES, Booking, BookingLine, EbRelation, MutatieSoort, Problem, VatSide
+from core.soap.xml_text import NOT_IN_XML
 
 # (EbRelation attribute, cRelatie element, max length or None for "no limit"), in WSDL order.
 RELATION_TEXT_FIELDS: tuple[tuple[str, str, int | None], ...] = (
@@ -82,10 +82,6 @@ VAT_SIDE_FOR: dict[MutatieSoort, tuple[VatSide, ...]] = {
     MutatieSoort.FACTUURBETALING_VERSTUURD: (VatSide.NONE,),
 }
 
-# Characters XML 1.0 cannot carry at all: such a value cannot even be sent.
-_NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
 def too_long(field: str, value: str, limit: int, hint: str = "") -> Problem | None:
     if len(value) <= limit:
         return None
@@ -94,7 +90,7 @@ def too_long(field: str, value: str, limit: int, hint: str = "") -> Problem | No
 
 
 def unreadable(field: str, value: str) -> Problem | None:
-    if not _NOT_IN_XML.search(value):
+    if not NOT_IN_XML.search(value):  # such a value cannot even be sent
         return None
     return Problem(field, f"{field} contains control characters that cannot be sent",
                    f"remove the invisible characters from {field} at the source")

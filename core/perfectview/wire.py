@@ -19,6 +19,7 @@ from xml.sax.saxutils import escape
 from lxml import etree
 
 from core.model import AMSTERDAM
+from core.soap.xml_text import NOT_IN_XML, NOT_IN_XML_CHARS
 
 XS = "http://www.w3.org/2001/XMLSchema"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -136,8 +137,7 @@ def _answer_parser() -> etree.XMLParser:
     return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 
 
-_NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_SPECIAL = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_SPECIAL = re.compile(f"[&<>\r{NOT_IN_XML_CHARS}]")
 
 
 def _escape(text: str) -> str:
@@ -145,7 +145,7 @@ def _escape(text: str) -> str:
     cannot carry is refused as lxml refuses it."""
     if not _SPECIAL.search(text):
         return text
-    if _NOT_IN_XML.search(text):
+    if NOT_IN_XML.search(text):
         raise ValueError("All strings must be XML compatible: Unicode or ASCII, no NULL bytes or control characters")
     return escape(text, {"\r": "&#13;"})
 

@@ -37,8 +37,11 @@ FLUSH_SECONDS = 5.0
 
 
 def is_plain_read(operation: str) -> bool:
-    """Both services name every read Get.../...Get.../...Search...; no write carries those words."""
-    return operation not in BUDGETED and ("Get" in operation or "Search" in operation)
+    """The SOAP operations of both services name every read Get.../...Get.../...Search... and no
+    write carries those words; the REST client names each call by its method and path."""
+    if operation in BUDGETED:
+        return False
+    return operation.startswith("GET ") or ("Get" in operation or "Search" in operation)
 
 
 class BatchedCallMeter:

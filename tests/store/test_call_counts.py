@@ -55,9 +55,13 @@ def test_closing_the_run_writes_what_waits(tmp_path):
 def test_every_operation_that_changes_something_counts_as_a_write():
     writes = ("AddRelatie", "UpdateRelatie", "AddMutatie", "RelationCreate", "RelationUpdate", "RelationshipUpdate",
               "RelationAddNote", "ActivityCreate", "ActivityUpdate", "ActivityFlow", "ActivityAddProductLine",
-              "ActivityAddNote", "ActivityAddAttachment", "OpenSession", "CloseSession", "GetMutaties")
+              "ActivityAddNote", "ActivityAddAttachment", "OpenSession", "CloseSession", "GetMutaties",
+              "POST /v1/session", "DELETE /v1/session", "POST /v1/relation", "PATCH /v1/relation/{id}",
+              "POST /v1/mutation")
     assert not any(is_plain_read(operation) for operation in writes)
-    assert all(is_plain_read(op) for op in ("GetRelaties", "RelationGetAll", "ActivitySearchByField", "UsersGetActive"))
+    assert all(is_plain_read(op) for op in ("GetRelaties", "RelationGetAll", "ActivitySearchByField", "UsersGetActive",
+                                             "GET /v1/relation", "GET /v1/relation/{id}", "GET /v1/mutation",
+                                             "GET /v1/mutation/invoice/outstanding", "GET /v1/ledger"))
 
 
 def test_a_write_counted_ahead_is_on_disk_before_it_is_handed_over_and_counted_once(tmp_path):
