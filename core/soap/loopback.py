@@ -10,12 +10,13 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+import time
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
 import httpx
 
-from core.soap.simulator import SimulatedDisconnect
+from core.soap.simulator import WIRE, SimulatedDisconnect, WireTiming
 
 # A connection nobody sent anything on for this long is closed (the clients give theirs up
 # after 5 s idle, httpx's default; a server that closes first risks cutting a call in two).
@@ -112,6 +113,7 @@ class _Handler(WSGIRequestHandler):
             self.raw_requestline = self.rfile.readline(65537)
         except (TimeoutError, OSError):  # idle past IDLE_SECONDS, or the client is gone
             return
+        wire = WireTiming(time.monotonic())
         if len(self.raw_requestline) > 65536 or not self.raw_requestline or not self.parse_request():
             self.close_connection = True
             return
@@ -123,7 +125,13 @@ class _Handler(WSGIRequestHandler):
         except ValueError:
             length, keep_alive = 0, False
         body = _Body(self.rfile, length)
-        handler = _Answer(body, self.wfile, self.get_stderr(), self.get_environ(), multithread=True)
+        environ = self.get_environ()
+        # The simulated latency counts from the request's first line, and the simulator learns
+        # when its answers are out: reading the headers and writing the answer (wsgiref, in
+        # Python) are inside the round trip, as a real service's are inside what its clients
+        # time (see NetworkFaults.network_delay and answer_due).
+        environ[WIRE] = wire
+        handler = _Answer(body, self.wfile, self.get_stderr(), environ, multithread=True)
         handler.request_handler = self
         handler.http_version = "1.1"
         dropped, framed = [], []
@@ -145,6 +153,7 @@ class _Handler(WSGIRequestHandler):
                 raise
 
         handler.run(app)
+        wire.written(time.monotonic())
         if dropped:
             # RST instead of FIN: what a client sees when a proxy or server dies mid-call.
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

@@ -1,6 +1,7 @@
 """A simulator's latency is the call's whole round trip, as a client times it on a real service:
 the simulator's own work for the call is done inside it, not on top of it (core.soap.simulator,
-NetworkFaults.network_delay). Timed on a fake clock, so the figures are exact on any machine."""
+NetworkFaults.network_delay), and on a loopback socket so is writing the answer (answer_due).
+Timed on a fake clock, so the figures are exact on any machine."""
 
 from __future__ import annotations
 
@@ -14,14 +15,14 @@ import core.soap.simulator as soap_simulator
 from core.eboekhouden.rest.simulator import RestSimulator
 from core.eboekhouden.soap.simulator import EboekhoudenSimulator
 from core.soap.loopback import InProcessTransport
-from core.soap.simulator import Knobs
+from core.soap.simulator import WIRE, Knobs, WireTiming
 from tests.eboekhouden.rest.conftest import FakeClock
 from tests.eboekhouden.test_simulator import open_session
 
 
-@pytest.fixture
-def clock(monkeypatch) -> FakeClock:
-    clock = FakeClock()
+@pytest.fixture(params=[FakeClock, "oversleeping"])
+def clock(monkeypatch, request) -> FakeClock:
+    clock = FakeClock() if request.param is FakeClock else Oversleeping()
     fake_time = SimpleNamespace(monotonic=clock, sleep=clock.sleep)
     monkeypatch.setattr(soap_simulator, "time", fake_time)
     monkeypatch.setattr(rest_simulator, "time", fake_time)
@@ -52,9 +53,34 @@ class Timed:
         self.clock.now += work_ms / 1000
 
 
-def soap_calls(clock: FakeClock, latency_ms: float, work_ms: float, calls: int) -> Timed:
+class OnTheWire(Timed):
+    """As core.soap.loopback runs a simulator: the call arrives with its WireTiming, and writing
+    the answer takes `write_ms` after the app returns it; `answers` are when it was out."""
+
+    write_ms = 0.0
+
+    def __call__(self, environ, start_response):
+        wire = WireTiming(self.clock.now)
+        self._arrived = wire.arrived
+        body = list(self.app({**environ, WIRE: wire}, start_response))
+        self.clock.now += self.write_ms / 1000
+        wire.written(self.clock.now)
+        self.answers.append(round((self.clock.now - wire.arrived) * 1000, 6))
+        return body
+
+
+class Oversleeping(FakeClock):
+    """time.sleep wakes a little late, as it does on a real machine."""
+
+    overshoot_ms = 0.1
+
+    def sleep(self, seconds: float) -> None:
+        super().sleep(seconds + self.overshoot_ms / 1000)
+
+
+def soap_calls(clock: FakeClock, latency_ms: float, work_ms: float, calls: int, timing: type = Timed) -> Timed:
     sim = EboekhoudenSimulator(Knobs(latency_ms=latency_ms))
-    timed = Timed(sim, clock)
+    timed = timing(sim, clock)
     handle = sim.handle
 
     def working_handle(operation, request):
@@ -79,9 +105,9 @@ def post_body(session: str, sim: EboekhoudenSimulator) -> bytes:
             '</Trefwoord><Code>D10001</Code><ID>0</ID></cFilter></GetRelaties></soap:Body></soap:Envelope>').encode()
 
 
-def rest_calls(clock: FakeClock, latency_ms: float, work_ms: float, calls: int) -> Timed:
+def rest_calls(clock: FakeClock, latency_ms: float, work_ms: float, calls: int, timing: type = Timed) -> Timed:
     sim = RestSimulator(knobs=Knobs(latency_ms=latency_ms))
-    timed = Timed(sim, clock)
+    timed = timing(sim, clock)
     authenticate = sim._authenticate
 
     def working_authenticate(header):  # inside the call's work, under the administration's lock
@@ -117,10 +143,33 @@ def test_the_simulators_work_is_inside_the_latency_not_on_top(clock, api):
 def test_work_longer_than_half_the_latency_shows(clock, api):
     """At most half the latency is left for the work: a slow simulator is not hidden."""
     timed = CALLS[api](clock, latency_ms=20, work_ms=15, calls=30)
-    assert timed.answers[-1] == pytest.approx(10 + 15, abs=0.05), timed.answers
-    assert min(timed.work_began) == pytest.approx(10, abs=0.05)
+    late = getattr(clock, "overshoot_ms", 0)  # the sleep woke that late, and the work began then
+    assert timed.answers[-1] == pytest.approx(10 + late + 15, abs=0.05), timed.answers
+    assert min(timed.work_began) == pytest.approx(10 + late, abs=0.05)
 
 
 def test_without_latency_nothing_waits(clock):
     timed = soap_calls(clock, latency_ms=0, work_ms=3, calls=5)
     assert clock.slept == [] and timed.answers == [pytest.approx(3)] * 5
+
+
+@pytest.mark.parametrize("api", ["soap", "rest"])
+def test_on_a_socket_the_answer_is_out_when_due_not_after_writing_it(clock, api):
+    """Over loopback, 0.4 ms of writing the answer after the app returns it and every sleep
+    0.1 ms late: the simulator learns it and lets answers go that much earlier, so that once it
+    has seen some calls each is out 20 ms after it came in (20.7 ms a call before, by a minimal
+    client on this machine); never earlier than due."""
+    OnTheWire.write_ms = 0.4
+    timed = CALLS[api](clock, latency_ms=20, work_ms=1, calls=40, timing=OnTheWire)
+    assert timed.answers[0] >= 20.4, "the first call: nothing learnt yet"
+    assert timed.answers[-1] == pytest.approx(20, abs=0.02), timed.answers
+    assert min(timed.answers) >= 19.98, timed.answers
+
+
+@pytest.mark.parametrize("api", ["soap", "rest"])
+def test_an_answer_slower_to_write_than_a_quarter_of_the_latency_is_not_made_up_for(clock, api):
+    """Writing that takes 8 ms (a dripped answer, a starved machine) is not learnt: a slow
+    simulator shows, it is not hidden."""
+    OnTheWire.write_ms = 8
+    timed = CALLS[api](clock, latency_ms=20, work_ms=1, calls=20, timing=OnTheWire)
+    assert all(answer >= 28 for answer in timed.answers), timed.answers

@@ -98,7 +98,6 @@ class RestSimulator(NetworkFaults):
     # ------------------------------------------------------------------ WSGI
 
     def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
-        arrived = time.monotonic()
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO", "/").rstrip("/") or "/"
         route = self._route(method, path)
@@ -123,7 +122,7 @@ class RestSimulator(NetworkFaults):
         if self.roll("throttle"):
             self.events.append(f"fault throttle before {template}")
             return self._answer(start_response, 429, None, (("Retry-After", str(self.retry_after_seconds)),))
-        deadline = self.network_delay(arrived)
+        deadline = self.network_delay(environ)
         if self.roll("fault"):
             self.events.append(f"fault ERR_001 before {template}")
             error = RestError(500, "ERR_001")
