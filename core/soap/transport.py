@@ -108,11 +108,16 @@ def make_http_client(*, timeouts: Timeouts = Timeouts(), ca_file: str | Path | N
 class _Reply:
     """The slice of a response zeep reads: status, headers, encoding and the body bytes."""
 
-    def __init__(self, status_code: int, headers: httpx.Headers, content: bytes, encoding: str | None):
+    def __init__(self, status_code: int, headers: httpx.Headers, content: bytes, response: httpx.Response):
         self.status_code = status_code
         self.headers = headers
         self.content = content
-        self.encoding = encoding
+        self._response = response
+
+    @property
+    def encoding(self) -> str | None:
+        # Asked for by zeep only for a multipart answer: worked out then, not for every call.
+        return self._response.encoding
 
 
 class HttpxTransport(Transport):
@@ -129,6 +134,10 @@ class HttpxTransport(Transport):
         self.answer_deadline = ANSWER_DEADLINE_READS * http.timeout.read if http.timeout.read else None
         self._close_session = False
         self._local = threading.local()
+        # Per address its parsed URL, per set of a call's own headers the client's merged with
+        # them: the same few for thousands of calls, worked out once (see `_posted`).
+        self._urls: dict[str, httpx.URL] = {}
+        self._headers: dict[tuple[tuple[str, str], ...], httpx.Headers] = {}
 
     def begin_call(self) -> None:
         self._local.posted = False
@@ -156,7 +165,7 @@ class HttpxTransport(Transport):
                     raise AnswerTooSlow(f"the answer was still arriving after {self.answer_deadline:g} s "
                                         f"({size} bytes so far); the call was given up")
                 chunks.append(chunk)
-            return _Reply(response.status_code, response.headers, b"".join(chunks), response.encoding)
+            return _Reply(response.status_code, response.headers, b"".join(chunks), response)
 
     @contextmanager
     def _posted(self, address, message, headers) -> Iterator[httpx.Response]:
@@ -177,9 +186,16 @@ class HttpxTransport(Transport):
             with http.stream("POST", address, content=message, headers=headers) as response:
                 yield response
             return
-        merged = http.headers.copy()
-        merged.update(headers)
-        request = httpx.Request("POST", address, content=message, headers=merged,
+        url = self._urls.get(address)
+        if url is None:
+            url = self._urls[address] = httpx.URL(address)
+        key = tuple(headers.items())
+        merged = self._headers.get(key)
+        if merged is None:
+            merged = http.headers.copy()
+            merged.update(headers)
+            self._headers[key] = merged
+        request = httpx.Request("POST", url, content=message, headers=merged,
                                 extensions={"timeout": http.timeout.as_dict()})
         response = transport.handle_request(request)
         response.request = request
@@ -197,7 +213,7 @@ class HttpxTransport(Transport):
 
     def get(self, address, params, headers):
         response = self.http.get(address, params=params, headers=headers)
-        return _Reply(response.status_code, response.headers, response.content, response.encoding)
+        return _Reply(response.status_code, response.headers, response.content, response)
 
     def load(self, url):
         # WSDLs ship inside the package; fetching schemas over the network at start-up
