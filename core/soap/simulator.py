@@ -348,14 +348,19 @@ class SoapSimulator(StateFile, NetworkFaults):
             return page
         deadline = self.network_delay(environ)
 
+        # A refused call takes its round trip too (answer_due), as the service's faults do; the
+        # wait is outside the administration's lock.
         try:
             operation, request = self._read_request(raw, envelope_ns, soap12, environ)
         except ClientFault as fault:
+            self.answer_due(deadline)
             return self._fault(start_response, envelope_ns, fault)
         if self.roll("fault"):
             self.events.append(f"fault fault (soap:Server) before {operation}")
+            self.answer_due(deadline)
             return self._fault(start_response, envelope_ns, ServerFault(
                 "Server was unable to process request. ---> Object reference not set to an instance of an object."))
+        refused: ClientFault | ServerFault | None = None
         with self.lock:
             self.calls[operation] += 1
             if self.roll("session"):
@@ -364,9 +369,13 @@ class SoapSimulator(StateFile, NetworkFaults):
             try:
                 response = self.handle(operation, request)
             except (ClientFault, ServerFault) as fault:
-                return self._fault(start_response, envelope_ns, fault)
-            if self.dirty:
-                self.save_state()
+                refused = fault
+            else:
+                if self.dirty:
+                    self.save_state()
+        if refused is not None:
+            self.answer_due(deadline)
+            return self._fault(start_response, envelope_ns, refused)
         if self.roll("lost"):
             self.events.append(f"fault lost after {operation}")
             raise SimulatedDisconnect(committed=True)

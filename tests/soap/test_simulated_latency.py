@@ -78,7 +78,9 @@ class Oversleeping(FakeClock):
         super().sleep(seconds + self.overshoot_ms / 1000)
 
 
-def soap_calls(clock: FakeClock, latency_ms: float, work_ms: float, calls: int, timing: type = Timed) -> Timed:
+def soap_calls(clock: FakeClock, latency_ms: float, work_ms: float, calls: int, timing: type = Timed,
+               refused_after: int = 0) -> Timed:
+    """`calls` GetRelaties; then `refused_after` requests for an operation the service does not have."""
     sim = EboekhoudenSimulator(Knobs(latency_ms=latency_ms))
     timed = timing(sim, clock)
     handle = sim.handle
@@ -95,6 +97,10 @@ def soap_calls(clock: FakeClock, latency_ms: float, work_ms: float, calls: int, 
         for _ in range(calls):
             reply = http.post("http://sim/soap.asmx", content=post_body(session, sim), headers=headers)
             assert reply.status_code == 200, reply.text
+        for _ in range(refused_after):
+            unknown = post_body(session, sim).replace(b"GetRelaties", b"GetNothing")
+            reply = http.post("http://sim/soap.asmx", content=unknown, headers=headers)
+            assert reply.status_code == 500 and "Fault" in reply.text, reply.text
     return timed
 
 
@@ -173,3 +179,10 @@ def test_an_answer_slower_to_write_than_a_quarter_of_the_latency_is_not_made_up_
     OnTheWire.write_ms = 8
     timed = CALLS[api](clock, latency_ms=20, work_ms=1, calls=20, timing=OnTheWire)
     assert all(answer >= 28 for answer in timed.answers), timed.answers
+
+
+def test_a_refused_call_takes_its_round_trip_too(clock):
+    """Once the simulator has learnt that its work takes 4 ms, a call it refuses with a SOAP fault
+    (an operation it does not have) is answered when the latency is up, not 4 ms early."""
+    timed = soap_calls(clock, latency_ms=20, work_ms=4, calls=30, refused_after=3)
+    assert all(answer >= 20 for answer in timed.answers[-3:]), timed.answers[-3:]
