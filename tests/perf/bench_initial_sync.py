@@ -39,6 +39,7 @@ from core.sync.mapping import merge_into
 from tests.perf.common import (LATENCY_MS, Stopwatch, Target, arguments, bench_world, calls_between, cpu_probe,
                                floor_seconds, latency, progress, rate_floor_seconds, report, service_calls)
 from tests.perf.profiles import profiled
+from tests.perf.rig import minimal_client_round_trip
 from tests.perf.sync_bench import cpu_per_thousand, run_in_own_process, run_jobs, sync_jobs, tally, timed_reads
 
 TARGETS = [Target("floor_ratio", 1.25, "x"), Target("naive_speedup", 8.0, "x", at_least=True)]
@@ -110,6 +111,9 @@ def one_run(root: Path, *, relations: int, sample: int, seed: int, profile: Path
                 figures.update(pvsync_s=round(seconds, 3), outcome=outcome, calls=counted, floor_s=floor,
                                floor_ratio=round(seconds / floor, 3) if floor else None, pvsync_cpu_s=cpu_s,
                                cpu_s_per_1000_writes=cpu_per_thousand(cpu_s, counted["writes"]))
+            if jobs:
+                progress("the rig's own round trip (a minimal client, tests/perf/rig.py)")
+                figures["rig_round_trip_ms"] = minimal_client_round_trip(world)
             progress(f"the naive script on {sample or 'all'} customers")
             figures["naive"] = naive_script(naive_world, sample)
             if figures["pvsync_s"]:
