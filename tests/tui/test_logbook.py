@@ -178,3 +178,17 @@ def test_export_opens_in_columns_with_times_in_the_display_zone(store, tmp_path,
     [entry] = store.logbook_page()
     at = datetime.strptime(row["at"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=AMSTERDAM)
     assert at == entry.at.replace(microsecond=0) and row["zone"] in ("CET", "CEST")
+
+
+async def test_2_and_a_search_typed_at_once_from_the_status_screen(config_path, state_dir, store):
+    """The Logbook's first visit, typed in one go: the search box keeps the focus the / gave it."""
+    seed(store, 300)
+    app = create_app(config_path, state_dir, engine_mode="attach")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        type_at_once(app, ("2", "2"), ("slash", "/"), *typed("entry 12"), ("enter", "\r"))
+        await settle(app, pilot)
+        view = app.screen.query_one(LogbookView)
+        assert app.current_mode == "logbook"
+        assert sorted(entry.message for entry in view.entries)[0] == "entry 12 synced"
+        assert len(view.entries) == 11 and view.has_focus

@@ -346,3 +346,16 @@ async def test_a_filter_typed_at_once_goes_into_the_filter_box_digits_and_all(co
         type_at_once(app, ("slash", "/"), *typed("x/y"))
         await settle(app, pilot)
         assert app.screen.query_one("#pending-text", Input).value == "x/y"
+
+
+async def test_4_and_a_filter_typed_at_once_from_the_status_screen(config_path, state_dir, journal):
+    """The Pending screen's first visit, typed in one go from Status: the box keeps the focus the
+    / gave it (the table's first focus came later, after the keys, and took the Enter)."""
+    app = create_app(config_path, state_dir, engine_mode="attach", clock=frozen_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        type_at_once(app, ("4", "4"), ("slash", "/"), *typed("F2026-001"), ("enter", "\r"))
+        await settle(app, pilot)
+        assert app.current_mode == "pending"
+        assert table_keys(app) == ["a1"]
+        assert isinstance(app.focused, DataTable)  # back on the list after Enter

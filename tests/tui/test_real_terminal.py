@@ -107,4 +107,8 @@ def test_demo_status_sync_now_and_the_pending_list(demo):
         # With its reason: the run's notice may cover the reason column for a few seconds.
         return any("F2026-TMUX1" in line and "BLOCKED" in line and "VAT code" in line for line in text.splitlines())
 
-    wait_for(blocked_row, "the new invoice, blocked for its VAT code, in the pending list")
+    def filtered_to_it(text: str) -> bool:
+        # The filter applied (the row alone would show unfiltered too: what waits comes first).
+        return blocked_row(text) and re.search(r'1 of \d+ shown matching "F2026-TMUX1"', text) is not None
+
+    wait_for(filtered_to_it, "the new invoice, blocked for its VAT code, alone in the filtered pending list")

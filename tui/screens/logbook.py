@@ -117,7 +117,7 @@ class LogbookScreen(ModeScreen):
 
     def on_mount(self) -> None:
         self._show_filters()
-        self.view.focus()
+        self.focus_now(self.view)  # at once, as on the Pending screen
 
     def palette_commands(self) -> list[PaletteCommand]:
         return [PaletteCommand("Export logbook to CSV", "Write the entries the filters show to a file",

@@ -198,7 +198,9 @@ class PendingScreen(ModeScreen):
         yield Static(id="pending-detail")
 
     def on_mount(self) -> None:
-        self.query_one("#pending-table", DataTable).focus()
+        # At once (see ModeScreen.focus_now): Widget.focus() moved it after the keys typed with the
+        # 4, and took the filter box's focus from a / typed among them.
+        self.focus_now(self.query_one("#pending-table", DataTable))
 
     def on_resize(self) -> None:
         self._draw()

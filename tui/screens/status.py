@@ -114,7 +114,7 @@ class StatusScreen(ModeScreen):
 
     def on_mount(self) -> None:
         self.query_one("#paths-line", Static).update(self._paths_text())
-        self.query_one("#attention", OptionList).focus()
+        self.focus_now(self.query_one("#attention", OptionList))  # at once, as on the Pending screen
 
     def _paths_text(self) -> Text:
         full = not self.console.deterministic

@@ -248,7 +248,7 @@ class VatScreen(ModeScreen):
         table = self.query_one("#vat-table", DataTable)
         for key, label, width in COLUMNS:
             table.add_column(label, key=key, width=width)
-        table.focus()
+        self.focus_now(table)  # at once, as on the Pending screen
         self.load()
 
     def palette_commands(self) -> list[PaletteCommand]:
