@@ -41,7 +41,7 @@ def is_plain_read(operation: str) -> bool:
     write carries those words; the REST client names each call by its method and path."""
     if operation in BUDGETED:
         return False
-    return operation.startswith("GET ") or ("Get" in operation or "Search" in operation)
+    return operation.startswith("GET ") or "Get" in operation or "Search" in operation
 
 
 class BatchedCallMeter:

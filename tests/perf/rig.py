@@ -7,7 +7,7 @@ cannot see. So beside pvsync's ratio the SOAP benchmarks time a minimal client o
 simulator, at the same latency: raw `http.client` on kept-alive connections, the same
 GetRelaties request (one relation by code) again and again, `threads` at a time, in a process of
 its own (as pvsync runs). The request is the one pvsync's client writes for it, taken once; after
-that no pvsync code runs. Its figures say how much of a ratio is the rig: 20.3 to 20.4 ms at
+that no pvsync code runs. Its figures say how much of a ratio is the rig: 20.1 to 20.5 ms at
 20 ms on the 2-core box of session 8 (tests/perf/README.md, "The floor").
 """
 

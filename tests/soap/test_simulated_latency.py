@@ -5,7 +5,9 @@ Timed on a fake clock, so the figures are exact on any machine."""
 
 from __future__ import annotations
 
+from functools import partial
 from types import SimpleNamespace
+from typing import Callable
 
 import httpx
 import pytest
@@ -57,7 +59,9 @@ class OnTheWire(Timed):
     """As core.soap.loopback runs a simulator: the call arrives with its WireTiming, and writing
     the answer takes `write_ms` after the app returns it; `answers` are when it was out."""
 
-    write_ms = 0.0
+    def __init__(self, app, clock: FakeClock, *, write_ms: float):
+        super().__init__(app, clock)
+        self.write_ms = write_ms
 
     def __call__(self, environ, start_response):
         wire = WireTiming(self.clock.now)
@@ -78,7 +82,7 @@ class Oversleeping(FakeClock):
         super().sleep(seconds + self.overshoot_ms / 1000)
 
 
-def soap_calls(clock: FakeClock, latency_ms: float, work_ms: float, calls: int, timing: type = Timed,
+def soap_calls(clock: FakeClock, latency_ms: float, work_ms: float, calls: int, timing: Callable[..., Timed] = Timed,
                refused_after: int = 0) -> Timed:
     """`calls` GetRelaties; then `refused_after` requests for an operation the service does not have."""
     sim = EboekhoudenSimulator(Knobs(latency_ms=latency_ms))
@@ -111,7 +115,7 @@ def post_body(session: str, sim: EboekhoudenSimulator) -> bytes:
             '</Trefwoord><Code>D10001</Code><ID>0</ID></cFilter></GetRelaties></soap:Body></soap:Envelope>').encode()
 
 
-def rest_calls(clock: FakeClock, latency_ms: float, work_ms: float, calls: int, timing: type = Timed) -> Timed:
+def rest_calls(clock: FakeClock, latency_ms: float, work_ms: float, calls: int, timing: Callable[..., Timed] = Timed) -> Timed:
     sim = RestSimulator(knobs=Knobs(latency_ms=latency_ms))
     timed = timing(sim, clock)
     authenticate = sim._authenticate
@@ -165,8 +169,7 @@ def test_on_a_socket_the_answer_is_out_when_due_not_after_writing_it(clock, api)
     0.1 ms late: the simulator learns it and lets answers go that much earlier, so that once it
     has seen some calls each is out 20 ms after it came in (20.7 ms a call before, by a minimal
     client on this machine); never earlier than due."""
-    OnTheWire.write_ms = 0.4
-    timed = CALLS[api](clock, latency_ms=20, work_ms=1, calls=40, timing=OnTheWire)
+    timed = CALLS[api](clock, latency_ms=20, work_ms=1, calls=40, timing=partial(OnTheWire, write_ms=0.4))
     assert timed.answers[0] >= 20.4, "the first call: nothing learnt yet"
     assert timed.answers[-1] == pytest.approx(20, abs=0.02), timed.answers
     assert min(timed.answers) >= 19.98, timed.answers
@@ -176,8 +179,7 @@ def test_on_a_socket_the_answer_is_out_when_due_not_after_writing_it(clock, api)
 def test_an_answer_slower_to_write_than_a_quarter_of_the_latency_is_not_made_up_for(clock, api):
     """Writing that takes 8 ms (a dripped answer, a starved machine) is not learnt: a slow
     simulator shows, it is not hidden."""
-    OnTheWire.write_ms = 8
-    timed = CALLS[api](clock, latency_ms=20, work_ms=1, calls=20, timing=OnTheWire)
+    timed = CALLS[api](clock, latency_ms=20, work_ms=1, calls=20, timing=partial(OnTheWire, write_ms=8))
     assert all(answer >= 28 for answer in timed.answers), timed.answers
 
 

@@ -111,13 +111,17 @@ def test_an_error_while_finishing_stops_finishing_but_waits_for_the_calls_alread
     assert calls.running == 0, "the call in flight ran to its end before the error went on"
 
 
+def a_under_way_and_b_queued(writes: InFlight, calls: Calls, finished: list) -> None:
+    """With one slot and one queued: "a" is sent, "b" waits in the queue (starting it did not wait for "a")."""
+    writes.start(calls.remote("a"), lambda outcome: finished.append(outcome()))
+    calls.wait_started(1)
+    writes.start(calls.remote("b"), lambda outcome: finished.append(outcome()))
+
+
 def test_the_next_call_waits_queued_so_a_worker_sends_it_without_this_thread():
     calls, finished = Calls(), []
     with InFlight(1, queued=1) as writes:
-        writes.start(calls.remote("a"), lambda outcome: finished.append(outcome()))
-        calls.wait_started(1)
-        # The slot is taken: "b" waits in the queue, and starting it did not wait for "a".
-        writes.start(calls.remote("b"), lambda outcome: finished.append(outcome()))
+        a_under_way_and_b_queued(writes, calls, finished)
         assert calls.running == 1 and finished == []
         calls.release["a"].set()
         calls.wait_started(1)  # "b" is sent by the worker as "a" comes back; this thread did nothing
@@ -129,9 +133,7 @@ def test_the_next_call_waits_queued_so_a_worker_sends_it_without_this_thread():
 def test_a_stop_drops_the_queued_calls_unsent_and_finishes_the_one_under_way():
     calls, finished = Calls(), []
     with InFlight(1, queued=1) as writes:
-        writes.start(calls.remote("a"), lambda outcome: finished.append(outcome()))
-        calls.wait_started(1)
-        writes.start(calls.remote("b"), lambda outcome: finished.append(outcome()))
+        a_under_way_and_b_queued(writes, calls, finished)
         threading.Timer(0.05, calls.release["a"].set).start()
         writes.stop()
     assert finished == ["a"] and calls.most == 1
